@@ -1,0 +1,73 @@
+/* harness.h - the small benchmark harness every zheap-bench-* executable shares.
+ *
+ * A benchmark is a function that performs `iterations` rounds of some work, each
+ * round being `ops_per_iteration` operations (e.g. one alloc+free pair = 1 op). The
+ * harness calibrates the iteration count so one repetition takes about
+ * --min-time seconds, warms up, runs --reps repetitions, and records ns/op for each.
+ * Results are grouped: the first case measured in a group is the baseline, and the
+ * table shows each case's median ns/op, spread (min..max over repetitions) and its
+ * ratio to the baseline (>1 = slower than baseline).
+ *
+ * Command line every bench accepts (zhb_init parses it):
+ *   --reps N        repetitions per case (default 11)
+ *   --min-time S    seconds per repetition (default 0.05)
+ *   --quick         --reps 3 --min-time 0.01 (smoke runs, CI)
+ *   --csv FILE      also write one CSV row per case to FILE ("-" = stdout)
+ *   --filter TEXT   only cases whose "group/name" contains TEXT
+ *   --help
+ * A progress line goes to stderr while a case runs longer than a second.
+ */
+#ifndef ZHEAP_BENCH_HARNESS_H
+#define ZHEAP_BENCH_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef void (*zhb_fn)(void *ctx, size_t iterations);
+
+typedef struct zhb_result {
+    double median_ns; /* median ns per op over repetitions */
+    double min_ns;    /* fastest repetition, ns per op */
+    double max_ns;    /* slowest repetition, ns per op */
+    size_t iterations; /* calibrated iterations per repetition */
+    bool ran;          /* false if filtered out */
+} zhb_result;
+
+/* Parses the command line; `bench_name` titles the table. Exits on --help or a bad
+ * argument. Call once, first. */
+void zhb_init(int argc, char **argv, const char *bench_name);
+
+/* Measures one case. `group` collects cases compared with each other; the first case
+ * of a group is its baseline. Optional `setup`/`teardown` run around each repetition
+ * outside the timed region (may be NULL). */
+zhb_result zhb_run(const char *group, const char *name, zhb_fn fn, void *ctx,
+                   size_t ops_per_iteration);
+zhb_result zhb_run_ex(const char *group, const char *name, zhb_fn fn, void *ctx,
+                      size_t ops_per_iteration, void (*setup)(void *ctx),
+                      void (*teardown)(void *ctx));
+
+/* Adds a free-form note printed under the table (e.g. "glibc 2.36"). */
+void zhb_note(const char *fmt, ...);
+
+/* Prints the table (and closes the CSV file). Returns the process exit code. */
+int zhb_finish(void);
+
+/* Keeps the optimizer from deleting work whose result is otherwise unused. */
+static inline void zhb_escape(void *p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __asm__ volatile("" : : "g"(p) : "memory");
+#else
+    (void)p;
+#endif
+}
+static inline void zhb_clobber(void) {
+#if defined(__GNUC__) || defined(__clang__)
+    __asm__ volatile("" : : : "memory");
+#endif
+}
+
+/* Monotonic nanoseconds. */
+uint64_t zhb_now_ns(void);
+
+#endif /* ZHEAP_BENCH_HARNESS_H */

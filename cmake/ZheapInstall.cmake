@@ -1,0 +1,1 @@
+# ZheapInstall.cmake - placeholder until packaging lands (same session).

@@ -1,0 +1,89 @@
+/* common.h - internal helpers shared by every translation unit of libzheap.
+ *
+ * Not installed. Compiler-specific spellings live here; operating-system specifics
+ * live only in src/platform/. */
+#ifndef ZHEAP_SRC_COMMON_H
+#define ZHEAP_SRC_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "zheap/allocator.h"
+
+/* ZH_CONFIG_SAFETY is set by CMake from ZHEAP_SAFETY. Debug-only code is written as
+ * `if (zh__config_safety) { ... }` so that it is compiled and type-checked in
+ * every build and removed by the optimizer when off. */
+#ifndef ZH_CONFIG_SAFETY
+#define ZH_CONFIG_SAFETY 0
+#endif
+static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
+
+/* The byte written over new and freed memory when safety is on (Zig's undefined). */
+#define ZH_UNDEFINED_BYTE 0xaa
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ZH_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ZH_NORETURN __attribute__((noreturn))
+#define ZH_NOINLINE __attribute__((noinline))
+#define ZH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define ZH_RETURN_ADDRESS() ((uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0)))
+#elif defined(_MSC_VER)
+#include <intrin.h>
+#define ZH_LIKELY(x) (x)
+#define ZH_UNLIKELY(x) (x)
+#define ZH_NORETURN __declspec(noreturn)
+#define ZH_NOINLINE __declspec(noinline)
+#define ZH_PRINTF(f, a)
+#define ZH_RETURN_ADDRESS() ((uintptr_t)_ReturnAddress())
+#else
+#define ZH_LIKELY(x) (x)
+#define ZH_UNLIKELY(x) (x)
+#define ZH_NORETURN
+#define ZH_NOINLINE
+#define ZH_PRINTF(f, a)
+#define ZH_RETURN_ADDRESS() ((uintptr_t)0)
+#endif
+
+/* Reports a contract violation and aborts: "zheap: <call>: <message>". Writes with
+ * no allocation, so it is safe from inside any allocator. */
+ZH_NORETURN ZH_PRINTF(2, 3) void zh__panic(const char *call, const char *fmt, ...);
+
+/* Fills `len` bytes at `p` with ZH_UNDEFINED_BYTE when safety is on. */
+static inline void zh__mark_undefined(void *p, size_t len) {
+    if (zh__config_safety) memset(p, ZH_UNDEFINED_BYTE, len);
+}
+
+static inline bool zh__is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+/* Rounds x up to a multiple of `alignment` (a power of two). The caller ensures
+ * no overflow, or uses zh__align_forward_checked. */
+static inline size_t zh__align_forward(size_t x, size_t alignment) {
+    return (x + alignment - 1) & ~(alignment - 1);
+}
+static inline uintptr_t zh__align_forward_addr(uintptr_t x, size_t alignment) {
+    return (x + alignment - 1) & ~(uintptr_t)(alignment - 1);
+}
+static inline size_t zh__align_backward(size_t x, size_t alignment) {
+    return x & ~(alignment - 1);
+}
+/* False on overflow. */
+static inline bool zh__align_forward_checked(size_t x, size_t alignment, size_t *out) {
+    if (x > SIZE_MAX - (alignment - 1)) return false;
+    *out = zh__align_forward(x, alignment);
+    return true;
+}
+static inline bool zh__is_aligned(const void *p, size_t alignment) {
+    return ((uintptr_t)p & (alignment - 1)) == 0;
+}
+
+/* The pointer handed out for zero-length requests: non-NULL, aligned, never
+ * dereferenced, and at the top of the address space so it never equals a real block
+ * (Zig uses the same address). */
+static inline void *zh__zero_length_ptr(size_t alignment) {
+    return (void *)(UINTPTR_MAX & ~(uintptr_t)(alignment - 1));
+}
+
+#endif /* ZHEAP_SRC_COMMON_H */

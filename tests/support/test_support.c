@@ -1,0 +1,100 @@
+/* test_support.c - see test_support.h. POSIX: fork, pipes and pthreads. */
+#define _POSIX_C_SOURCE 200809L
+#include "test_support.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void zht_expect_abort(void (*fn)(void *arg), void *arg, const char *expected) {
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        fn(arg);
+        _exit(0); /* no abort: the parent reports it */
+    }
+    close(fds[1]);
+    char buf[4096];
+    size_t used = 0;
+    ssize_t n;
+    while ((n = read(fds[0], buf + used, sizeof buf - 1 - used)) > 0) used += (size_t)n;
+    buf[used] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        fail_msg("expected an abort mentioning '%s'; child status %d, stderr: %s", expected,
+                 status, buf);
+    if (strstr(buf, expected) == NULL)
+        fail_msg("abort message lacks '%s': %s", expected, buf);
+}
+
+struct thread_start {
+    void (*fn)(void *, size_t);
+    void *arg;
+    size_t index;
+};
+
+static void *thread_main(void *p) {
+    struct thread_start *s = p;
+    s->fn(s->arg, s->index);
+    return NULL;
+}
+
+void zht_run_threads(size_t n, void (*fn)(void *arg, size_t index), void *arg) {
+    pthread_t *threads = calloc(n, sizeof *threads);
+    struct thread_start *starts = calloc(n, sizeof *starts);
+    assert_non_null(threads);
+    assert_non_null(starts);
+    for (size_t i = 0; i < n; i++) {
+        starts[i] = (struct thread_start){fn, arg, i};
+        assert_int_equal(pthread_create(&threads[i], NULL, thread_main, &starts[i]), 0);
+    }
+    for (size_t i = 0; i < n; i++) assert_int_equal(pthread_join(threads[i], NULL), 0);
+    free(starts);
+    free(threads);
+}
+
+size_t zht_oom_sweep(zh_allocator backing, bool (*scenario)(zh_allocator a, void *ctx),
+                     void *ctx) {
+    for (size_t fail_index = 0;; fail_index++) {
+        zh_failing f;
+        zh_failing_init(&f, backing, fail_index);
+        bool completed = scenario(zh_failing_allocator(&f), ctx);
+        if (f.allocated_bytes != f.freed_bytes || f.allocations != f.deallocations)
+            fail_msg("fail_index %zu: leaked %zu bytes in %zu blocks", fail_index,
+                     f.allocated_bytes - f.freed_bytes, f.allocations - f.deallocations);
+        if (!f.has_induced_failure) {
+            assert_true(completed);
+            return fail_index;
+        }
+        if (completed)
+            fail_msg("fail_index %zu: an allocation failed but the scenario reported success",
+                     fail_index);
+        assert_true(fail_index < 1000000);
+    }
+}
+
+void zht_assert_conformance(zh_allocator a) {
+    assert_int_equal(zh_test_allocator(a), 0);
+    assert_int_equal(zh_test_allocator_aligned(a), 0);
+    assert_int_equal(zh_test_allocator_large_alignment(a), 0);
+    assert_int_equal(zh_test_allocator_aligned_shrink(a), 0);
+}
+
+bool zht_all_bytes(const void *p, size_t len, unsigned char byte) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < len; i++)
+        if (b[i] != byte) return false;
+    return true;
+}
