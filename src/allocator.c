@@ -29,11 +29,10 @@ bool zh_safety_enabled(void) { return zh__config_safety; }
 static zh_align align_log2(size_t bytes, const char *call) {
     if (ZH_UNLIKELY(!zh__is_pow2(bytes)))
         zh__panic(call, "alignment %zu is not a power of two", bytes);
-    zh_align log2 = 0;
-    while (((size_t)1 << log2) != bytes) log2++;
+    unsigned log2 = zh__log2_pow2(bytes);
     if (ZH_UNLIKELY(log2 > ZH_ALIGN_LOG2_MAX))
         zh__panic(call, "alignment %zu exceeds the maximum 2^%d", bytes, ZH_ALIGN_LOG2_MAX);
-    return log2;
+    return (zh_align)log2;
 }
 
 zh_align zh_align_from_bytes(size_t bytes) { return align_log2(bytes, "zh_align_from_bytes"); }

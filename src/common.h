@@ -58,6 +58,17 @@ static inline void zh__mark_undefined(void *p, size_t len) {
 
 static inline bool zh__is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
+/* log2 of a power of two. */
+static inline unsigned zh__log2_pow2(size_t x) {
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll((unsigned long long)x);
+#else
+    unsigned n = 0;
+    while (x > 1) x >>= 1, n++;
+    return n;
+#endif
+}
+
 /* Rounds x up to a multiple of `alignment` (a power of two). The caller ensures
  * no overflow, or uses zh__align_forward_checked. */
 static inline size_t zh__align_forward(size_t x, size_t alignment) {

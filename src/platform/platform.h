@@ -96,6 +96,13 @@ void zh__mutex_destroy(zh_mutex *m);
 /* Gives the processor to another thread (used by spin-then-yield loops). */
 void zh__os_yield(void);
 
+/* ---- C library facts --------------------------------------------------------------- */
+
+/* The usable size of a block from the C library's malloc/realloc (at least what was
+ * asked), or 0 when the C library cannot tell (then callers assume exactly the
+ * requested size). Used by zh_c_allocator for in-place growth. */
+size_t zh__os_malloc_usable_size(void *p);
+
 /* ---- backend-specific primitives ------------------------------------------------
  * Declared for every build, defined only by the backends that have them; code that
  * calls them is itself compiled only with that backend (see CMakeLists.txt). */
