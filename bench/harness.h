@@ -13,6 +13,7 @@
  *   --min-time S    seconds per repetition (default 0.05)
  *   --quick         --reps 3 --min-time 0.01 (smoke runs, CI)
  *   --csv FILE      also write one CSV row per case to FILE ("-" = stdout)
+ *   --markdown FILE also write the table (and notes) as markdown to FILE
  *   --filter TEXT   only cases whose "group/name" contains TEXT
  *   --help
  * A progress line goes to stderr while a case runs longer than a second.
@@ -23,6 +24,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ZHB_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define ZHB_PRINTF(f, a)
+#endif
 
 typedef void (*zhb_fn)(void *ctx, size_t iterations);
 
@@ -48,9 +55,21 @@ zhb_result zhb_run_ex(const char *group, const char *name, zhb_fn fn, void *ctx,
                       void (*teardown)(void *ctx));
 
 /* Adds a free-form note printed under the table (e.g. "glibc 2.36"). */
-void zhb_note(const char *fmt, ...);
+ZHB_PRINTF(1, 2) void zhb_note(const char *fmt, ...);
 
-/* Prints the table (and closes the CSV file). Returns the process exit code. */
+/* Notes the compiler, build type, ZHEAP_SAFETY, libc and CPU count. */
+void zhb_note_environment(void);
+
+/* True under --quick: benches may shrink workloads that do not scale with
+ * --min-time (e.g. the largest remap target). */
+bool zhb_quick(void);
+
+/* Reports a failure (e.g. an allocator returned NULL) on stderr; zhb_finish then
+ * returns nonzero. Measuring continues. */
+ZHB_PRINTF(1, 2) void zhb_fail(const char *fmt, ...);
+
+/* Prints the table (and closes the CSV file). Returns the process exit code:
+ * nonzero if zhb_fail was called or a result could not be recorded. */
 int zhb_finish(void);
 
 /* Keeps the optimizer from deleting work whose result is otherwise unused. */

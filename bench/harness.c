@@ -1,0 +1,455 @@
+/* harness.c - the benchmark harness behind bench/harness.h.
+ *
+ * Design: every case is measured the same way. Calibration doubles the iteration
+ * count until one call takes a tenth of --min-time, then scales it to --min-time;
+ * one untimed warm-up repetition follows, then --reps timed repetitions. Each
+ * repetition is bracketed by the case's setup/teardown, outside the clock. Results
+ * are kept in memory until zhb_finish prints the table; CSV rows are written as each
+ * case completes so a crash later in the run loses nothing already measured.
+ *
+ * Costs: two clock_gettime calls per repetition, so the clock's own overhead is
+ * amortised over thousands of operations; memory is one small record per case. The
+ * harness is POSIX-only (clock_gettime, CLOCK_MONOTONIC), which is fine for bench/. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "harness.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__GLIBC__)
+#include <gnu/libc-version.h>
+#endif
+
+#include "zheap/allocator.h"
+
+#define ZHB_NAME_MAX 64
+#define ZHB_NOTE_MAX 256
+#define ZHB_PROGRESS_AFTER_NS 1000000000ull
+
+typedef struct zhb_case {
+    char group[ZHB_NAME_MAX];
+    char name[ZHB_NAME_MAX];
+    zhb_result result;
+    double ratio; /* median / the group baseline's median */
+} zhb_case;
+
+static struct {
+    const char *bench_name;
+    unsigned reps;
+    double min_time_s;
+    bool quick;
+    const char *filter;
+    FILE *csv;
+    FILE *markdown;
+    zhb_case *cases;
+    size_t case_count, case_cap;
+    char (*notes)[ZHB_NOTE_MAX];
+    size_t note_count, note_cap;
+    bool failed;
+} zhb;
+
+uint64_t zhb_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- command line ---------------------------------------------------------------- */
+
+static void zhb_usage(FILE *out, const char *argv0) {
+    fprintf(out,
+            "usage: %s [--reps N] [--min-time S] [--quick] [--csv FILE] [--markdown FILE]\n"
+            "          [--filter TEXT] [--help]\n"
+            "  --reps N         repetitions per case (default 11)\n"
+            "  --min-time S     seconds per repetition (default 0.05)\n"
+            "  --quick          --reps 3 --min-time 0.01 (smoke runs)\n"
+            "  --csv FILE       also write one CSV row per case (\"-\" = stdout)\n"
+            "  --markdown FILE  also write the table as markdown (\"-\" = stdout)\n"
+            "  --filter TEXT    only cases whose \"group/name\" contains TEXT\n",
+            argv0);
+}
+
+_Noreturn static void zhb_bad_argument(const char *argv0, const char *what,
+                                               const char *arg) {
+    fprintf(stderr, "%s: %s: '%s'\n", argv0, what, arg ? arg : "(missing)");
+    zhb_usage(stderr, argv0);
+    exit(2);
+}
+
+static const char *zhb_option_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) zhb_bad_argument(argv[0], "missing value for", argv[*i]);
+    *i += 1;
+    return argv[*i];
+}
+
+static unsigned zhb_parse_reps(const char *argv0, const char *text) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v == 0 || v > 10000)
+        zhb_bad_argument(argv0, "--reps wants an integer in 1..10000", text);
+    return (unsigned)v;
+}
+
+static double zhb_parse_seconds(const char *argv0, const char *text) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !(v > 0.0) || v > 60.0)
+        zhb_bad_argument(argv0, "--min-time wants seconds in (0, 60]", text);
+    return v;
+}
+
+static FILE *zhb_open_output(const char *argv0, const char *path) {
+    if (strcmp(path, "-") == 0) return stdout;
+    FILE *f = fopen(path, "w");
+    if (!f) zhb_bad_argument(argv0, "cannot open for writing", path);
+    return f;
+}
+
+void zhb_init(int argc, char **argv, const char *bench_name) {
+    zhb.bench_name = bench_name;
+    zhb.reps = 11;
+    zhb.min_time_s = 0.05;
+    const char *csv_path = NULL, *md_path = NULL;
+    bool reps_given = false, time_given = false;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--reps") == 0) {
+            zhb.reps = zhb_parse_reps(argv[0], zhb_option_value(argc, argv, &i));
+            reps_given = true;
+        } else if (strcmp(arg, "--min-time") == 0) {
+            zhb.min_time_s = zhb_parse_seconds(argv[0], zhb_option_value(argc, argv, &i));
+            time_given = true;
+        } else if (strcmp(arg, "--quick") == 0) {
+            zhb.quick = true;
+        } else if (strcmp(arg, "--csv") == 0) {
+            csv_path = zhb_option_value(argc, argv, &i);
+        } else if (strcmp(arg, "--markdown") == 0) {
+            md_path = zhb_option_value(argc, argv, &i);
+        } else if (strcmp(arg, "--filter") == 0) {
+            zhb.filter = zhb_option_value(argc, argv, &i);
+        } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            zhb_usage(stdout, argv[0]);
+            exit(0);
+        } else {
+            zhb_bad_argument(argv[0], "unknown argument", arg);
+        }
+    }
+    /* --quick sets defaults; explicit --reps / --min-time still win. */
+    if (zhb.quick) {
+        if (!reps_given) zhb.reps = 3;
+        if (!time_given) zhb.min_time_s = 0.01;
+    }
+    if (csv_path) {
+        zhb.csv = zhb_open_output(argv[0], csv_path);
+        fprintf(zhb.csv, "bench,group,case,median_ns,min_ns,max_ns,ratio,iterations,reps\n");
+        fflush(zhb.csv);
+    }
+    if (md_path) zhb.markdown = zhb_open_output(argv[0], md_path);
+}
+
+bool zhb_quick(void) { return zhb.quick; }
+
+/* ---- notes ------------------------------------------------------------------------ */
+
+void zhb_note(const char *fmt, ...) {
+    if (zhb.note_count == zhb.note_cap) {
+        size_t cap = zhb.note_cap ? zhb.note_cap * 2 : 8;
+        void *grown = realloc(zhb.notes, cap * sizeof *zhb.notes);
+        if (!grown) return; /* a lost note is not worth failing a benchmark for */
+        zhb.notes = grown;
+        zhb.note_cap = cap;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(zhb.notes[zhb.note_count], ZHB_NOTE_MAX, fmt, ap);
+    va_end(ap);
+    zhb.note_count++;
+}
+
+#ifndef ZHB_BUILD_TYPE
+#define ZHB_BUILD_TYPE "unknown"
+#endif
+
+void zhb_note_environment(void) {
+#if defined(__clang__)
+    zhb_note("compiler: clang %s", __clang_version__);
+#elif defined(__GNUC__)
+    zhb_note("compiler: gcc %s", __VERSION__);
+#else
+    zhb_note("compiler: unknown");
+#endif
+#if defined(__OPTIMIZE__)
+    const char *optimized = "optimized";
+#else
+    const char *optimized = "not optimized";
+#endif
+    zhb_note("build type: %s (%s), ZHEAP_SAFETY %s", ZHB_BUILD_TYPE, optimized,
+             zh_safety_enabled() ? "on" : "off");
+#if defined(__GLIBC__)
+    zhb_note("libc: glibc %s", gnu_get_libc_version());
+#endif
+    zhb_note("online CPUs: %ld; --reps %u, --min-time %g s", sysconf(_SC_NPROCESSORS_ONLN),
+             zhb.reps, zhb.min_time_s);
+}
+
+/* ---- measuring -------------------------------------------------------------------- */
+
+static bool zhb_selected(const char *group, const char *name) {
+    if (!zhb.filter) return true;
+    char full[2 * ZHB_NAME_MAX + 1];
+    snprintf(full, sizeof full, "%s/%s", group, name);
+    return strstr(full, zhb.filter) != NULL;
+}
+
+typedef struct zhb_job {
+    zhb_fn fn;
+    void *ctx;
+    void (*setup)(void *ctx);
+    void (*teardown)(void *ctx);
+} zhb_job;
+
+/* One repetition: setup, the timed call, teardown. Returns elapsed nanoseconds. */
+static uint64_t zhb_time_once(const zhb_job *job, size_t iterations) {
+    if (job->setup) job->setup(job->ctx);
+    zhb_clobber();
+    uint64_t start = zhb_now_ns();
+    job->fn(job->ctx, iterations);
+    uint64_t end = zhb_now_ns();
+    zhb_clobber();
+    if (job->teardown) job->teardown(job->ctx);
+    return end - start;
+}
+
+/* The iteration count that makes one repetition last about --min-time. */
+static size_t zhb_calibrate(const zhb_job *job) {
+    const double target_ns = zhb.min_time_s * 1e9;
+    size_t iterations = 1;
+    for (;;) {
+        uint64_t elapsed = zhb_time_once(job, iterations);
+        if ((double)elapsed >= target_ns / 10.0 || iterations >= (SIZE_MAX >> 2)) {
+            double per_iteration = (double)elapsed / (double)iterations;
+            if (per_iteration <= 0.0) per_iteration = 1.0;
+            double wanted = target_ns / per_iteration;
+            if (wanted < 1.0) wanted = 1.0;
+            if (wanted > (double)(SIZE_MAX >> 2)) wanted = (double)(SIZE_MAX >> 2);
+            return (size_t)wanted;
+        }
+        iterations *= 2;
+    }
+}
+
+static int zhb_compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double zhb_median(double *sorted, size_t n) {
+    if (n % 2 == 1) return sorted[n / 2];
+    return (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
+}
+
+static void zhb_progress(const char *group, const char *name, unsigned rep) {
+    fprintf(stderr, "\r  %s/%s: repetition %u/%u ...", group, name, rep, zhb.reps);
+    fflush(stderr);
+}
+
+static void zhb_progress_clear(void) {
+    fprintf(stderr, "\r%-78s\r", "");
+    fflush(stderr);
+}
+
+static const zhb_case *zhb_group_baseline(const char *group) {
+    for (size_t i = 0; i < zhb.case_count; i++)
+        if (strcmp(zhb.cases[i].group, group) == 0) return &zhb.cases[i];
+    return NULL;
+}
+
+static void zhb_csv_field(FILE *f, const char *text) {
+    /* Quote only when needed so the common case stays readable. */
+    if (!strpbrk(text, ",\"\n")) {
+        fputs(text, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"') fputc('"', f);
+        fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+static void zhb_csv_row(const zhb_case *c) {
+    if (!zhb.csv) return;
+    zhb_csv_field(zhb.csv, zhb.bench_name);
+    fputc(',', zhb.csv);
+    zhb_csv_field(zhb.csv, c->group);
+    fputc(',', zhb.csv);
+    zhb_csv_field(zhb.csv, c->name);
+    fprintf(zhb.csv, ",%.3f,%.3f,%.3f,%.3f,%zu,%u\n", c->result.median_ns, c->result.min_ns,
+            c->result.max_ns, c->ratio, c->result.iterations, zhb.reps);
+    fflush(zhb.csv);
+}
+
+static bool zhb_record(const char *group, const char *name, zhb_result result) {
+    if (zhb.case_count == zhb.case_cap) {
+        size_t cap = zhb.case_cap ? zhb.case_cap * 2 : 16;
+        void *grown = realloc(zhb.cases, cap * sizeof *zhb.cases);
+        if (!grown) return false;
+        zhb.cases = grown;
+        zhb.case_cap = cap;
+    }
+    zhb_case *c = &zhb.cases[zhb.case_count++];
+    snprintf(c->group, sizeof c->group, "%s", group);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->result = result;
+    const zhb_case *base = zhb_group_baseline(group);
+    c->ratio = base->result.median_ns > 0.0 ? result.median_ns / base->result.median_ns : 0.0;
+    zhb_csv_row(c);
+    return true;
+}
+
+zhb_result zhb_run_ex(const char *group, const char *name, zhb_fn fn, void *ctx,
+                      size_t ops_per_iteration, void (*setup)(void *ctx),
+                      void (*teardown)(void *ctx)) {
+    zhb_result result = {0};
+    if (!zhb.bench_name) {
+        fprintf(stderr, "zhb_run: call zhb_init first\n");
+        exit(2);
+    }
+    if (!zhb_selected(group, name)) return result;
+    if (ops_per_iteration == 0) ops_per_iteration = 1;
+
+    const zhb_job job = {fn, ctx, setup, teardown};
+    const uint64_t case_start = zhb_now_ns();
+    size_t iterations = zhb_calibrate(&job);
+    (void)zhb_time_once(&job, iterations); /* warm-up: caches, page faults, branch history */
+
+    double *samples = malloc(zhb.reps * sizeof *samples);
+    if (!samples) {
+        fprintf(stderr, "zhb_run: out of memory\n");
+        zhb.failed = true;
+        return result;
+    }
+    bool progress_shown = false;
+    const double ops = (double)iterations * (double)ops_per_iteration;
+    for (unsigned rep = 0; rep < zhb.reps; rep++) {
+        if (zhb_now_ns() - case_start > ZHB_PROGRESS_AFTER_NS) {
+            zhb_progress(group, name, rep + 1);
+            progress_shown = true;
+        }
+        samples[rep] = (double)zhb_time_once(&job, iterations) / ops;
+    }
+    if (progress_shown) zhb_progress_clear();
+
+    qsort(samples, zhb.reps, sizeof *samples, zhb_compare_double);
+    result.median_ns = zhb_median(samples, zhb.reps);
+    result.min_ns = samples[0];
+    result.max_ns = samples[zhb.reps - 1];
+    result.iterations = iterations;
+    result.ran = true;
+    free(samples);
+    if (!zhb_record(group, name, result)) zhb.failed = true;
+    return result;
+}
+
+zhb_result zhb_run(const char *group, const char *name, zhb_fn fn, void *ctx,
+                   size_t ops_per_iteration) {
+    return zhb_run_ex(group, name, fn, ctx, ops_per_iteration, NULL, NULL);
+}
+
+void zhb_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", zhb.bench_name ? zhb.bench_name : "bench");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    zhb.failed = true;
+}
+
+/* ---- reporting -------------------------------------------------------------------- */
+
+/* Up to 3 significant digits, so 0.734 and 1234 both read well. */
+static void zhb_format_ns(char *out, size_t size, double ns) {
+    if (ns < 10.0)
+        snprintf(out, size, "%.2f", ns);
+    else if (ns < 100.0)
+        snprintf(out, size, "%.1f", ns);
+    else
+        snprintf(out, size, "%.0f", ns);
+}
+
+static void zhb_format_spread(char *out, size_t size, const zhb_result *r) {
+    char lo[32], hi[32];
+    zhb_format_ns(lo, sizeof lo, r->min_ns);
+    zhb_format_ns(hi, sizeof hi, r->max_ns);
+    snprintf(out, size, "%s..%s", lo, hi);
+}
+
+static void zhb_print_text_table(FILE *out) {
+    fprintf(out, "\n== %s  (%u reps x ~%g s; ns per op; ratio = median / group baseline)\n",
+            zhb.bench_name, zhb.reps, zhb.min_time_s);
+    fprintf(out, "%-24s %-34s %12s %22s %8s\n", "group", "case", "median ns", "min..max",
+            "ratio");
+    const char *last_group = "";
+    for (size_t i = 0; i < zhb.case_count; i++) {
+        const zhb_case *c = &zhb.cases[i];
+        char median[32], spread[72];
+        zhb_format_ns(median, sizeof median, c->result.median_ns);
+        zhb_format_spread(spread, sizeof spread, &c->result);
+        bool new_group = strcmp(c->group, last_group) != 0;
+        fprintf(out, "%-24s %-34s %12s %22s %7.2fx%s\n", new_group ? c->group : "", c->name,
+                median, spread, c->ratio, new_group ? "  (baseline)" : "");
+        last_group = c->group;
+    }
+    for (size_t i = 0; i < zhb.note_count; i++) fprintf(out, "  note: %s\n", zhb.notes[i]);
+    fputc('\n', out);
+}
+
+static void zhb_print_markdown_table(FILE *out) {
+    fprintf(out, "### %s\n\n", zhb.bench_name);
+    fprintf(out, "| group | case | median ns/op | min..max | ratio |\n");
+    fprintf(out, "|---|---|---:|---:|---:|\n");
+    const char *last_group = "";
+    for (size_t i = 0; i < zhb.case_count; i++) {
+        const zhb_case *c = &zhb.cases[i];
+        char median[32], spread[72];
+        zhb_format_ns(median, sizeof median, c->result.median_ns);
+        zhb_format_spread(spread, sizeof spread, &c->result);
+        bool new_group = strcmp(c->group, last_group) != 0;
+        fprintf(out, "| %s | %s%s | %s | %s | %.2fx |\n", new_group ? c->group : "", c->name,
+                new_group ? " (baseline)" : "", median, spread, c->ratio);
+        last_group = c->group;
+    }
+    fputc('\n', out);
+    for (size_t i = 0; i < zhb.note_count; i++) fprintf(out, "- %s\n", zhb.notes[i]);
+    if (zhb.note_count) fputc('\n', out);
+}
+
+static void zhb_close(FILE **f) {
+    if (*f && *f != stdout) fclose(*f);
+    *f = NULL;
+}
+
+int zhb_finish(void) {
+    zhb_print_text_table(stdout);
+    if (zhb.markdown) zhb_print_markdown_table(zhb.markdown);
+    zhb_close(&zhb.csv);
+    zhb_close(&zhb.markdown);
+    fflush(stdout);
+    free(zhb.cases);
+    free(zhb.notes);
+    zhb.cases = NULL;
+    zhb.notes = NULL;
+    zhb.case_count = zhb.case_cap = zhb.note_count = zhb.note_cap = 0;
+    return zhb.failed ? 1 : 0;
+}
