@@ -1,1 +1,58 @@
-# ZheapInstall.cmake - placeholder until packaging lands (same session).
+# ZheapInstall.cmake - install rules: headers, libraries, the CMake package
+# (zheapConfig.cmake, version file, export set under lib/cmake/zheap) and zheap.pc.
+#
+# After install, find_package(zheap CONFIG) provides the same target names as the
+# build tree: zheap::zheap (shared if built, else static), zheap::zheap_shared,
+# zheap::zheap_static.
+
+set(ZHEAP_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/zheap")
+
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/zheap"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT zheap_development
+        FILES_MATCHING PATTERN "*.h")
+install(FILES "${PROJECT_BINARY_DIR}/include/zheap/config.h"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/zheap" COMPONENT zheap_development)
+
+install(TARGETS ${ZHEAP_EXPORTED_TARGETS} EXPORT zheapTargets
+  RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT zheap_runtime
+  LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT zheap_runtime
+          NAMELINK_COMPONENT zheap_development
+  ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT zheap_development
+  INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+
+install(EXPORT zheapTargets NAMESPACE zheap:: DESTINATION "${ZHEAP_CMAKE_DIR}"
+        COMPONENT zheap_development)
+
+# The static library needs Threads from its consumers on POSIX.
+if(ZHEAP_BUILD_STATIC AND ZHEAP_HAVE_THREADS AND NOT WIN32)
+  set(ZHEAP_CONFIG_NEEDS_THREADS ON)
+else()
+  set(ZHEAP_CONFIG_NEEDS_THREADS OFF)
+endif()
+configure_package_config_file(cmake/zheapConfig.cmake.in
+  "${PROJECT_BINARY_DIR}/zheapConfig.cmake" INSTALL_DESTINATION "${ZHEAP_CMAKE_DIR}")
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/zheapConfigVersion.cmake"
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)  # 0.x: minors may break
+install(FILES "${PROJECT_BINARY_DIR}/zheapConfig.cmake"
+              "${PROJECT_BINARY_DIR}/zheapConfigVersion.cmake"
+        DESTINATION "${ZHEAP_CMAKE_DIR}" COMPONENT zheap_development)
+
+# pkg-config: zheap.pc links the shared library when there is one; `pkg-config
+# --static` adds what the static library needs.
+if(ZHEAP_HAVE_THREADS AND NOT WIN32)
+  set(ZHEAP_PC_LIBS_PRIVATE "-pthread")
+else()
+  set(ZHEAP_PC_LIBS_PRIVATE "")
+endif()
+if(ZHEAP_BUILD_SHARED AND WIN32)
+  set(ZHEAP_PC_CFLAGS_EXTRA "-DZH_USING_SHARED")
+else()
+  set(ZHEAP_PC_CFLAGS_EXTRA "")
+endif()
+# Relocatable: the prefix is found relative to the .pc file, so `cmake --install
+# --prefix DIR` and moved installations work.
+file(RELATIVE_PATH ZHEAP_PC_PREFIX_FROM_PCDIR "/zh/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/zh")
+string(REGEX REPLACE "/$" "" ZHEAP_PC_PREFIX_FROM_PCDIR "${ZHEAP_PC_PREFIX_FROM_PCDIR}")
+configure_file(cmake/zheap.pc.in "${PROJECT_BINARY_DIR}/zheap.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/zheap.pc"
+        DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig" COMPONENT zheap_development)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# install-deps.sh - everything libzheap's build, tests and benchmarks need on a fresh
+# Debian 12 machine. Idempotent; uses sudo when not root.
+#   .ci/install-deps.sh           build + tests + benchmark peers
+#   .ci/install-deps.sh --cross   also the mingw-w64/wine and wasm32-wasi toolchains
+set -euo pipefail
+packages=(cmake make gcc clang-14 pkg-config libcmocka-dev libunwind-dev
+          libtalloc-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
+          binutils valgrind)
+if [[ "${1:-}" == "--cross" ]]; then
+  packages+=(gcc-mingw-w64-x86-64 wine wine64 wasi-libc libclang-rt-14-dev-wasm32 lld-14 nodejs)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+echo "install-deps: done"
