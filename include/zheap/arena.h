@@ -1,0 +1,144 @@
+/* arena.h - an arena: allocate many blocks, free them all at once.
+ *
+ * Zig's std.heap.ArenaAllocator. The arena takes buffers from a child allocator
+ * and hands out blocks by bumping a pointer inside the newest buffer. Blocks are
+ * not freed one by one (except the most recent one, see below); everything goes
+ * back to the child at zh_arena_deinit, or at zh_arena_reset, which can also keep
+ * the memory for the next round.
+ *
+ * Semantics of the allocator returned by zh_arena_allocator:
+ *   - alloc bumps inside the newest buffer; when it does not fit, the arena first
+ *     asks the child to grow that buffer in place, then takes a new buffer.
+ *   - free of the most recent block gives its bytes back; any other free is a
+ *     no-op (the bytes come back at reset/deinit).
+ *   - resize of the most recent block grows or shrinks it in place while the
+ *     buffer has room; any other block can shrink (true, nothing is reclaimed)
+ *     but not grow (false).
+ *   - remap is resize in place: it returns the same pointer or NULL.
+ *
+ * Growth policy. Buffers are taken with sizes that include a small header at
+ * their start (ZH_ARENA_HEADER_SIZE bytes, the list link):
+ *   - ordinary growth is geometric: the first buffer is ZH_ARENA_FIRST_BUFFER_SIZE
+ *     bytes and each new ordinary buffer is twice the previous ordinary one, capped
+ *     at ZH_ARENA_MAX_BUFFER_SIZE;
+ *   - a request that does not fit in the next ordinary buffer gets a buffer of its
+ *     own size (header + alignment padding + length, rounded up to
+ *     ZH_MALLOC_ALIGNMENT) and does not change the geometric sequence. So an arena
+ *     never asks the child for much more than it was asked for: a 86 GiB request
+ *     asks the child for 86 GiB plus a few bytes, not 1.5 times that (Zig's rule);
+ *   - when the child refuses an ordinary buffer, the arena retries with half the
+ *     size down to the size the request needs, so an arena over a small fixed
+ *     buffer uses as much of it as it can.
+ *
+ * Ownership: the zh_arena struct is caller-owned and must outlive every allocator
+ * value obtained from it and every block allocated from it. The buffers belong to
+ * the arena until deinit/reset returns them to the child.
+ *
+ * Thread safety: none. An arena is used by one thread at a time; wrap it with
+ * zh_thread_safe (thread_safe.h) to share it.
+ *
+ * Over caller-provided memory: make the child a fixed buffer allocator
+ * (fba.h, zh_fba_allocator) and the arena never calls any OS allocator; it
+ * returns NULL when the fixed buffer is exhausted. */
+#ifndef ZHEAP_ARENA_H
+#define ZHEAP_ARENA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zheap/allocator.h"
+#include "zheap/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Size of the first ordinary buffer, header included (one small page). */
+#define ZH_ARENA_FIRST_BUFFER_SIZE ((size_t)4096)
+/* Ordinary buffers stop doubling at this size (header included). */
+#define ZH_ARENA_MAX_BUFFER_SIZE ((size_t)64 * 1024 * 1024)
+/* Bytes at the start of every buffer used by the arena itself. */
+#define ZH_ARENA_HEADER_SIZE \
+    ((2 * sizeof(void *) + ZH_MALLOC_ALIGNMENT - 1) & ~(ZH_MALLOC_ALIGNMENT - 1))
+
+typedef enum zh_arena_reset_mode {
+    /* Return every buffer to the child. Always succeeds. */
+    ZH_ARENA_FREE_ALL,
+    /* Keep one buffer as large as the current capacity, so the next round of the
+     * same size never calls the child. */
+    ZH_ARENA_RETAIN_CAPACITY,
+    /* As RETAIN_CAPACITY, but keep at most `limit` bytes of capacity. */
+    ZH_ARENA_RETAIN_WITH_LIMIT
+} zh_arena_reset_mode;
+
+struct zh__arena_buffer; /* header at the start of each buffer (private) */
+
+/* Caller-owned arena state. The fields are private; they are visible only so that
+ * zh_arena_alloc can be inline. Initialise with zh_arena_init. */
+typedef struct zh_arena {
+    unsigned char *cur;               /* first free byte in the newest buffer */
+    unsigned char *end;               /* one past the newest buffer's last byte */
+    struct zh__arena_buffer *buffers; /* newest first; NULL when empty */
+    zh_allocator child;               /* where buffers come from */
+    size_t next_size;                 /* size of the next ordinary buffer; 0: first */
+} zh_arena;
+
+/* Starts an empty arena over `child` (which is not called until the first
+ * allocation). `child` must outlive the arena. */
+ZH_EXTERN void zh_arena_init(zh_arena *arena, zh_allocator child);
+
+/* Returns every buffer to the child. Every block from the arena becomes invalid.
+ * The arena is left empty and may be used again. */
+ZH_EXTERN void zh_arena_deinit(zh_arena *arena);
+
+/* The arena as a zh_allocator (see the semantics above). Valid while the
+ * arena is. */
+ZH_EXTERN zh_allocator zh_arena_allocator(zh_arena *arena);
+
+/* Invalidates every block and handles the buffers as `mode` says (`limit` is read
+ * only by ZH_ARENA_RETAIN_WITH_LIMIT). Returns false when the arena could not keep
+ * the capacity asked for (the child refused the merged buffer); the arena is empty
+ * and usable either way, it just may call the child sooner. FREE_ALL always
+ * returns true. An unknown mode aborts, naming zh_arena_reset. */
+ZH_EXTERN bool zh_arena_reset(zh_arena *arena, zh_arena_reset_mode mode, size_t limit);
+
+/* Bytes of buffer the arena holds, excluding its headers. */
+ZH_EXTERN size_t zh_arena_query_capacity(const zh_arena *arena);
+
+/* The out-of-line part of zh_arena_alloc: a new buffer, zero lengths and bad
+ * alignments. Not to be called directly. */
+ZH_EXTERN void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignment);
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ZH__ARENA_LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#define ZH__ARENA_LIKELY(x) (x)
+#endif
+
+/* Allocates `len` bytes aligned to `alignment` (a power of two) from the arena,
+ * without going through the vtable: a few instructions when the block fits in
+ * the newest buffer, a call to the child only when it does not.
+ * Returns NULL on out-of-memory. len == 0 returns a non-NULL pointer that must
+ * not be dereferenced. A bad alignment aborts, naming zh_arena_alloc. The block
+ * is not filled (even with ZHEAP_SAFETY on), like zh_raw_alloc. Give it back
+ * through zh_arena_allocator (len, alignment) or just reset the arena. */
+static inline void *zh_arena_alloc(zh_arena *arena, size_t len, size_t alignment) {
+    /* Integer arithmetic: an empty arena has cur == end == NULL and no room. */
+    size_t avail = (size_t)((uintptr_t)arena->end - (uintptr_t)arena->cur);
+    size_t pad = (size_t)(-(uintptr_t)arena->cur) & (alignment - 1);
+    /* len - 1 < avail also rejects len == 0, which the slow path answers. */
+    if (ZH__ARENA_LIKELY(alignment != 0 && (alignment & (alignment - 1)) == 0 &&
+                         len - 1 < avail && pad <= avail - len)) {
+        unsigned char *p = arena->cur + pad;
+        arena->cur = p + len;
+        return p;
+    }
+    return zh__arena_alloc_slow(arena, len, alignment);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZHEAP_ARENA_H */

@@ -1,0 +1,125 @@
+/* pool.h - a memory pool: fixed-size items created and destroyed in O(1).
+ *
+ * Zig's std.heap.MemoryPool, MemoryPoolAligned and MemoryPoolExtra in one type:
+ * the item size and alignment are run-time options. Items come from an internal
+ * arena (arena.h) over the backing allocator; a destroyed item goes onto an
+ * intrusive free list (the item's own first bytes hold the link) and is handed
+ * out again by the next create, last destroyed first (LIFO). Memory goes back to
+ * the backing allocator only at zh_pool_reset or zh_pool_deinit.
+ *
+ * Item layout: every item is at least a pointer in size and pointer-aligned (to
+ * hold the link), and its size is rounded up to a multiple of its alignment so
+ * consecutive items stay aligned. zh_pool's item_size/item_align fields hold the
+ * effective values.
+ *
+ * Ownership: the zh_pool struct is caller-owned and must outlive its items; the
+ * backing allocator must outlive the pool. Items belong to the pool; a caller
+ * borrows one from create to destroy (or to reset/deinit, which invalidate all).
+ *
+ * Thread safety: none. One thread at a time; guard a shared pool with a mutex.
+ *
+ * Failure: create and preheat report out-of-memory (NULL / false) and leave the
+ * pool usable. Bad options abort with a message naming zh_pool_init. */
+#ifndef ZHEAP_POOL_H
+#define ZHEAP_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "zheap/allocator.h"
+#include "zheap/arena.h"
+#include "zheap/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zh_pool_options {
+    /* Bytes per item. 0 is allowed (items are then pointer-sized). */
+    size_t item_size;
+    /* Alignment of every item in bytes, a power of two up to 2^ZH_ALIGN_LOG2_MAX;
+     * 0 means ZH_MALLOC_ALIGNMENT. Raised to pointer alignment if lower. */
+    size_t item_align;
+    /* true: create takes new items from the backing allocator when the free list
+     * is empty. false: only preheated items are handed out; create returns NULL
+     * when they are all in use. */
+    bool growable;
+} zh_pool_options;
+
+/* Options for a growable pool of objects of type T (Zig's MemoryPool(T)). */
+#define ZH_POOL_OPTIONS(T) ((zh_pool_options){sizeof(T), _Alignof(T), true})
+
+/* Caller-owned pool state. Fields are private (visible for the inline fast
+ * paths) except item_size and item_align, which may be read. */
+typedef struct zh_pool {
+    void *free_list;   /* first free item; each free item starts with the next */
+    bool checked;      /* ZHEAP_SAFETY build: every call takes the checked path */
+    bool growable;
+    size_t item_size;  /* effective size of every item */
+    size_t item_align; /* effective alignment of every item */
+    size_t carved;     /* items taken from the arena since the last reset */
+    zh_arena arena;    /* where items come from */
+} zh_pool;
+
+/* Starts an empty pool taking items from `backing` (not called until the first
+ * create or preheat). Aborts, naming zh_pool_init, when item_align is not a power
+ * of two or too large, or when the rounded item size overflows. */
+ZH_EXTERN void zh_pool_init(zh_pool *pool, zh_allocator backing, zh_pool_options options);
+
+/* Returns all memory to the backing allocator; every item becomes invalid. The
+ * pool is left empty and may be used again (it keeps its options). */
+ZH_EXTERN void zh_pool_deinit(zh_pool *pool);
+
+/* Adds `count` new items to the free list (in one request to the arena), so that
+ * `count` more creates succeed without calling the backing allocator. This is how
+ * a non-growable pool gets its items. False on out-of-memory (nothing added). */
+ZH_EXTERN bool zh_pool_preheat(zh_pool *pool, size_t count);
+
+/* An item of item_size bytes aligned to item_align, contents undefined (0xaa
+ * under ZHEAP_SAFETY), or NULL on out-of-memory or, for a non-growable pool, when
+ * every preheated item is in use. O(1). */
+ZH_EXTERN void *zh_pool_create(zh_pool *pool);
+
+/* Gives an item from zh_pool_create of this pool back; it is the next one
+ * create hands out. O(1). With ZHEAP_SAFETY on, NULL or a misaligned item aborts,
+ * naming zh_pool_destroy, and the item is filled with 0xaa. */
+ZH_EXTERN void zh_pool_destroy(zh_pool *pool, void *item);
+
+/* Destroys every item at once and resets the internal arena with `mode`/`limit`
+ * (see zh_arena_reset). A non-growable pool gets back, as free items, as many of
+ * the items it had as the retained capacity holds. Returns false when the
+ * capacity asked for could not be kept; the pool is usable either way. */
+ZH_EXTERN bool zh_pool_reset(zh_pool *pool, zh_arena_reset_mode mode, size_t limit);
+
+/* ---- inline fast paths ----------------------------------------------------------
+ * zh_pool_create and zh_pool_destroy are also function-like macros that pop or
+ * push the free list inline and call the functions above only when the list is
+ * empty (or in a ZHEAP_SAFETY build). (zh_pool_create)(pool) or taking the
+ * address still uses the exported function. */
+
+static inline void *zh__pool_create_inline(zh_pool *pool) {
+    void *item = pool->free_list;
+    if (ZH__ARENA_LIKELY(item != NULL && !pool->checked)) {
+        pool->free_list = *(void **)item;
+        return item;
+    }
+    return (zh_pool_create)(pool);
+}
+
+static inline void zh__pool_destroy_inline(zh_pool *pool, void *item) {
+    if (ZH__ARENA_LIKELY(!pool->checked)) {
+        *(void **)item = pool->free_list;
+        pool->free_list = item;
+        return;
+    }
+    (zh_pool_destroy)(pool, item);
+}
+
+#define zh_pool_create(pool) zh__pool_create_inline(pool)
+#define zh_pool_destroy(pool, item) zh__pool_destroy_inline((pool), (item))
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZHEAP_POOL_H */
