@@ -1,0 +1,202 @@
+/* mmap.c - the POSIX backend of the platform contract (platform.h).
+ *
+ * What it is for: page-granular address space from mmap/munmap, pthread mutexes,
+ * and a few C library facts, for Linux first and any POSIX system second.
+ *
+ * Design: every call is a thin wrapper over one or two system calls. Alignment
+ * above the page size is obtained by over-mapping len + alignment - page and
+ * unmapping the misaligned head and the unused tail, so the result is one mapping
+ * of exactly `len` bytes. On Linux, mremap grows in place (no MAYMOVE) and moves
+ * without copying (MAYMOVE); elsewhere growth maps the pages right after the
+ * mapping (MAP_FIXED_NOREPLACE where it exists, otherwise hint-and-check) and
+ * moving is not offered. The page size is read once with sysconf and published
+ * with C11 atomics.
+ *
+ * Costs: one mmap per map (plus up to two munmaps when over-aligned), one syscall
+ * per unmap/shrink/grow/remap. Nothing here touches the C heap. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mremap, MAP_ANONYMOUS, sbrk, malloc_usable_size on glibc */
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#elif defined(__APPLE__)
+#include <malloc/malloc.h>
+#endif
+
+#include "common.h"
+#include "platform/platform.h"
+
+#if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(zh_mutex),
+               "zh_mutex storage is too small for pthread_mutex_t");
+_Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(zh_mutex),
+               "zh_mutex storage is not aligned enough for pthread_mutex_t");
+
+/* ---- info ------------------------------------------------------------------------ */
+
+#ifdef __linux__
+#define ZH__MMAP_REMAP_CAPS (ZH__OS_CAN_GROW | ZH__OS_CAN_REMAP)
+#else
+#define ZH__MMAP_REMAP_CAPS ZH__OS_CAN_GROW
+#endif
+
+enum { INFO_UNSET, INFO_BUSY, INFO_READY };
+static atomic_int info_state = INFO_UNSET;
+static zh__os_info info;
+
+static size_t query_page_size(void) {
+    long n = sysconf(_SC_PAGESIZE);
+    return n > 0 ? (size_t)n : 4096;
+}
+
+const zh__os_info *zh__os_info_get(void) {
+    if (ZH_LIKELY(atomic_load_explicit(&info_state, memory_order_acquire) == INFO_READY))
+        return &info;
+    int expected = INFO_UNSET;
+    if (atomic_compare_exchange_strong_explicit(&info_state, &expected, INFO_BUSY,
+                                                memory_order_acquire, memory_order_acquire)) {
+        size_t page = query_page_size();
+        info.page_size = page;
+        info.granularity = page;
+        info.caps = ZH__OS_CAN_UNMAP_PARTIAL | ZH__OS_CAN_SHRINK | ZH__MMAP_REMAP_CAPS |
+                    ZH__OS_CAN_RETURN_MEMORY | ZH__OS_HAS_ADDR_HINT | ZH__OS_HAS_THREADS;
+        info.name = "mmap";
+        atomic_store_explicit(&info_state, INFO_READY, memory_order_release);
+        return &info;
+    }
+    /* Another thread is filling it in: a few instructions, so just wait. */
+    while (atomic_load_explicit(&info_state, memory_order_acquire) != INFO_READY) sched_yield();
+    return &info;
+}
+
+static size_t page_size(void) { return zh__os_info_get()->page_size; }
+
+/* ---- address space ------------------------------------------------------------------ */
+
+static void *map_anonymous(void *hint, size_t len) {
+    void *p = mmap(hint, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *zh__os_map(size_t len, size_t alignment, void *hint) {
+    size_t page = page_size();
+    if (alignment <= page) return map_anonymous(hint, len);
+
+    /* Any window of len + alignment - page bytes starting on a page boundary
+     * contains an aligned block of len bytes. */
+    size_t slack = alignment - page;
+    if (len > SIZE_MAX - slack) return NULL;
+    size_t over_len = len + slack;
+    char *base = map_anonymous(hint, over_len);
+    if (base == NULL) return NULL;
+    char *aligned = (char *)zh__align_forward_addr((uintptr_t)base, alignment);
+    size_t head = (size_t)(aligned - base);
+    size_t tail = over_len - head - len;
+    if (head != 0) munmap(base, head);
+    if (tail != 0) munmap(aligned + len, tail);
+    return aligned;
+}
+
+void zh__os_unmap(void *p, size_t len) { munmap(p, len); }
+
+bool zh__os_shrink(void *p, size_t old_len, size_t new_len) {
+    if (new_len < old_len) munmap((char *)p + new_len, old_len - new_len);
+    return true;
+}
+
+#ifdef __linux__
+
+bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
+    if (new_len <= old_len) return true;
+    return mremap(p, old_len, new_len, 0) != MAP_FAILED;
+}
+
+void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
+    void *q = mremap(p, old_len, new_len, MREMAP_MAYMOVE);
+    return q == MAP_FAILED ? NULL : q;
+}
+
+#else /* portable POSIX: no mremap */
+
+/* Maps exactly the pages after the mapping, or nothing. MAP_FIXED_NOREPLACE makes
+ * the kernel refuse an occupied range; where it is unknown the address is only a
+ * hint, and a mapping placed elsewhere is undone. */
+bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
+    if (new_len <= old_len) return true;
+    char *tail = (char *)p + old_len;
+    size_t extra = new_len - old_len;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_FIXED_NOREPLACE
+    flags |= MAP_FIXED_NOREPLACE;
+#endif
+    void *q = mmap(tail, extra, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (q == MAP_FAILED) return false;
+    if (q != tail) {
+        munmap(q, extra);
+        return false;
+    }
+    return true;
+}
+
+void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
+    (void)p;
+    (void)old_len;
+    (void)new_len;
+    return NULL;
+}
+
+#endif
+
+/* ---- locks ---------------------------------------------------------------------------- */
+
+static pthread_mutex_t *as_pthread(zh_mutex *m) { return (pthread_mutex_t *)(void *)m->opaque.bytes; }
+
+void zh__mutex_init(zh_mutex *m) {
+    int rc = pthread_mutex_init(as_pthread(m), NULL);
+    if (ZH_UNLIKELY(rc != 0)) zh__panic("zh__mutex_init", "pthread_mutex_init failed (%d)", rc);
+}
+
+void zh__mutex_lock(zh_mutex *m) {
+    int rc = pthread_mutex_lock(as_pthread(m));
+    if (zh__config_safety && rc != 0)
+        zh__panic("zh__mutex_lock", "pthread_mutex_lock failed (%d)", rc);
+}
+
+void zh__mutex_unlock(zh_mutex *m) {
+    int rc = pthread_mutex_unlock(as_pthread(m));
+    if (zh__config_safety && rc != 0)
+        zh__panic("zh__mutex_unlock", "pthread_mutex_unlock failed (%d)", rc);
+}
+
+void zh__mutex_destroy(zh_mutex *m) { pthread_mutex_destroy(as_pthread(m)); }
+
+void zh__os_yield(void) { sched_yield(); }
+
+/* ---- C library facts ------------------------------------------------------------------ */
+
+size_t zh__os_malloc_usable_size(void *p) {
+#if defined(__GLIBC__)
+    return malloc_usable_size(p);
+#elif defined(__APPLE__)
+    return malloc_size(p);
+#else
+    (void)p;
+    return 0;
+#endif
+}
+
+void *zh__os_sbrk(intptr_t increment) { return sbrk(increment); }
