@@ -129,14 +129,17 @@ static struct zh__arena_buffer *take_buffer(zh_arena *arena, size_t size) {
     return b;
 }
 
+/* The ordinary size after `size`: double, within [first, max]. */
+static size_t next_step(size_t size) {
+    if (size >= ZH_ARENA_MAX_BUFFER_SIZE / 2) return ZH_ARENA_MAX_BUFFER_SIZE;
+    return size * 2 < ZH_ARENA_FIRST_BUFFER_SIZE ? ZH_ARENA_FIRST_BUFFER_SIZE : size * 2;
+}
+
 /* An ordinary buffer of the geometric sequence, halving on refusal down to `need`. */
 static bool add_ordinary_buffer(zh_arena *arena, size_t step, size_t need) {
     for (size_t size = step;; size = size / 2 < need ? need : size / 2) {
         if (take_buffer(arena, size) != NULL) {
-            arena->next_size =
-                size >= ZH_ARENA_MAX_BUFFER_SIZE / 2 ? ZH_ARENA_MAX_BUFFER_SIZE : size * 2;
-            if (arena->next_size < ZH_ARENA_FIRST_BUFFER_SIZE)
-                arena->next_size = ZH_ARENA_FIRST_BUFFER_SIZE;
+            arena->next_size = next_step(size);
             return true;
         }
         if (size == need) return false;
@@ -152,8 +155,12 @@ static bool add_buffer(zh_arena *arena, size_t len, size_t alignment) {
         !zh__align_forward_checked(HEADER + worst_pad + len, ZH_MALLOC_ALIGNMENT, &need))
         return false;
     size_t step = arena->next_size != 0 ? arena->next_size : ZH_ARENA_FIRST_BUFFER_SIZE;
-    if (need > step) return take_buffer(arena, need) != NULL; /* its own size */
-    return add_ordinary_buffer(arena, step, need);
+    if (need <= step) return add_ordinary_buffer(arena, step, need);
+    /* Its own size; the sequence still advances, so that a run of medium-sized
+     * requests soon fits ordinary buffers again. */
+    if (take_buffer(arena, need) == NULL) return false;
+    arena->next_size = next_step(step);
+    return true;
 }
 
 void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignment) {
