@@ -1,0 +1,103 @@
+/* fba.h - the fixed-buffer allocator (Zig's std.heap.FixedBufferAllocator).
+ *
+ * Bump allocation inside a buffer the caller provides: an allocation rounds the
+ * current end up to the requested alignment and moves it forward. Nothing is
+ * allocated from anywhere else, ever; when the buffer is full, allocation returns
+ * NULL (and leaves the allocator unchanged). Only the most recent allocation can
+ * be freed, shrunk or grown in place; freeing any other block does nothing, and
+ * zh_fba_reset makes the whole buffer available again.
+ *
+ * Ownership: the caller owns both the zh_fba struct and the buffer; both must
+ * outlive every allocator obtained from them and every block handed out. The
+ * allocator never frees the buffer.
+ *
+ * Alignment: any power of two up to 1 << ZH_ALIGN_LOG2_MAX; the padding needed to
+ * reach it comes out of the buffer.
+ *
+ * Thread safety: zh_fba_allocator is not thread-safe. zh_fba_thread_safe_allocator
+ * is lock-free and may be used from any number of threads at once; its resize and
+ * remap always fail and its free does nothing (as in Zig). Using both kinds of
+ * allocator on one zh_fba at the same time, or calling zh_fba_reset while another
+ * thread allocates, is not supported. */
+#ifndef ZHEAP_FBA_H
+#define ZHEAP_FBA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#include <atomic>
+#define ZH__FBA_ATOMIC_SIZE std::atomic<size_t>
+#define ZH__FBA_LOAD_RELAXED(obj) (obj).load(std::memory_order_relaxed)
+#define ZH__FBA_STORE_RELAXED(obj, v) (obj).store((v), std::memory_order_relaxed)
+#else
+#include <stdatomic.h>
+#define ZH__FBA_ATOMIC_SIZE _Atomic size_t
+#define ZH__FBA_LOAD_RELAXED(obj) atomic_load_explicit(&(obj), memory_order_relaxed)
+#define ZH__FBA_STORE_RELAXED(obj, v) atomic_store_explicit(&(obj), (v), memory_order_relaxed)
+#endif
+
+#include "zheap/allocator.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Caller-owned state; initialise with zh_fba_init. The fields may be read (e.g.
+ * end_index to see how much is used) but not written. */
+typedef struct zh_fba {
+    unsigned char *buffer;          /* start of the caller's buffer */
+    size_t len;                     /* its length in bytes */
+    ZH__FBA_ATOMIC_SIZE end_index;  /* bytes in use from the start, padding included */
+} zh_fba;
+
+/* Prepares `fba` to allocate from `buffer[0, len)`. `buffer` may be NULL only when
+ * `len` is 0 (every allocation then fails). */
+ZH_EXTERN void zh_fba_init(zh_fba *fba, void *buffer, size_t len);
+
+/* The allocator interface over `fba`; not thread-safe. */
+ZH_EXTERN zh_allocator zh_fba_allocator(zh_fba *fba);
+
+/* A lock-free interface over `fba` that many threads may use at once. Only
+ * allocation does anything: resize and remap fail, free is a no-op. */
+ZH_EXTERN zh_allocator zh_fba_thread_safe_allocator(zh_fba *fba);
+
+/* Makes the whole buffer available again. Every block handed out so far becomes
+ * invalid. Not to be called while another thread allocates from `fba`. */
+ZH_EXTERN void zh_fba_reset(zh_fba *fba);
+
+/* True if `p` points into the buffer. */
+ZH_EXTERN bool zh_fba_owns_ptr(const zh_fba *fba, const void *p);
+
+/* True if all of `[p, p + len)` lies within the buffer. */
+ZH_EXTERN bool zh_fba_owns_slice(const zh_fba *fba, const void *p, size_t len);
+
+/* True if `[p, p + len)` ends exactly at the current end, i.e. is the most recent
+ * allocation (or the tail of it). Has false negatives after a resize that Zig's
+ * rules let succeed without moving the end (shrinking a block that is not last). */
+ZH_EXTERN bool zh_fba_is_last_allocation(const zh_fba *fba, const void *p, size_t len);
+
+/* The allocation fast path, for callers that know their allocator is an fba and
+ * want to skip the indirect call: exactly what the vtable alloc of
+ * zh_fba_allocator does. Returns `len` bytes aligned to `alignment`, or NULL if
+ * they do not fit (then nothing changed). `alignment` must be a power of two
+ * (unchecked). The block is released like any other: zh_free_aligned on
+ * zh_fba_allocator(fba), or zh_fba_reset. Not thread-safe; must not be mixed with
+ * concurrent use of zh_fba_thread_safe_allocator. Memory is not filled. */
+static inline void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment) {
+    size_t end = ZH__FBA_LOAD_RELAXED(fba->end_index);
+    size_t room = fba->len - end;
+    /* Padding from the current end to the next multiple of `alignment`. */
+    size_t pad = (size_t)((uintptr_t)0 - ((uintptr_t)fba->buffer + end)) & (alignment - 1);
+    if (len > room || pad > room - len) return NULL;
+    size_t start = end + pad;
+    ZH__FBA_STORE_RELAXED(fba->end_index, start + len);
+    return fba->buffer + start;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZHEAP_FBA_H */

@@ -1,0 +1,123 @@
+/* fba.c - the fixed-buffer allocator (include/zheap/fba.h).
+ *
+ * For: short-lived or bounded work whose memory fits in a buffer the caller
+ * already has (a stack array, a static arena, a slice of a larger block).
+ *
+ * Design: Zig's FixedBufferAllocator. The state is one index, end_index, into the
+ * caller's buffer. Allocation aligns the index forward and advances it (the inline
+ * zh_fba_alloc in the header, shared with the vtable). Resize and free act only on
+ * the block that ends at end_index; a block further down can still shrink (the
+ * bytes are simply not reclaimed) but never grow. The thread-safe variant
+ * advances end_index with a compare-and-swap loop and does nothing else.
+ *
+ * Costs: O(1) everything, no per-block header, no bytes of overhead beyond
+ * alignment padding; freed memory below the top is only reclaimed by a reset.
+ * end_index is a C11 atomic so the thread-safe variant can exist; the plain
+ * allocator uses relaxed loads and stores, which compile to ordinary moves. */
+#include "common.h"
+#include "zheap/fba.h"
+
+static size_t end_of(const zh_fba *fba) {
+    return atomic_load_explicit(&((zh_fba *)fba)->end_index, memory_order_relaxed);
+}
+
+static void set_end(zh_fba *fba, size_t end) {
+    atomic_store_explicit(&fba->end_index, end, memory_order_relaxed);
+}
+
+void zh_fba_init(zh_fba *fba, void *buffer, size_t len) {
+    if (zh__config_safety && buffer == NULL && len != 0)
+        zh__panic("zh_fba_init", "NULL buffer of length %zu", len);
+    fba->buffer = buffer;
+    fba->len = len;
+    atomic_init(&fba->end_index, 0);
+}
+
+void zh_fba_reset(zh_fba *fba) { set_end(fba, 0); }
+
+bool zh_fba_owns_ptr(const zh_fba *fba, const void *p) {
+    uintptr_t start = (uintptr_t)fba->buffer, at = (uintptr_t)p;
+    return at >= start && at - start < fba->len;
+}
+
+bool zh_fba_owns_slice(const zh_fba *fba, const void *p, size_t len) {
+    uintptr_t start = (uintptr_t)fba->buffer, at = (uintptr_t)p;
+    return at >= start && at - start <= fba->len && len <= fba->len - (at - start);
+}
+
+bool zh_fba_is_last_allocation(const zh_fba *fba, const void *p, size_t len) {
+    return (uintptr_t)p + len == (uintptr_t)fba->buffer + end_of(fba);
+}
+
+/* ---- zh_fba_allocator ---------------------------------------------------------------- */
+
+static void check_owned(const zh_fba *fba, const void *mem, size_t len, const char *call) {
+    if (zh__config_safety && !zh_fba_owns_slice(fba, mem, len))
+        zh__panic(call, "block %p of %zu bytes is not from this fixed buffer", mem, len);
+}
+
+static void *fba_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
+    (void)ret_addr;
+    return zh_fba_alloc(ctx, len, zh_align_to_bytes(align));
+}
+
+static bool fba_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                       uintptr_t ret_addr) {
+    zh_fba *fba = ctx;
+    (void)align, (void)ret_addr;
+    check_owned(fba, mem, len, "zh_fba_allocator resize");
+    if (!zh_fba_is_last_allocation(fba, mem, len)) return new_len <= len;
+    size_t end = end_of(fba);
+    if (new_len <= len) {
+        set_end(fba, end - (len - new_len));
+        return true;
+    }
+    if (new_len - len > fba->len - end) return false;
+    set_end(fba, end + (new_len - len));
+    return true;
+}
+
+static void *fba_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                       uintptr_t ret_addr) {
+    return fba_resize(ctx, mem, len, align, new_len, ret_addr) ? mem : NULL;
+}
+
+static void fba_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
+    zh_fba *fba = ctx;
+    (void)align, (void)ret_addr;
+    check_owned(fba, mem, len, "zh_fba_allocator free");
+    if (zh_fba_is_last_allocation(fba, mem, len)) set_end(fba, end_of(fba) - len);
+}
+
+static const zh_allocator_vtable fba_vtable = {fba_alloc, fba_resize, fba_remap, fba_free};
+
+zh_allocator zh_fba_allocator(zh_fba *fba) { return (zh_allocator){fba, &fba_vtable}; }
+
+/* ---- zh_fba_thread_safe_allocator --------------------------------------------------------
+ * Claims [start, start + len) by moving end_index from the value the padding was
+ * computed for; if another thread moved it first, the CAS reloads it and we
+ * recompute. Acquire/release on success orders the claim with whatever the caller
+ * publishes afterwards; the block itself needs no further synchronisation. */
+
+static void *fba_thread_safe_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
+    zh_fba *fba = ctx;
+    size_t alignment = zh_align_to_bytes(align);
+    (void)ret_addr;
+    size_t end = atomic_load_explicit(&fba->end_index, memory_order_relaxed);
+    for (;;) {
+        size_t room = fba->len - end;
+        size_t pad = (size_t)((uintptr_t)0 - ((uintptr_t)fba->buffer + end)) & (alignment - 1);
+        if (len > room || pad > room - len) return NULL;
+        size_t start = end + pad;
+        if (atomic_compare_exchange_weak_explicit(&fba->end_index, &end, start + len,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            return fba->buffer + start;
+    }
+}
+
+static const zh_allocator_vtable fba_thread_safe_vtable = {fba_thread_safe_alloc, zh_no_resize,
+                                                           zh_no_remap, zh_no_free};
+
+zh_allocator zh_fba_thread_safe_allocator(zh_fba *fba) {
+    return (zh_allocator){fba, &fba_thread_safe_vtable};
+}
