@@ -1,0 +1,490 @@
+/* test_sbrk.c - SbrkAllocator (src/sbrk.c) and, in ZHEAP_PLATFORM=sbrk builds, the
+ * sbrk platform backend.
+ *
+ * Most tests run the allocator over a fake sbrk on a static buffer, so that every
+ * block can be checked against the memory the fake actually handed out, the start
+ * can be misaligned on purpose, failures can be injected, and "someone else" can
+ * move the break between two calls. The conformance suite also runs over the real
+ * sbrk(2) of this process. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common.h"
+#include "platform/platform.h"
+#include "test_support.h"
+#include "zheap/sbrk.h"
+
+#define BIG ZH_SBRK_BIGPAGE_SIZE
+#define BUFFER_SIZE ((size_t)8 << 20)
+#define FOREIGN_BYTE 0x5c
+#define MAX_FOREIGN 4096
+
+/* ---- a fake sbrk over a static buffer ----------------------------------------------- */
+
+static _Alignas(65536) unsigned char buffer[BUFFER_SIZE];
+
+static struct {
+    unsigned char *lo, *brk, *hi; /* the break moves within [lo, hi) */
+    bool fail;                    /* refuse every growth */
+    size_t foreign_step;          /* bytes "another user" takes before each growth */
+    size_t foreign_count;
+    struct { unsigned char *p; size_t len; } foreign[MAX_FOREIGN];
+    size_t growths;               /* successful calls with increment > 0 */
+} fake;
+
+static void fake_reset(size_t start_offset, size_t limit) {
+    memset(&fake, 0, sizeof fake);
+    fake.lo = buffer + start_offset;
+    fake.brk = fake.lo;
+    fake.hi = buffer + (limit < BUFFER_SIZE ? limit : BUFFER_SIZE);
+}
+
+static void *fake_sbrk(intptr_t increment) {
+    if (increment < 0) return (void *)-1; /* the allocator never shrinks the break */
+    if (increment == 0) return fake.brk;
+    if (fake.fail) return (void *)-1;
+    size_t step = fake.foreign_step;
+    if (step != 0 && step <= (size_t)(fake.hi - fake.brk) && fake.foreign_count < MAX_FOREIGN) {
+        memset(fake.brk, FOREIGN_BYTE, step);
+        fake.foreign[fake.foreign_count].p = fake.brk;
+        fake.foreign[fake.foreign_count++].len = step;
+        fake.brk += step;
+    }
+    if ((size_t)increment > (size_t)(fake.hi - fake.brk)) return (void *)-1;
+    unsigned char *old = fake.brk;
+    fake.brk += increment;
+    fake.growths++;
+    return old;
+}
+
+/* The block lies in memory the fake handed out and not in another user's bytes. */
+static void assert_block_owned(const void *p, size_t len) {
+    const unsigned char *b = p;
+    assert_true(b >= fake.lo);
+    assert_true(len <= (size_t)(fake.brk - b));
+    for (size_t i = 0; i < fake.foreign_count; i++) {
+        const unsigned char *f = fake.foreign[i].p;
+        assert_true(b + len <= f || f + fake.foreign[i].len <= b);
+    }
+}
+
+static void assert_foreign_intact(void) {
+    for (size_t i = 0; i < fake.foreign_count; i++)
+        assert_true(zht_all_bytes(fake.foreign[i].p, fake.foreign[i].len, FOREIGN_BYTE));
+}
+
+static zh_sbrk state;
+
+static zh_allocator fake_allocator(size_t start_offset) {
+    fake_reset(start_offset, BUFFER_SIZE);
+    zh_sbrk_init(&state, fake_sbrk);
+    return zh_sbrk_allocator(&state);
+}
+
+/* ---- conformance ------------------------------------------------------------------- */
+
+static void conformance_aligned_start(void **unused) {
+    (void)unused;
+    zht_assert_conformance(fake_allocator(0));
+}
+
+static void conformance_misaligned_start(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(4099); /* odd, and not a multiple of any page */
+    zht_assert_conformance(a);
+    void *p = zh_alloc(a, 100);
+    assert_non_null(p);
+    assert_block_owned(p, 100);
+    zh_free(a, p, 100);
+}
+
+static void conformance_real_sbrk(void **unused) {
+    (void)unused;
+    static zh_sbrk real;
+    zh_sbrk_init(&real, zh__os_sbrk);
+    zht_assert_conformance(zh_sbrk_allocator(&real));
+}
+
+/* ---- size classes and resizing ------------------------------------------------------- */
+
+static void freed_slot_is_reused_by_its_class(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(0);
+    for (size_t len = 1; len < BIG; len = len * 3 + 1) {
+        void *p = zh_alloc(a, len);
+        assert_non_null(p);
+        zh_free(a, p, len);
+        /* Any length that rounds to the same power of two takes the freed slot. */
+        size_t slot = 1;
+        while (slot < len || slot < ZH_MALLOC_ALIGNMENT) slot <<= 1;
+        void *q = zh_alloc(a, slot);
+        assert_ptr_equal(q, p);
+        zh_free(a, q, slot);
+    }
+}
+
+static void classes_do_not_share_slots(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(0);
+    char *small = zh_alloc(a, 64);
+    assert_non_null(small);
+    zh_free(a, small, 64);
+    char *larger = zh_alloc(a, 65);
+    assert_non_null(larger);
+    assert_ptr_not_equal(larger, small);
+    memset(larger, 1, 65);
+    char *again = zh_alloc(a, 64);
+    assert_ptr_equal(again, small);
+    zh_free(a, again, 64);
+    zh_free(a, larger, 65);
+}
+
+/* Zig's version starts a new 64 KiB bigpage for a class at every OS-page boundary;
+ * here a class uses its whole bigpage. */
+static void small_class_fills_a_whole_bigpage(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(0);
+    size_t slot = 4096, n = BIG / slot;
+    void *blocks[64];
+    for (size_t i = 0; i < n; i++) {
+        blocks[i] = zh_alloc(a, slot);
+        assert_non_null(blocks[i]);
+        assert_block_owned(blocks[i], slot);
+    }
+    assert_int_equal(fake.growths, 1);
+    assert_true((size_t)(fake.brk - fake.lo) <= BIG);
+    for (size_t i = 0; i < n; i++) zh_free(a, blocks[i], slot);
+}
+
+static void resize_grows_within_class_only(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(0);
+    char *p = zh_alloc(a, 20);
+    assert_non_null(p);
+    assert_true(zh_resize(a, p, 20, 32));
+    memset(p, 7, 32);
+    assert_false(zh_resize(a, p, 32, 33));
+    assert_true(zh_resize(a, p, 32, 17));
+    assert_null(zh_remap(a, p, 17, 1000));
+    assert_ptr_equal(zh_remap(a, p, 17, 30), p);
+    zh_free(a, p, 30);
+
+    /* Bigpage blocks: 100 KiB lives in two bigpages. */
+    size_t len = 100 * 1024;
+    char *big = zh_alloc(a, len);
+    assert_non_null(big);
+    assert_true(zh_resize(a, big, len, 2 * BIG));
+    memset(big, 3, 2 * BIG);
+    assert_block_owned(big, 2 * BIG);
+    assert_false(zh_resize(a, big, 2 * BIG, 2 * BIG + 1));
+    zh_free(a, big, 2 * BIG);
+}
+
+/* Shrinking into a smaller class succeeds in place and the rest of the block serves
+ * later requests without asking fn for more. */
+static void shrinking_gives_the_tail_back(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(0);
+    size_t len = 8 * BIG;
+    unsigned char *p = zh_alloc(a, len);
+    assert_non_null(p);
+    memset(p, 0x31, len);
+    assert_true(zh_resize(a, p, len, 100));
+    assert_true(zht_all_bytes(p, 100, 0x31));
+    size_t growths = fake.growths;
+    size_t lens[] = {4 * BIG, 2 * BIG, BIG, BIG / 2, 1000, 200};
+    unsigned char *parts[6];
+    for (int i = 0; i < 6; i++) {
+        parts[i] = zh_alloc(a, lens[i]);
+        assert_non_null(parts[i]);
+        assert_true(parts[i] >= p + 100 && parts[i] + lens[i] <= p + len);
+        memset(parts[i], i, lens[i]);
+    }
+    assert_int_equal(fake.growths, growths);
+    assert_true(zht_all_bytes(p, 100, 0x31));
+    for (int i = 0; i < 6; i++) {
+        assert_true(zht_all_bytes(parts[i], lens[i], (unsigned char)i));
+        zh_free(a, parts[i], lens[i]);
+    }
+    /* A shrunk block is freed with its new length. */
+    assert_ptr_equal(zh_remap(a, p, 100, 40), p);
+    zh_free(a, p, 40);
+}
+
+/* ---- big blocks and alignment ----------------------------------------------------------- */
+
+static void big_blocks_and_large_alignment(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(12345);
+    size_t sizes[] = {BIG - 1, BIG, BIG + 1, 3 * BIG, (size_t)1 << 20, 3u << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = zh_alloc(a, sizes[i]);
+        assert_non_null(p);
+        assert_block_owned(p, sizes[i]);
+        memset(p, (int)i, sizes[i]);
+        zh_free(a, p, sizes[i]);
+    }
+    for (size_t align = 1; align <= ((size_t)1 << 20); align <<= 1) {
+        unsigned char *p = zh_alloc_aligned(a, 10, align);
+        assert_non_null(p);
+        assert_true(zh__is_aligned(p, align));
+        assert_block_owned(p, align > 10 ? align : 10);
+        zh_free_aligned(a, p, 10, align);
+    }
+}
+
+static void freed_big_block_is_split_for_smaller_requests(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(0);
+    unsigned char *p = zh_alloc(a, 8 * BIG);
+    assert_non_null(p);
+    zh_free(a, p, 8 * BIG);
+    size_t growths = fake.growths;
+    unsigned char *parts[4];
+    size_t lens[4] = {BIG, BIG, 2 * BIG, 4 * BIG};
+    for (int i = 0; i < 4; i++) {
+        parts[i] = zh_alloc(a, lens[i]);
+        assert_non_null(parts[i]);
+        assert_true(parts[i] >= p && parts[i] + lens[i] <= p + 8 * BIG);
+        memset(parts[i], i, lens[i]);
+    }
+    assert_int_equal(fake.growths, growths); /* all from the freed block */
+    for (int i = 0; i < 4; i++) assert_true(zht_all_bytes(parts[i], lens[i], (unsigned char)i));
+    for (int i = 0; i < 4; i++) zh_free(a, parts[i], lens[i]);
+}
+
+/* ---- exhaustion and failures ----------------------------------------------------------------- */
+
+#define MAX_BLOCKS 8192
+
+static size_t fill_until_null(zh_allocator a, void **blocks, size_t *lens) {
+    static const size_t pattern[] = {24, 1000, 5000, 70000, 300, 200000, 9};
+    size_t n = 0;
+    for (; n < MAX_BLOCKS; n++) {
+        size_t len = pattern[n % (sizeof pattern / sizeof pattern[0])];
+        void *p = zh_alloc(a, len);
+        if (p == NULL) break;
+        assert_block_owned(p, len);
+        memset(p, 0x11, len);
+        blocks[n] = p;
+        lens[n] = len;
+    }
+    assert_true(n < MAX_BLOCKS); /* the buffer really ran out */
+    return n;
+}
+
+static void exhaustion_returns_null_then_frees_are_reused(void **unused) {
+    (void)unused;
+    static void *blocks[MAX_BLOCKS];
+    static size_t lens[MAX_BLOCKS];
+    zh_allocator a = fake_allocator(777);
+    size_t first = fill_until_null(a, blocks, lens);
+    assert_true(first > 0);
+    assert_true(fake.brk <= fake.hi);
+    /* Exhausted, yet still consistent: a big request fails cleanly too. */
+    assert_null(zh_alloc(a, 4 * BIG));
+    for (size_t i = 0; i < first; i++) zh_free(a, blocks[i], lens[i]);
+
+    unsigned char *end = fake.brk;
+    size_t second = fill_until_null(a, blocks, lens);
+    assert_true(second >= first); /* the same sequence fits in the freed memory */
+    assert_ptr_equal(fake.brk, end);
+    for (size_t i = 0; i < second; i++) zh_free(a, blocks[i], lens[i]);
+}
+
+static void fn_failure_changes_nothing(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(0);
+    char *p = zh_alloc(a, 100);
+    assert_non_null(p);
+    fake.fail = true;
+    unsigned char *brk = fake.brk;
+    assert_null(zh_alloc(a, 2 * BIG));
+    assert_null(zh_alloc_aligned(a, 64, (size_t)1 << 20));
+    assert_ptr_equal(fake.brk, brk);
+    /* Small slots still come from the bigpage already carved. */
+    char *q = zh_alloc(a, 100);
+    assert_non_null(q);
+    fake.fail = false;
+    char *r = zh_alloc(a, 2 * BIG);
+    assert_non_null(r);
+    assert_block_owned(r, 2 * BIG);
+    zh_free(a, r, 2 * BIG);
+    zh_free(a, q, 100);
+    zh_free(a, p, 100);
+}
+
+/* Another user of the break takes odd-sized pieces before every growth: blocks never
+ * overlap them and their bytes survive. */
+static void foreign_break_moves_are_tolerated(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(100);
+    fake.foreign_step = 5000;
+    zht_assert_conformance(a);
+    size_t lens[] = {8, 4096, 40000, BIG, 5 * BIG, 123456};
+    void *blocks[6];
+    for (int i = 0; i < 6; i++) {
+        blocks[i] = zh_alloc_aligned(a, lens[i], (size_t)1 << (i * 3));
+        assert_non_null(blocks[i]);
+        assert_block_owned(blocks[i], lens[i]);
+        memset(blocks[i], 0x22, lens[i]);
+    }
+    assert_true(fake.foreign_count > 0);
+    assert_foreign_intact();
+    for (int i = 0; i < 6; i++) zh_free_aligned(a, blocks[i], lens[i], (size_t)1 << (i * 3));
+}
+
+static bool oom_scenario(zh_allocator a, void *ctx) {
+    (void)ctx;
+    char *s = zh_alloc(a, 40);
+    if (s == NULL) return false;
+    char *big = zh_alloc(a, 3 * BIG);
+    if (big == NULL) {
+        zh_free(a, s, 40);
+        return false;
+    }
+    char *grown = zh_realloc(a, s, 40, 5000);
+    if (grown == NULL) {
+        zh_free(a, big, 3 * BIG);
+        zh_free(a, s, 40);
+        return false;
+    }
+    zh_free(a, grown, 5000);
+    zh_free(a, big, 3 * BIG);
+    return true;
+}
+
+static void out_of_memory_at_every_point(void **unused) {
+    (void)unused;
+    assert_true(zht_oom_sweep(fake_allocator(0), oom_scenario, NULL) >= 3);
+}
+
+/* ---- threads ------------------------------------------------------------------------------------ */
+
+#define THREADS 4
+#define ROUNDS 2000
+
+static void stress_worker(void *arg, size_t index) {
+    zh_allocator a = *(zh_allocator *)arg;
+    unsigned seed = (unsigned)index * 2654435761u + 1;
+    void *held[16] = {0};
+    size_t held_len[16] = {0};
+    for (int r = 0; r < ROUNDS; r++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t slot = (seed >> 8) % 16;
+        if (held[slot] != NULL) {
+            assert_true(zht_all_bytes(held[slot], held_len[slot], (unsigned char)(index + slot)));
+            zh_free(a, held[slot], held_len[slot]);
+            held[slot] = NULL;
+        } else {
+            size_t len = 1 + (seed >> 12) % ((seed & 1) ? 300 : 60000);
+            held[slot] = zh_alloc(a, len);
+            assert_non_null(held[slot]);
+            held_len[slot] = len;
+            memset(held[slot], (int)(index + slot), len);
+        }
+    }
+    for (size_t i = 0; i < 16; i++)
+        if (held[i] != NULL) zh_free(a, held[i], held_len[i]);
+}
+
+static void threads_share_one_allocator(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(0);
+    zht_run_threads(THREADS, stress_worker, &a);
+    assert_true(fake.brk <= fake.hi);
+}
+
+/* ---- contract violations ------------------------------------------------------------------------ */
+
+static void init_with_null_fn(void *arg) {
+    (void)arg;
+    zh_sbrk s;
+    zh_sbrk_init(&s, NULL);
+}
+
+static void free_with_wrong_length(void *arg) {
+    (void)arg;
+    zh_allocator a = fake_allocator(0);
+    char *first = zh_alloc(a, 16);
+    char *second = zh_alloc(a, 16); /* 16 bytes past a 16-byte slot boundary */
+    (void)first;
+    zh_free(a, second, 100);        /* claims a 128-byte slot */
+}
+
+static void contract_violations_abort(void **unused) {
+    (void)unused;
+    if (!zh_safety_enabled()) skip();
+    zht_expect_abort(init_with_null_fn, NULL, "zh_sbrk_init");
+    zht_expect_abort(free_with_wrong_length, NULL, "zh_sbrk_allocator");
+}
+
+/* ---- the sbrk platform backend (ZHEAP_PLATFORM=sbrk builds only) ----------------------------------- */
+
+static void platform_backend_maps_from_the_break(void **unused) {
+    (void)unused;
+    const zh__os_info *os = zh__os_info_get();
+    if (strcmp(os->name, "sbrk") != 0) skip();
+    assert_int_equal(os->caps & (ZH__OS_CAN_RETURN_MEMORY | ZH__OS_CAN_SHRINK |
+                                 ZH__OS_CAN_UNMAP_PARTIAL | ZH__OS_CAN_GROW | ZH__OS_CAN_REMAP),
+                     0);
+    size_t page = os->page_size;
+    for (size_t align = page; align <= ((size_t)1 << 20); align <<= 2) {
+        unsigned char *p = zh__os_map(3 * page, align, NULL);
+        assert_non_null(p);
+        assert_true(zh__is_aligned(p, align));
+        assert_true(zht_all_bytes(p, 3 * page, 0));
+        memset(p, 0xee, 3 * page);
+        zh__os_unmap(p, page); /* the length does not matter: the whole mapping goes */
+        unsigned char *q = zh__os_map(3 * page, align, NULL);
+        assert_non_null(q);
+        assert_true(zht_all_bytes(q, 3 * page, 0)); /* reused memory comes back zeroed */
+        zh__os_unmap(q, 3 * page);
+    }
+    assert_false(zh__os_grow(NULL, page, 2 * page));
+    assert_false(zh__os_shrink(NULL, 2 * page, page));
+    assert_null(zh__os_remap(NULL, page, 2 * page));
+    /* Many live mappings at once (the backend's table grows). */
+    enum { N = 600 };
+    static void *maps[N];
+    for (size_t i = 0; i < N; i++) {
+        maps[i] = zh__os_map(page, page, NULL);
+        assert_non_null(maps[i]);
+        *(size_t *)maps[i] = i;
+    }
+    for (size_t i = 0; i < N; i += 2) zh__os_unmap(maps[i], page);
+    for (size_t i = 1; i < N; i += 2) {
+        assert_int_equal(*(size_t *)maps[i], i);
+        zh__os_unmap(maps[i], page);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(conformance_aligned_start),
+        cmocka_unit_test(conformance_misaligned_start),
+        cmocka_unit_test(conformance_real_sbrk),
+        cmocka_unit_test(freed_slot_is_reused_by_its_class),
+        cmocka_unit_test(classes_do_not_share_slots),
+        cmocka_unit_test(small_class_fills_a_whole_bigpage),
+        cmocka_unit_test(resize_grows_within_class_only),
+        cmocka_unit_test(shrinking_gives_the_tail_back),
+        cmocka_unit_test(big_blocks_and_large_alignment),
+        cmocka_unit_test(freed_big_block_is_split_for_smaller_requests),
+        cmocka_unit_test(exhaustion_returns_null_then_frees_are_reused),
+        cmocka_unit_test(fn_failure_changes_nothing),
+        cmocka_unit_test(foreign_break_moves_are_tolerated),
+        cmocka_unit_test(out_of_memory_at_every_point),
+        cmocka_unit_test(threads_share_one_allocator),
+        cmocka_unit_test(contract_violations_abort),
+        cmocka_unit_test(platform_backend_maps_from_the_break),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
