@@ -12,6 +12,8 @@
 /* Huge requests must come back as NULL rather than as a sanitizer report. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "allocator_may_return_null=1"; }
 
 static void fill_pattern(unsigned char *p, size_t len, unsigned seed) {
     for (size_t i = 0; i < len; i++) p[i] = (unsigned char)(i * 13u + seed);

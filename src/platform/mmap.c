@@ -120,14 +120,42 @@ bool zh__os_shrink(void *p, size_t old_len, size_t new_len) {
 
 #ifdef __linux__
 
+/* ThreadSanitizer models mmap and munmap (it resets the shadow of the range) but
+ * not mremap: addresses one thread vacates by mremap keep that thread's access
+ * history, and a thread that receives them later by mremap appears to race with
+ * it. The kernel orders the two calls; in TSan builds an atomic read-modify-write
+ * before and after each mremap tells the sanitizer so. */
+#if defined(__SANITIZE_THREAD__)
+#define ZH__MMAP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ZH__MMAP_TSAN 1
+#endif
+#endif
+#ifndef ZH__MMAP_TSAN
+#define ZH__MMAP_TSAN 0
+#endif
+
+static atomic_uint mremap_order;
+
+static void order_mremap(void) {
+    if (ZH__MMAP_TSAN) atomic_fetch_add_explicit(&mremap_order, 1, memory_order_acq_rel);
+}
+
+static void *mremap_ordered(void *p, size_t old_len, size_t new_len, int flags) {
+    order_mremap();
+    void *q = mremap(p, old_len, new_len, flags);
+    order_mremap();
+    return q == MAP_FAILED ? NULL : q;
+}
+
 bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
     if (new_len <= old_len) return true;
-    return mremap(p, old_len, new_len, 0) != MAP_FAILED;
+    return mremap_ordered(p, old_len, new_len, 0) != NULL;
 }
 
 void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
-    void *q = mremap(p, old_len, new_len, MREMAP_MAYMOVE);
-    return q == MAP_FAILED ? NULL : q;
+    return mremap_ordered(p, old_len, new_len, MREMAP_MAYMOVE);
 }
 
 #else /* portable POSIX: no mremap */
