@@ -1,0 +1,173 @@
+/* virtualalloc.c - the Windows backend of platform.h (VirtualAlloc/VirtualFree).
+ *
+ * Design: every mapping is one reservation, reserved and committed in a single
+ * VirtualAlloc call. Reservations start on the 64 KiB allocation granularity, so
+ * alignments up to 64 KiB are free; larger ones follow Zig's PageAllocator: reserve
+ * an oversized range, note the aligned address inside it, release it and reserve
+ * exactly there, retrying if another thread took the range in between. Windows can
+ * only release whole reservations, so there is no partial unmap: unmap releases the
+ * reservation that starts at the given address, shrink decommits the tail (the
+ * address range stays reserved until unmap), and grow only recommits pages of the
+ * block's own reservation that a shrink decommitted. No remap.
+ *
+ * Costs: one system call per map, unmap, shrink; two VirtualQuery calls plus one
+ * VirtualAlloc per grow; alignment above 64 KiB costs three more calls per map and
+ * reserves (never commits) `alignment` extra bytes of address space for a moment.
+ * Each mapping uses at least one 64 KiB slot of address space, but only its pages
+ * are committed. */
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+
+#include <malloc.h>
+
+#include "common.h"
+#include "platform.h"
+
+/* ---- system facts ------------------------------------------------------------------ */
+
+static zh__os_info g_info;
+static INIT_ONCE g_info_once = INIT_ONCE_STATIC_INIT;
+
+static BOOL CALLBACK read_system_info(PINIT_ONCE once, PVOID param, PVOID *context) {
+    (void)once;
+    (void)param;
+    (void)context;
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    g_info.page_size = si.dwPageSize;
+    g_info.granularity = si.dwAllocationGranularity;
+    g_info.caps = ZH__OS_CAN_SHRINK | ZH__OS_CAN_RETURN_MEMORY | ZH__OS_HAS_ADDR_HINT |
+                  ZH__OS_HAS_THREADS;
+    g_info.name = "virtualalloc";
+    return TRUE;
+}
+
+const zh__os_info *zh__os_info_get(void) {
+    /* After the first call this is one acquire load inside the kernel32 helper. */
+    InitOnceExecuteOnce(&g_info_once, read_system_info, NULL, NULL);
+    return &g_info;
+}
+
+/* ---- address space ------------------------------------------------------------------ */
+
+/* A fresh reservation of `len` committed, zero-filled bytes at `at` (NULL: anywhere). */
+static void *reserve_and_commit(void *at, size_t len) {
+    return VirtualAlloc(at, len, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+}
+
+/* Tries the caller's preferred address, rounded up to the alignment (which is at
+ * least the granularity, so VirtualAlloc does not round it down again). */
+static void *map_at_hint(size_t len, size_t alignment, void *hint) {
+    uintptr_t at = zh__align_forward_addr((uintptr_t)hint, alignment);
+    if (at < (uintptr_t)hint || at == 0) return NULL; /* rounding wrapped around */
+    return reserve_and_commit((void *)at, len);
+}
+
+/* Alignment above the granularity: find an aligned address inside a temporary
+ * reservation large enough to contain one, then take exactly that range. Between
+ * the release and the new reservation another thread may map the range; then the
+ * attempt is repeated. Any other failure (out of commit charge) is final. */
+static void *map_overaligned(size_t len, size_t alignment, size_t granularity) {
+    /* Reservations start on the granularity, so at most alignment - granularity
+     * bytes lie before the first aligned address. */
+    size_t slack = alignment - granularity;
+    if (len > SIZE_MAX - slack) return NULL;
+    enum { MAX_RACES = 64 };
+    for (int attempt = 0; attempt < MAX_RACES; attempt++) {
+        void *probe = VirtualAlloc(NULL, len + slack, MEM_RESERVE, PAGE_NOACCESS);
+        if (probe == NULL) return NULL;
+        uintptr_t at = zh__align_forward_addr((uintptr_t)probe, alignment);
+        VirtualFree(probe, 0, MEM_RELEASE);
+        void *p = reserve_and_commit((void *)at, len);
+        if (p != NULL) return p;
+        if (GetLastError() != ERROR_INVALID_ADDRESS) return NULL; /* not a race */
+    }
+    return NULL;
+}
+
+void *zh__os_map(size_t len, size_t alignment, void *hint) {
+    const zh__os_info *info = zh__os_info_get();
+    if (alignment < info->granularity) alignment = info->granularity;
+    if (hint != NULL) {
+        void *p = map_at_hint(len, alignment, hint);
+        if (p != NULL) return p;
+    }
+    /* Often already aligned enough, even for alignments above 64 KiB. */
+    void *p = reserve_and_commit(NULL, len);
+    if (p == NULL || zh__is_aligned(p, alignment)) return p;
+    VirtualFree(p, 0, MEM_RELEASE);
+    return map_overaligned(len, alignment, info->granularity);
+}
+
+void zh__os_unmap(void *p, size_t len) {
+    (void)len; /* MEM_RELEASE takes the whole reservation and requires size 0 */
+    BOOL ok = VirtualFree(p, 0, MEM_RELEASE);
+    if (zh__config_safety && !ok)
+        zh__panic("zh__os_unmap", "VirtualFree(%p, MEM_RELEASE) failed (error %lu): "
+                  "not the start of a mapping", p, (unsigned long)GetLastError());
+}
+
+bool zh__os_shrink(void *p, size_t old_len, size_t new_len) {
+    if (new_len >= old_len) return new_len == old_len;
+    return VirtualFree((char *)p + new_len, old_len - new_len, MEM_DECOMMIT) != 0;
+}
+
+/* The base of the reservation holding `addr`, or NULL when nothing is there. */
+static void *reservation_of(const void *addr, MEMORY_BASIC_INFORMATION *mbi) {
+    if (VirtualQuery(addr, mbi, sizeof *mbi) != sizeof *mbi) return NULL;
+    if (mbi->State == MEM_FREE) return NULL;
+    return mbi->AllocationBase;
+}
+
+/* True when every page of [from, to) belongs to the reservation at `base`. */
+static bool range_in_reservation(void *base, uintptr_t from, uintptr_t to) {
+    MEMORY_BASIC_INFORMATION mbi;
+    while (from < to) {
+        if (reservation_of((const void *)from, &mbi) != base) return false;
+        from = (uintptr_t)mbi.BaseAddress + mbi.RegionSize;
+    }
+    return true;
+}
+
+bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
+    if (new_len <= old_len) return new_len == old_len;
+    MEMORY_BASIC_INFORMATION mbi;
+    void *base = reservation_of(p, &mbi);
+    uintptr_t from = (uintptr_t)p + old_len;
+    if (base == NULL || !range_in_reservation(base, from, (uintptr_t)p + new_len))
+        return false;
+    /* Decommitted pages come back zero-filled, like fresh ones. */
+    return VirtualAlloc((void *)from, new_len - old_len, MEM_COMMIT, PAGE_READWRITE) != NULL;
+}
+
+void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
+    (void)p;
+    (void)old_len;
+    (void)new_len;
+    return NULL;
+}
+
+/* ---- locks -------------------------------------------------------------------------- */
+
+_Static_assert(sizeof(SRWLOCK) <= sizeof(zh_mutex), "zh_mutex too small for SRWLOCK");
+_Static_assert(_Alignof(SRWLOCK) <= _Alignof(zh_mutex), "zh_mutex under-aligned for SRWLOCK");
+
+static SRWLOCK *srw_of(zh_mutex *m) { return (SRWLOCK *)(void *)&m->opaque; }
+
+void zh__mutex_init(zh_mutex *m) { InitializeSRWLock(srw_of(m)); }
+void zh__mutex_lock(zh_mutex *m) { AcquireSRWLockExclusive(srw_of(m)); }
+void zh__mutex_unlock(zh_mutex *m) { ReleaseSRWLockExclusive(srw_of(m)); }
+void zh__mutex_destroy(zh_mutex *m) { (void)m; /* SRW locks hold no resources */ }
+
+void zh__os_yield(void) {
+    /* SwitchToThread returns FALSE when no thread was ready: nothing else to do. */
+    (void)SwitchToThread();
+}
+
+/* ---- C library facts ------------------------------------------------------------------ */
+
+size_t zh__os_malloc_usable_size(void *p) {
+    if (p == NULL) return 0;
+    size_t n = _msize(p);
+    return n == (size_t)-1 ? 0 : n;
+}
