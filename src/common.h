@@ -28,8 +28,19 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
 #define ZH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define ZH_NORETURN __attribute__((noreturn))
 #define ZH_NOINLINE __attribute__((noinline))
+#if defined(__MINGW32__) && !defined(__clang__)
+/* mingw gcc's "printf" means msvcrt's; the build uses the C99 one
+ * (__USE_MINGW_ANSI_STDIO, set by cmake/mingw-w64-x86_64.cmake). */
+#define ZH_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#else
 #define ZH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
+#if defined(__wasm__)
+/* clang rejects __builtin_return_address on non-Emscripten wasm (code has no address). */
+#define ZH_RETURN_ADDRESS() ((uintptr_t)0)
+#else
 #define ZH_RETURN_ADDRESS() ((uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0)))
+#endif
 #elif defined(_MSC_VER)
 #include <intrin.h>
 #define ZH_LIKELY(x) (x)
