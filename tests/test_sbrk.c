@@ -432,9 +432,10 @@ static void platform_backend_maps_from_the_break(void **unused) {
     (void)unused;
     const zh__os_info *os = zh__os_info_get();
     if (strcmp(os->name, "sbrk") != 0) skip();
-    assert_int_equal(os->caps & (ZH__OS_CAN_RETURN_MEMORY | ZH__OS_CAN_SHRINK |
-                                 ZH__OS_CAN_UNMAP_PARTIAL | ZH__OS_CAN_GROW | ZH__OS_CAN_REMAP),
+    assert_int_equal(os->caps & (ZH__OS_CAN_RETURN_MEMORY | ZH__OS_CAN_UNMAP_PARTIAL |
+                                 ZH__OS_CAN_GROW | ZH__OS_CAN_REMAP),
                      0);
+    assert_true(os->caps & ZH__OS_CAN_SHRINK);
     size_t page = os->page_size;
     for (size_t align = page; align <= ((size_t)1 << 20); align <<= 2) {
         unsigned char *p = zh__os_map(3 * page, align, NULL);
@@ -448,8 +449,19 @@ static void platform_backend_maps_from_the_break(void **unused) {
         assert_true(zht_all_bytes(q, 3 * page, 0)); /* reused memory comes back zeroed */
         zh__os_unmap(q, 3 * page);
     }
+    /* Shrinking keeps the head and makes the tail available to later maps. */
+    unsigned char *big = zh__os_map(64 * page, page, NULL);
+    assert_non_null(big);
+    memset(big, 0x77, 64 * page);
+    assert_true(zh__os_shrink(big, 64 * page, 2 * page));
+    unsigned char *tail = zh__os_map(32 * page, page, NULL);
+    assert_non_null(tail);
+    assert_true(tail >= big + 2 * page && tail + 32 * page <= big + 64 * page);
+    assert_true(zht_all_bytes(tail, 32 * page, 0));
+    assert_true(zht_all_bytes(big, 2 * page, 0x77));
+    zh__os_unmap(tail, 32 * page);
+    zh__os_unmap(big, 2 * page);
     assert_false(zh__os_grow(NULL, page, 2 * page));
-    assert_false(zh__os_shrink(NULL, 2 * page, page));
     assert_null(zh__os_remap(NULL, page, 2 * page));
     /* Many live mappings at once (the backend's table grows). */
     enum { N = 600 };

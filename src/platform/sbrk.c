@@ -10,8 +10,9 @@
  * anything), so the backend remembers each mapping in an open-addressing hash
  * table (address -> length, alignment) that itself lives in SbrkAllocator memory.
  * Map asks for at least page alignment and zero-fills, since reused blocks are not
- * zero. Nothing can be shrunk, grown, moved or partially unmapped, and unmapped
- * memory is only reused by later maps: it never goes back to the OS.
+ * zero. Shrinking works (the SbrkAllocator hands the tail of the slot to its free
+ * lists); nothing can be grown, moved or partially unmapped, and unmapped or
+ * shrunk-off memory is only reused by later maps: it never goes back to the OS.
  *
  * Costs: a map is an SbrkAllocator alloc (power-of-two rounding: up to 2x the
  * length), a table insert and a memset of the whole block; an unmap is a table
@@ -95,7 +96,7 @@ static void setup(void) {
     long page = sysconf(_SC_PAGESIZE);
     info.page_size = page > 0 ? (size_t)page : 4096;
     info.granularity = info.page_size;
-    info.caps = ZH__OS_HAS_THREADS;
+    info.caps = ZH__OS_CAN_SHRINK | ZH__OS_HAS_THREADS;
     info.name = "sbrk";
     zh_sbrk_init(&heap, zh__os_sbrk);
 }
@@ -139,6 +140,15 @@ static bool table_insert(mapping m) {
     place(table, capacity, m);
     count++;
     return true;
+}
+
+/* The entry of `addr`, or NULL. */
+static mapping *table_find(uintptr_t addr) {
+    if (capacity == 0) return NULL;
+    for (size_t i = home_slot(addr, capacity);; i = (i + 1) & (capacity - 1)) {
+        if (table[i].addr == addr) return &table[i];
+        if (table[i].addr == 0) return NULL;
+    }
 }
 
 /* Removes the entry of `addr` into *out; false when there is none. */
@@ -198,9 +208,21 @@ void zh__os_unmap(void *p, size_t len) {
     zh_raw_free(zh_sbrk_allocator(&heap), p, m.len, m.align, 0);
 }
 
+/* The SbrkAllocator shrinks any block in place, giving the tail of its slot to the
+ * smaller classes' free lists (not to the OS); the table keeps the new length. */
 bool zh__os_shrink(void *p, size_t old_len, size_t new_len) {
-    (void)p, (void)old_len, (void)new_len;
-    return false;
+    (void)old_len; /* the table knows the mapping's real length */
+    if (new_len == 0) return false;
+    bool done = false;
+    pthread_mutex_lock(&table_lock);
+    mapping *m = table_find((uintptr_t)p);
+    if (m != NULL && new_len <= m->len &&
+        zh_raw_resize(zh_sbrk_allocator(&heap), p, m->len, m->align, new_len, 0)) {
+        m->len = new_len;
+        done = true;
+    }
+    pthread_mutex_unlock(&table_lock);
+    return done;
 }
 
 bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
