@@ -217,7 +217,7 @@ void zh__os_yield(void) { sched_yield(); }
 /* ---- C library facts ------------------------------------------------------------------ */
 
 size_t zh__os_malloc_usable_size(void *p) {
-#if defined(__GLIBC__)
+#if defined(__GLIBC__) || defined(__linux__) /* glibc, musl, bionic */
     return malloc_usable_size(p);
 #elif defined(__APPLE__)
     return malloc_size(p);
