@@ -388,10 +388,12 @@ static void test_ordinary_growth_is_geometric_and_capped(void **state) {
         last = live;
     }
     /* Few requests to the child (geometric), none beyond the cap, and the
-     * over-allocation stays bounded. */
+     * over-allocation stays bounded: the newest buffer, plus less than one block
+     * left unused at the end of every earlier buffer. */
     assert_true(counter.allocations < 40);
     assert_true(largest_step <= ZH_ARENA_MAX_BUFFER_SIZE);
-    assert_true(zh_arena_query_capacity(&arena) < total + ZH_ARENA_MAX_BUFFER_SIZE + 1 * MIB);
+    assert_true(zh_arena_query_capacity(&arena) <
+                total + ZH_ARENA_MAX_BUFFER_SIZE + counter.allocations * 256 * KIB);
     zh_arena_deinit(&arena);
     assert_balanced(&counter);
 }
