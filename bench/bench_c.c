@@ -49,15 +49,27 @@ static void run_zh_pair(void *ctx, size_t iterations) {
     }
 }
 
-static void bench_pair(c_bench *b, size_t len) {
+/* One context per case (the cases of a group run interleaved): [0] for libc,
+ * [1] zh_raw_c_allocator, [2] zh_c_allocator. */
+static void set_cases(c_bench b[3], size_t len, size_t alignment) {
+    const zh_allocator allocators[3] = {zh_raw_c_allocator, zh_raw_c_allocator, zh_c_allocator};
+    for (size_t i = 0; i < 3; i++) {
+        b[i].len = len;
+        b[i].alignment = alignment;
+        b[i].allocator = allocators[i];
+    }
+}
+
+static void bench_pair(c_bench b[3], size_t len) {
     char group[32];
     snprintf(group, sizeof group, "pair %zu B", len);
-    b->len = len;
-    zhb_run(group, "malloc+free", run_malloc_pair, b, 1);
-    b->allocator = zh_raw_c_allocator;
-    zhb_run(group, "zh_raw_c_allocator", run_zh_pair, b, 1);
-    b->allocator = zh_c_allocator;
-    zhb_run(group, "zh_c_allocator", run_zh_pair, b, 1);
+    set_cases(b, len, 0);
+    const zhb_case_spec cases[] = {
+        {"malloc+free", run_malloc_pair, &b[0], 1, NULL, NULL},
+        {"zh_raw_c_allocator", run_zh_pair, &b[1], 1, NULL, NULL},
+        {"zh_c_allocator", run_zh_pair, &b[2], 1, NULL, NULL},
+    };
+    zhb_run_group(group, cases, sizeof cases / sizeof cases[0], NULL);
 }
 
 /* ---- BATCH allocations, then BATCH frees ------------------------------------------ */
@@ -85,15 +97,16 @@ static void run_zh_batch(void *ctx, size_t iterations) {
     }
 }
 
-static void bench_batch(c_bench *b, size_t len) {
+static void bench_batch(c_bench b[3], size_t len) {
     char group[32];
     snprintf(group, sizeof group, "batch %d x %zu B", BATCH, len);
-    b->len = len;
-    zhb_run(group, "malloc+free", run_malloc_batch, b, BATCH);
-    b->allocator = zh_raw_c_allocator;
-    zhb_run(group, "zh_raw_c_allocator", run_zh_batch, b, BATCH);
-    b->allocator = zh_c_allocator;
-    zhb_run(group, "zh_c_allocator", run_zh_batch, b, BATCH);
+    set_cases(b, len, 0);
+    const zhb_case_spec cases[] = {
+        {"malloc+free", run_malloc_batch, &b[0], BATCH, NULL, NULL},
+        {"zh_raw_c_allocator", run_zh_batch, &b[1], BATCH, NULL, NULL},
+        {"zh_c_allocator", run_zh_batch, &b[2], BATCH, NULL, NULL},
+    };
+    zhb_run_group(group, cases, sizeof cases / sizeof cases[0], NULL);
 }
 
 /* ---- over-aligned pairs ---------------------------------------------------------- */
@@ -128,14 +141,16 @@ static void run_zh_aligned(void *ctx, size_t iterations) {
     }
 }
 
-static void bench_aligned(c_bench *b, size_t len, size_t alignment) {
+static void bench_aligned(c_bench b[3], size_t len, size_t alignment) {
     char group[48];
     snprintf(group, sizeof group, "aligned %zu B @ %zu", len, alignment);
-    b->len = len;
-    b->alignment = alignment;
-    zhb_run(group, "aligned_alloc+free", run_aligned_alloc, b, 1);
-    zhb_run(group, "posix_memalign+free", run_posix_memalign, b, 1);
-    zhb_run(group, "zh_c_allocator aligned", run_zh_aligned, b, 1);
+    set_cases(b, len, alignment);
+    const zhb_case_spec cases[] = {
+        {"aligned_alloc+free", run_aligned_alloc, &b[0], 1, NULL, NULL},
+        {"posix_memalign+free", run_posix_memalign, &b[1], 1, NULL, NULL},
+        {"zh_c_allocator aligned", run_zh_aligned, &b[2], 1, NULL, NULL},
+    };
+    zhb_run_group(group, cases, sizeof cases / sizeof cases[0], NULL);
 }
 
 /* One allocation of every kind up front, so a NULL shows up as a failure rather than
@@ -158,13 +173,13 @@ int main(int argc, char **argv) {
     zhb_note_environment();
     if (!allocators_work()) zhb_fail("an allocator returned NULL for a small request");
 
-    static c_bench b;
+    static c_bench b[3];
     for (size_t i = 0; i < sizeof pair_sizes / sizeof pair_sizes[0]; i++)
-        bench_pair(&b, pair_sizes[i]);
+        bench_pair(b, pair_sizes[i]);
     for (size_t i = 0; i < sizeof batch_sizes / sizeof batch_sizes[0]; i++)
-        bench_batch(&b, batch_sizes[i]);
+        bench_batch(b, batch_sizes[i]);
     for (size_t i = 0; i < sizeof aligned_cases / sizeof aligned_cases[0]; i++)
-        bench_aligned(&b, aligned_cases[i].len, aligned_cases[i].alignment);
+        bench_aligned(b, aligned_cases[i].len, aligned_cases[i].alignment);
 
     zhb_note("pair: 1 op = malloc+free of one block; batch: 1 op = one of %d allocations "
              "followed by all %d frees",

@@ -23,30 +23,32 @@ typedef struct fba_bench {
     size_t size;
     unsigned char *buffer; /* OBJECTS * MAX_SIZE bytes, aligned to ALIGNMENT */
     size_t buffer_len;
-    size_t bump_used; /* the baseline's cursor: in memory, like the fba's */
+    unsigned char *bump_cursor; /* the baseline's state */
     zh_fba fba;
     void *ptrs[OBJECTS];
 } fba_bench;
 
-/* The baseline: what a programmer writes by hand when a buffer is enough. Same bounds
- * check and alignment as the fba, and its cursor lives in memory like the fba's (the
- * per-op escape is a compiler barrier, so a register cursor would be an unfair edge). */
-static inline void *bump_alloc(unsigned char *base, size_t cap, size_t *used, size_t len) {
-    size_t start = (*used + (ALIGNMENT - 1)) & ~(ALIGNMENT - 1);
-    if (start > cap || cap - start < len) return NULL;
-    *used = start + len;
-    return base + start;
+/* The baseline: what a programmer writes by hand when a buffer is enough: a cursor
+ * pointer rounded up to the alignment, and a bounds check. Like the fba it aligns the
+ * address (it does not assume an aligned buffer), and its cursor lives in memory like
+ * the fba's (the per-op escape is a compiler barrier, so a register cursor would be
+ * an unfair edge). */
+static inline void *bump_alloc(unsigned char **cursor, unsigned char *end, size_t len) {
+    uintptr_t start = ((uintptr_t)*cursor + (ALIGNMENT - 1)) & ~(uintptr_t)(ALIGNMENT - 1);
+    if (start > (uintptr_t)end || (uintptr_t)end - start < len) return NULL;
+    *cursor = (unsigned char *)start + len;
+    return (unsigned char *)start;
 }
 
 static void run_bump(void *ctx, size_t iterations) {
     fba_bench *b = ctx;
     for (size_t it = 0; it < iterations; it++) {
         for (size_t i = 0; i < OBJECTS; i++) {
-            b->ptrs[i] = bump_alloc(b->buffer, b->buffer_len, &b->bump_used, b->size);
+            b->ptrs[i] = bump_alloc(&b->bump_cursor, b->buffer + b->buffer_len, b->size);
             zhb_escape(b->ptrs[i]);
         }
         zhb_clobber();
-        b->bump_used = 0;
+        b->bump_cursor = b->buffer;
     }
 }
 
@@ -102,7 +104,7 @@ static void check_all_allocated(void *ctx) {
 static void clear_ptrs(void *ctx) {
     fba_bench *b = ctx;
     for (size_t i = 0; i < OBJECTS; i++) b->ptrs[i] = NULL;
-    b->bump_used = 0;
+    b->bump_cursor = b->buffer;
     zh_fba_reset(&b->fba);
 }
 
@@ -110,14 +112,13 @@ static void bench_size(fba_bench *b, size_t size) {
     char group[32];
     snprintf(group, sizeof group, "%zu B x %d", size, OBJECTS);
     b->size = size;
-    zhb_run_ex(group, "bump pointer (hand-written)", run_bump, b, OBJECTS, clear_ptrs,
-               check_all_allocated);
-    zhb_run_ex(group, "zh_fba_alloc (inline)", run_fba_inline, b, OBJECTS, clear_ptrs,
-               check_all_allocated);
-    zhb_run_ex(group, "zh_alloc(fba) (vtable)", run_fba_vtable, b, OBJECTS, clear_ptrs,
-               check_all_allocated);
-    zhb_run_ex(group, "malloc+free", run_malloc_free, b, OBJECTS, clear_ptrs,
-               check_all_allocated);
+    const zhb_case_spec cases[] = {
+        {"bump pointer (hand-written)", run_bump, b, OBJECTS, clear_ptrs, check_all_allocated},
+        {"zh_fba_alloc (inline)", run_fba_inline, b, OBJECTS, clear_ptrs, check_all_allocated},
+        {"zh_alloc(fba) (vtable)", run_fba_vtable, b, OBJECTS, clear_ptrs, check_all_allocated},
+        {"malloc+free", run_malloc_free, b, OBJECTS, clear_ptrs, check_all_allocated},
+    };
+    zhb_run_group(group, cases, sizeof cases / sizeof cases[0], NULL);
 }
 
 int main(int argc, char **argv) {

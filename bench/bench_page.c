@@ -8,13 +8,18 @@
  *   the same with the first byte written (one page fault each), for the small sizes.
  *   growth: doubling a block from 4 KiB to 64 MiB with glibc realloc (baseline)
  *     and with zh_realloc on zh_page_allocator (mremap on Linux, no copy), once
- *     untouched and once writing one byte per new page (a buffer being filled).
+ *     untouched and once writing one byte per new page (a buffer being filled);
+ *     then again with glibc's mmap threshold fixed at 128 KiB, so that glibc too
+ *     grows large blocks with mremap instead of reusing its (already faulted-in) heap.
  * One op is one alloc+free pair, or one doubling step in the growth groups. */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#if defined(__GLIBC__)
+#include <malloc.h> /* mallopt */
+#endif
 
 #include "harness.h"
 #include "zheap/page.h"
@@ -91,9 +96,12 @@ static void bench_alloc_free(page_bench *b, size_t len, bool touch) {
     snprintf(group, sizeof group, "%s%s", len_text, touch ? " touched" : "");
     b->len = len;
     b->touch = touch;
-    zhb_run(group, "mmap+munmap", run_mmap_munmap, b, 1);
-    zhb_run(group, "zh_alloc+zh_free(page)", run_page_helpers, b, 1);
-    zhb_run(group, "page vtable alloc+free", run_page_vtable, b, 1);
+    const zhb_case_spec cases[] = {
+        {"mmap+munmap", run_mmap_munmap, b, 1, NULL, NULL},
+        {"zh_alloc+zh_free(page)", run_page_helpers, b, 1, NULL, NULL},
+        {"page vtable alloc+free", run_page_vtable, b, 1, NULL, NULL},
+    };
+    zhb_run_group(group, cases, sizeof cases / sizeof cases[0], NULL);
 }
 
 /* Writes one byte into every page of [from, to) of p. */
@@ -159,14 +167,17 @@ oom:
     zhb_fail("zh_realloc growth on zh_page_allocator: out of memory");
 }
 
-static void bench_growth(page_bench *b, bool touch) {
+static void bench_growth(page_bench *b, bool touch, const char *suffix) {
     char group[64];
-    snprintf(group, sizeof group, "grow 4K->%zuM%s", b->growth_end >> 20,
-             touch ? " touched" : "");
+    snprintf(group, sizeof group, "grow 4K->%zuM%s%s", b->growth_end >> 20,
+             touch ? " touched" : "", suffix);
     b->touch = touch;
     const size_t steps = growth_steps(b);
-    zhb_run(group, "glibc realloc", run_glibc_realloc_growth, b, steps);
-    zhb_run(group, "zh_realloc(page)", run_page_realloc_growth, b, steps);
+    const zhb_case_spec cases[] = {
+        {"glibc realloc", run_glibc_realloc_growth, b, steps, NULL, NULL},
+        {"zh_realloc(page)", run_page_realloc_growth, b, steps, NULL, NULL},
+    };
+    zhb_run_group(group, cases, sizeof cases / sizeof cases[0], NULL);
 }
 
 int main(int argc, char **argv) {
@@ -182,8 +193,18 @@ int main(int argc, char **argv) {
     bench_alloc_free(&b, (size_t)1 << 20, false);
     bench_alloc_free(&b, b.page, true);
     bench_alloc_free(&b, (size_t)64 << 10, true);
-    bench_growth(&b, false);
-    bench_growth(&b, true);
+    bench_growth(&b, false, "");
+    bench_growth(&b, true, "");
+#if defined(__GLIBC__)
+    /* A fixed mmap threshold turns glibc's dynamic threshold off: large blocks are
+     * then always mmap'd and grow with mremap, the same mechanism as the page
+     * allocator. Last, because it changes malloc for the rest of the process. */
+    if (mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1) {
+        bench_growth(&b, false, " mmap-glibc");
+        bench_growth(&b, true, " mmap-glibc");
+        zhb_note("\"mmap-glibc\" groups: glibc with mallopt(M_MMAP_THRESHOLD, 128 KiB)");
+    }
+#endif
 
     zhb_note("page size %zu bytes; alloc+free: 1 op = 1 pair; growth: 1 op = 1 doubling",
              b.page);

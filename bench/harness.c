@@ -3,7 +3,9 @@
  * Design: every case is measured the same way. Calibration doubles the iteration
  * count until one call takes a tenth of --min-time, then scales it to --min-time;
  * one untimed warm-up repetition follows, then --reps timed repetitions. Each
- * repetition is bracketed by the case's setup/teardown, outside the clock. Results
+ * repetition is bracketed by the case's setup/teardown, outside the clock. Cases run
+ * together with zhb_run_group take turns repetition by repetition, so that load from
+ * elsewhere on a shared machine falls on all of them alike. Results
  * are kept in memory until zhb_finish prints the table; CSV rows are written as each
  * case completes so a crash later in the run loses nothing already measured.
  *
@@ -43,6 +45,7 @@ static struct {
     const char *bench_name;
     unsigned reps;
     double min_time_s;
+    size_t fixed_iterations; /* --iterations: no calibration (for profilers) */
     bool quick;
     const char *filter;
     FILE *csv;
@@ -71,7 +74,9 @@ static void zhb_usage(FILE *out, const char *argv0) {
             "  --quick          --reps 3 --min-time 0.01 (smoke runs)\n"
             "  --csv FILE       also write one CSV row per case (\"-\" = stdout)\n"
             "  --markdown FILE  also write the table as markdown (\"-\" = stdout)\n"
-            "  --filter TEXT    only cases whose \"group/name\" contains TEXT\n",
+            "  --filter TEXT    only cases whose \"group/name\" contains TEXT\n"
+            "  --iterations N   fixed iterations per repetition, no calibration (for\n"
+            "                   profilers: callgrind, perf)\n",
             argv0);
 }
 
@@ -95,6 +100,15 @@ static unsigned zhb_parse_reps(const char *argv0, const char *text) {
     if (errno != 0 || end == text || *end != '\0' || v == 0 || v > 10000)
         zhb_bad_argument(argv0, "--reps wants an integer in 1..10000", text);
     return (unsigned)v;
+}
+
+static size_t zhb_parse_iterations(const char *argv0, const char *text) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v == 0 || v > (SIZE_MAX >> 2))
+        zhb_bad_argument(argv0, "--iterations wants a positive integer", text);
+    return (size_t)v;
 }
 
 static double zhb_parse_seconds(const char *argv0, const char *text) {
@@ -134,6 +148,8 @@ void zhb_init(int argc, char **argv, const char *bench_name) {
             csv_path = zhb_option_value(argc, argv, &i);
         } else if (strcmp(arg, "--markdown") == 0) {
             md_path = zhb_option_value(argc, argv, &i);
+        } else if (strcmp(arg, "--iterations") == 0) {
+            zhb.fixed_iterations = zhb_parse_iterations(argv[0], zhb_option_value(argc, argv, &i));
         } else if (strcmp(arg, "--filter") == 0) {
             zhb.filter = zhb_option_value(argc, argv, &i);
         } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -258,7 +274,7 @@ static double zhb_median(double *sorted, size_t n) {
 }
 
 static void zhb_progress(const char *group, const char *name, unsigned rep) {
-    fprintf(stderr, "\r  %s/%s: repetition %u/%u ...", group, name, rep, zhb.reps);
+    fprintf(stderr, "\r  %s (%s, ...): repetition %u/%u ...", group, name, rep, zhb.reps);
     fflush(stderr);
 }
 
@@ -317,47 +333,81 @@ static bool zhb_record(const char *group, const char *name, zhb_result result) {
     return true;
 }
 
-zhb_result zhb_run_ex(const char *group, const char *name, zhb_fn fn, void *ctx,
-                      size_t ops_per_iteration, void (*setup)(void *ctx),
-                      void (*teardown)(void *ctx)) {
-    zhb_result result = {0};
+static void zhb_summarise(double *samples, size_t iterations, zhb_result *result) {
+    qsort(samples, zhb.reps, sizeof *samples, zhb_compare_double);
+    result->median_ns = zhb_median(samples, zhb.reps);
+    result->min_ns = samples[0];
+    result->max_ns = samples[zhb.reps - 1];
+    result->iterations = iterations;
+    result->ran = true;
+}
+
+static void zhb_require_init(void) {
     if (!zhb.bench_name) {
         fprintf(stderr, "zhb_run: call zhb_init first\n");
         exit(2);
     }
-    if (!zhb_selected(group, name)) return result;
-    if (ops_per_iteration == 0) ops_per_iteration = 1;
+}
 
-    const zhb_job job = {fn, ctx, setup, teardown};
-    const uint64_t case_start = zhb_now_ns();
-    size_t iterations = zhb_calibrate(&job);
-    (void)zhb_time_once(&job, iterations); /* warm-up: caches, page faults, branch history */
-
-    double *samples = malloc(zhb.reps * sizeof *samples);
-    if (!samples) {
-        fprintf(stderr, "zhb_run: out of memory\n");
-        zhb.failed = true;
-        return result;
+void zhb_run_group(const char *group, const zhb_case_spec *cases, size_t count,
+                   zhb_result *results) {
+    zhb_require_init();
+    zhb_job *jobs = calloc(count, sizeof *jobs);
+    size_t *iterations = calloc(count, sizeof *iterations);
+    double *samples = calloc(count * zhb.reps, sizeof *samples);
+    bool *selected = calloc(count, sizeof *selected);
+    if (!jobs || !iterations || !samples || !selected) {
+        zhb_fail("zhb_run_group: out of memory");
+        goto done;
     }
+
+    const uint64_t group_start = zhb_now_ns();
+    for (size_t c = 0; c < count; c++) {
+        if (results) results[c] = (zhb_result){0};
+        selected[c] = zhb_selected(group, cases[c].name);
+        if (!selected[c]) continue;
+        jobs[c] = (zhb_job){cases[c].fn, cases[c].ctx, cases[c].setup, cases[c].teardown};
+        iterations[c] = zhb.fixed_iterations ? zhb.fixed_iterations : zhb_calibrate(&jobs[c]);
+        (void)zhb_time_once(&jobs[c], iterations[c]); /* warm-up */
+    }
+
+    /* Round-robin: repetition r of every case runs before repetition r + 1 of any,
+     * so a burst of load from elsewhere on the machine hits all cases alike. */
     bool progress_shown = false;
-    const double ops = (double)iterations * (double)ops_per_iteration;
     for (unsigned rep = 0; rep < zhb.reps; rep++) {
-        if (zhb_now_ns() - case_start > ZHB_PROGRESS_AFTER_NS) {
-            zhb_progress(group, name, rep + 1);
+        if (zhb_now_ns() - group_start > ZHB_PROGRESS_AFTER_NS) {
+            zhb_progress(group, cases[0].name, rep + 1);
             progress_shown = true;
         }
-        samples[rep] = (double)zhb_time_once(&job, iterations) / ops;
+        for (size_t c = 0; c < count; c++) {
+            if (!selected[c]) continue;
+            size_t ops = cases[c].ops_per_iteration ? cases[c].ops_per_iteration : 1;
+            double elapsed = (double)zhb_time_once(&jobs[c], iterations[c]);
+            samples[c * zhb.reps + rep] = elapsed / ((double)iterations[c] * (double)ops);
+        }
     }
     if (progress_shown) zhb_progress_clear();
 
-    qsort(samples, zhb.reps, sizeof *samples, zhb_compare_double);
-    result.median_ns = zhb_median(samples, zhb.reps);
-    result.min_ns = samples[0];
-    result.max_ns = samples[zhb.reps - 1];
-    result.iterations = iterations;
-    result.ran = true;
+    for (size_t c = 0; c < count; c++) {
+        if (!selected[c]) continue;
+        zhb_result result = {0};
+        zhb_summarise(&samples[c * zhb.reps], iterations[c], &result);
+        if (results) results[c] = result;
+        if (!zhb_record(group, cases[c].name, result)) zhb.failed = true;
+    }
+done:
+    free(jobs);
+    free(iterations);
     free(samples);
-    if (!zhb_record(group, name, result)) zhb.failed = true;
+    free(selected);
+}
+
+zhb_result zhb_run_ex(const char *group, const char *name, zhb_fn fn, void *ctx,
+                      size_t ops_per_iteration, void (*setup)(void *ctx),
+                      void (*teardown)(void *ctx)) {
+    const zhb_case_spec spec = {name, fn, ctx, ops_per_iteration, setup, teardown};
+    zhb_result result = {0};
+    zhb_run_group(group, &spec, 1, &result);
     return result;
 }
 
@@ -398,7 +448,7 @@ static void zhb_format_spread(char *out, size_t size, const zhb_result *r) {
 static void zhb_print_text_table(FILE *out) {
     fprintf(out, "\n== %s  (%u reps x ~%g s; ns per op; ratio = median / group baseline)\n",
             zhb.bench_name, zhb.reps, zhb.min_time_s);
-    fprintf(out, "%-24s %-34s %12s %22s %8s\n", "group", "case", "median ns", "min..max",
+    fprintf(out, "%-32s %-30s %12s %22s %8s\n", "group", "case", "median ns", "min..max",
             "ratio");
     const char *last_group = "";
     for (size_t i = 0; i < zhb.case_count; i++) {
@@ -407,7 +457,7 @@ static void zhb_print_text_table(FILE *out) {
         zhb_format_ns(median, sizeof median, c->result.median_ns);
         zhb_format_spread(spread, sizeof spread, &c->result);
         bool new_group = strcmp(c->group, last_group) != 0;
-        fprintf(out, "%-24s %-34s %12s %22s %7.2fx%s\n", new_group ? c->group : "", c->name,
+        fprintf(out, "%-32s %-30s %12s %22s %7.2fx%s\n", new_group ? c->group : "", c->name,
                 median, spread, c->ratio, new_group ? "  (baseline)" : "");
         last_group = c->group;
     }

@@ -15,6 +15,7 @@
  *   --csv FILE      also write one CSV row per case to FILE ("-" = stdout)
  *   --markdown FILE also write the table (and notes) as markdown to FILE
  *   --filter TEXT   only cases whose "group/name" contains TEXT
+ *   --iterations N  fixed iterations per repetition, no calibration (profilers)
  *   --help
  * A progress line goes to stderr while a case runs longer than a second.
  */
@@ -53,6 +54,24 @@ zhb_result zhb_run(const char *group, const char *name, zhb_fn fn, void *ctx,
 zhb_result zhb_run_ex(const char *group, const char *name, zhb_fn fn, void *ctx,
                       size_t ops_per_iteration, void (*setup)(void *ctx),
                       void (*teardown)(void *ctx));
+
+/* One case of a group measured with zhb_run_group. */
+typedef struct zhb_case_spec {
+    const char *name;
+    zhb_fn fn;
+    void *ctx;
+    size_t ops_per_iteration;
+    void (*setup)(void *ctx);    /* may be NULL */
+    void (*teardown)(void *ctx); /* may be NULL */
+} zhb_case_spec;
+
+/* Measures `count` cases as one group, the first being the baseline. Each case is
+ * calibrated and warmed up on its own; then the repetitions are interleaved (case 1,
+ * case 2, ..., case 1, ...) so that noise from a shared machine spreads over every
+ * case instead of landing on one. Preferred over consecutive zhb_run calls when the
+ * ratios matter. `results` (may be NULL) receives `count` results in order. */
+void zhb_run_group(const char *group, const zhb_case_spec *cases, size_t count,
+                   zhb_result *results);
 
 /* Adds a free-form note printed under the table (e.g. "glibc 2.36"). */
 ZHB_PRINTF(1, 2) void zhb_note(const char *fmt, ...);
