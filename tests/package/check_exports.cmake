@@ -16,6 +16,9 @@ foreach(line IN LISTS lines)
     if(kind STREQUAL "A")        # version nodes and the like, not symbols
       continue()
     endif()
+    if(sym MATCHES "^__(odr_asan|asan|ubsan|tsan|sanitizer)")  # sanitizer instrumentation
+      continue()
+    endif()
     math(EXPR count "${count} + 1")
     if(NOT sym MATCHES "^zh_")
       list(APPEND bad "${sym}")
