@@ -86,14 +86,17 @@ ZH_EXTERN bool zh_fba_is_last_allocation(const zh_fba *fba, const void *p, size_
  * zh_fba_allocator(fba), or zh_fba_reset. Not thread-safe; must not be mixed with
  * concurrent use of zh_fba_thread_safe_allocator. Memory is not filled. */
 static inline void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment) {
-    size_t end = ZH__FBA_LOAD_RELAXED(fba->end_index);
-    size_t room = fba->len - end;
-    /* Padding from the current end to the next multiple of `alignment`. */
-    size_t pad = (size_t)((uintptr_t)0 - ((uintptr_t)fba->buffer + end)) & (alignment - 1);
-    if (len > room || pad > room - len) return NULL;
-    size_t start = end + pad;
-    ZH__FBA_STORE_RELAXED(fba->end_index, start + len);
-    return fba->buffer + start;
+    /* Written like a hand-made bump pointer, in addresses. The buffer cannot end
+     * past the top of memory, so the only overflow is `cur + alignment - 1`, and
+     * then `start` is 0: `start - 1 >= limit` rejects that and `start > limit`
+     * with one compare. */
+    uintptr_t base = (uintptr_t)fba->buffer;
+    uintptr_t cur = base + ZH__FBA_LOAD_RELAXED(fba->end_index);
+    uintptr_t start = (cur + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
+    uintptr_t limit = base + fba->len;
+    if (start - 1 >= limit || limit - start < len) return NULL;
+    ZH__FBA_STORE_RELAXED(fba->end_index, (size_t)(start - base) + len);
+    return (void *)start;
 }
 
 #ifdef __cplusplus
