@@ -190,6 +190,7 @@ static void *fake_sbrk(intptr_t increment) {
 
 static void test_sbrk(void) {
     fake_break = 0;
+    memset(buffer, 0, sizeof buffer); /* fresh break memory is zero, as from the OS */
     zh_sbrk s;
     zh_sbrk_init(&s, fake_sbrk);
     run_suite("sbrk over a static buffer", zh_sbrk_allocator(&s));
@@ -236,7 +237,11 @@ static void test_page_over_aligned(void) {
     size_t page = zh_page_size();
     const size_t lens[] = {1, page + 1, ((size_t)3 << 16) + 5};
     enum { LIVE = 4 };
-    for (size_t ai = 0; ai < sizeof alignments / sizeof alignments[0]; ai++) {
+    /* Where memory never goes back to the OS (wasm), the slack of every 4 MiB
+     * probe stays in the process: stop at 1 MiB there. */
+    bool returns_memory = (zh__os_info_get()->caps & ZH__OS_CAN_RETURN_MEMORY) != 0;
+    size_t alignment_count = sizeof alignments / sizeof alignments[0] - (returns_memory ? 0 : 1);
+    for (size_t ai = 0; ai < alignment_count; ai++) {
         size_t alignment = alignments[ai];
         zh_align log2 = zh_align_from_bytes(alignment);
         for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
