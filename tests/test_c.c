@@ -30,10 +30,23 @@ static void test_c_conformance(void **state) {
 }
 
 /* The raw allocator takes no alignment above max_align_t, so of the suite only the
- * general test applies (as in Zig, where raw_c_allocator runs testAllocator). */
+ * parts that stay within it apply (Zig runs testAllocator on raw_c_allocator); the
+ * alignments it does take are swept here. */
 static void test_raw_c_conformance(void **state) {
     (void)state;
     assert_int_equal(zh_test_allocator(zh_raw_c_allocator), 0);
+    assert_int_equal(zh_test_allocator_aligned_shrink(zh_raw_c_allocator), 0);
+    for (size_t alignment = 1; alignment <= ZH_MALLOC_ALIGNMENT; alignment *= 2) {
+        unsigned char *p = zh_alloc_aligned(zh_raw_c_allocator, 24, alignment);
+        assert_non_null(p);
+        assert_true(((uintptr_t)p % alignment) == 0);
+        fill_pattern(p, 24, (unsigned)alignment);
+        unsigned char *q = zh_realloc_aligned(zh_raw_c_allocator, p, 24, 3000, alignment);
+        assert_non_null(q);
+        assert_true(((uintptr_t)q % alignment) == 0);
+        assert_true(has_pattern(q, 24, (unsigned)alignment));
+        zh_free_aligned(zh_raw_c_allocator, q, 3000, alignment);
+    }
 }
 
 static void test_c_over_aligned(void **state) {
