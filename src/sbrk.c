@@ -49,7 +49,9 @@ static size_t ceil_pow2(size_t x) {
     if (x <= 1) return 1;
     unsigned bits = (unsigned)(sizeof(size_t) * CHAR_BIT);
 #if defined(__GNUC__) || defined(__clang__)
-    unsigned width = bits - (unsigned)__builtin_clzll((unsigned long long)(x - 1));
+    /* clzll counts in unsigned long long, which is wider than size_t on 32-bit targets. */
+    unsigned width = (unsigned)(sizeof(unsigned long long) * CHAR_BIT) -
+                     (unsigned)__builtin_clzll((unsigned long long)(x - 1));
 #else
     unsigned width = 0;
     for (size_t v = x - 1; v != 0; v >>= 1) width++;
