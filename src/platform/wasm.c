@@ -41,7 +41,7 @@ static void claim_c_heap_first(void) {
 }
 
 size_t zh__os_memory_grow(size_t pages) {
-    if (pages > 0) claim_c_heap_first();
+    claim_c_heap_first(); /* also for size queries: they precede a growth */
     size_t old = __builtin_wasm_memory_grow(0, pages);
     /* memory.grow answers -1 (as size_t: SIZE_MAX) when the engine refuses. */
     return old == (size_t)-1 ? SIZE_MAX : old;
