@@ -46,6 +46,7 @@ static struct {
     unsigned reps;
     double min_time_s;
     size_t fixed_iterations; /* --iterations: no calibration (for profilers) */
+    bool progress;           /* stderr is a terminal */
     bool quick;
     const char *filter;
     FILE *csv;
@@ -131,6 +132,7 @@ void zhb_init(int argc, char **argv, const char *bench_name) {
     zhb.bench_name = bench_name;
     zhb.reps = 11;
     zhb.min_time_s = 0.05;
+    zhb.progress = isatty(STDERR_FILENO) == 1; /* no \r-animation in logs */
     const char *csv_path = NULL, *md_path = NULL;
     bool reps_given = false, time_given = false;
 
@@ -375,7 +377,7 @@ void zhb_run_group(const char *group, const zhb_case_spec *cases, size_t count,
      * so a burst of load from elsewhere on the machine hits all cases alike. */
     bool progress_shown = false;
     for (unsigned rep = 0; rep < zhb.reps; rep++) {
-        if (zhb_now_ns() - group_start > ZHB_PROGRESS_AFTER_NS) {
+        if (zhb.progress && zhb_now_ns() - group_start > ZHB_PROGRESS_AFTER_NS) {
             zhb_progress(group, cases[0].name, rep + 1);
             progress_shown = true;
         }

@@ -17,7 +17,8 @@
  *   --filter TEXT   only cases whose "group/name" contains TEXT
  *   --iterations N  fixed iterations per repetition, no calibration (profilers)
  *   --help
- * A progress line goes to stderr while a case runs longer than a second.
+ * A progress line goes to stderr (when it is a terminal) while a group runs longer
+ * than a second.
  */
 #ifndef ZHEAP_BENCH_HARNESS_H
 #define ZHEAP_BENCH_HARNESS_H
