@@ -28,15 +28,14 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
 #define ZH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define ZH_NORETURN __attribute__((noreturn))
 #define ZH_NOINLINE __attribute__((noinline))
-#if defined(__MINGW32__) && !defined(__clang__)
-/* mingw gcc's "printf" means msvcrt's; the build uses the C99 one
- * (__USE_MINGW_ANSI_STDIO, set by cmake/mingw-w64-x86_64.cmake). */
-#define ZH_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
-#else
-#define ZH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+/* The target's quirks arrive as ZH_CONFIG_* definitions from cmake/ZheapPlatform.cmake,
+ * so no OS is named here: mingw gcc needs the gnu_printf archetype for C99 formats,
+ * and wasm has no code addresses for __builtin_return_address. */
+#ifndef ZH_CONFIG_PRINTF_ARCHETYPE
+#define ZH_CONFIG_PRINTF_ARCHETYPE printf
 #endif
-#if defined(__wasm__)
-/* clang rejects __builtin_return_address on non-Emscripten wasm (code has no address). */
+#define ZH_PRINTF(f, a) __attribute__((format(ZH_CONFIG_PRINTF_ARCHETYPE, f, a)))
+#if defined(ZH_CONFIG_NO_RETURN_ADDRESS) && ZH_CONFIG_NO_RETURN_ADDRESS
 #define ZH_RETURN_ADDRESS() ((uintptr_t)0)
 #else
 #define ZH_RETURN_ADDRESS() ((uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0)))
