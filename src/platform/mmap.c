@@ -1,7 +1,7 @@
 /* mmap.c - the POSIX backend of the platform contract (platform.h).
  *
- * What it is for: page-granular address space from mmap/munmap, pthread mutexes,
- * and a few C library facts, for Linux first and any POSIX system second.
+ * What it is for: page-granular address space from mmap/munmap, for Linux first
+ * and any POSIX system second. Locks and C library facts are in posix.c.
  *
  * Design: every call is a thin wrapper over one or two system calls. Alignment
  * above the page size is obtained by over-mapping len + alignment - page and
@@ -21,18 +21,11 @@
 #define _DEFAULT_SOURCE
 #endif
 
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#if defined(__GLIBC__) || defined(__linux__)
-#include <malloc.h>
-#elif defined(__APPLE__)
-#include <malloc/malloc.h>
-#endif
 
 #include "common.h"
 #include "platform/platform.h"
@@ -40,11 +33,6 @@
 #if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
 #define MAP_ANONYMOUS MAP_ANON
 #endif
-
-_Static_assert(sizeof(pthread_mutex_t) <= sizeof(zh_mutex),
-               "zh_mutex storage is too small for pthread_mutex_t");
-_Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(zh_mutex),
-               "zh_mutex storage is not aligned enough for pthread_mutex_t");
 
 /* ---- info ------------------------------------------------------------------------ */
 
@@ -188,43 +176,3 @@ void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
 }
 
 #endif
-
-/* ---- locks ---------------------------------------------------------------------------- */
-
-static pthread_mutex_t *as_pthread(zh_mutex *m) { return (pthread_mutex_t *)(void *)m->opaque.bytes; }
-
-void zh__mutex_init(zh_mutex *m) {
-    int rc = pthread_mutex_init(as_pthread(m), NULL);
-    if (ZH_UNLIKELY(rc != 0)) zh__panic("zh__mutex_init", "pthread_mutex_init failed (%d)", rc);
-}
-
-void zh__mutex_lock(zh_mutex *m) {
-    int rc = pthread_mutex_lock(as_pthread(m));
-    if (zh__config_safety && rc != 0)
-        zh__panic("zh__mutex_lock", "pthread_mutex_lock failed (%d)", rc);
-}
-
-void zh__mutex_unlock(zh_mutex *m) {
-    int rc = pthread_mutex_unlock(as_pthread(m));
-    if (zh__config_safety && rc != 0)
-        zh__panic("zh__mutex_unlock", "pthread_mutex_unlock failed (%d)", rc);
-}
-
-void zh__mutex_destroy(zh_mutex *m) { pthread_mutex_destroy(as_pthread(m)); }
-
-void zh__os_yield(void) { sched_yield(); }
-
-/* ---- C library facts ------------------------------------------------------------------ */
-
-size_t zh__os_malloc_usable_size(void *p) {
-#if defined(__GLIBC__) || defined(__linux__) /* glibc, musl, bionic */
-    return malloc_usable_size(p);
-#elif defined(__APPLE__)
-    return malloc_size(p);
-#else
-    (void)p;
-    return 0;
-#endif
-}
-
-void *zh__os_sbrk(intptr_t increment) { return sbrk(increment); }

@@ -23,58 +23,20 @@
  * safe; sbrk(2) itself is not thread-safe, so a thread calling malloc while
  * another maps here can race on the break (see docs/platforms.md). */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* sbrk, malloc_usable_size on glibc */
+#define _GNU_SOURCE
 #endif
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#if defined(__GLIBC__) || defined(__linux__)
-#include <malloc.h>
-#elif defined(__APPLE__)
-#include <malloc/malloc.h>
-#endif
 
 #include "common.h"
 #include "platform/platform.h"
 #include "zheap/sbrk.h"
-
-_Static_assert(sizeof(pthread_mutex_t) <= sizeof(zh_mutex),
-               "zh_mutex storage is too small for pthread_mutex_t");
-_Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(zh_mutex),
-               "zh_mutex storage is not aligned enough for pthread_mutex_t");
-
-void *zh__os_sbrk(intptr_t increment) { return sbrk(increment); }
-
-/* ---- locks --------------------------------------------------------------------------- */
-
-static pthread_mutex_t *native(zh_mutex *m) { return (pthread_mutex_t *)(void *)m->opaque.bytes; }
-
-void zh__mutex_init(zh_mutex *m) {
-    int rc = pthread_mutex_init(native(m), NULL);
-    if (ZH_UNLIKELY(rc != 0)) zh__panic("zh__mutex_init", "pthread_mutex_init failed (%d)", rc);
-}
-
-void zh__mutex_lock(zh_mutex *m) {
-    int rc = pthread_mutex_lock(native(m));
-    if (zh__config_safety && rc != 0)
-        zh__panic("zh__mutex_lock", "pthread_mutex_lock failed (%d)", rc);
-}
-
-void zh__mutex_unlock(zh_mutex *m) {
-    int rc = pthread_mutex_unlock(native(m));
-    if (zh__config_safety && rc != 0)
-        zh__panic("zh__mutex_unlock", "pthread_mutex_unlock failed (%d)", rc);
-}
-
-void zh__mutex_destroy(zh_mutex *m) { pthread_mutex_destroy(native(m)); }
-
-void zh__os_yield(void) { sched_yield(); }
 
 /* ---- process-wide state, set up once ------------------------------------------------------- */
 
@@ -235,15 +197,3 @@ void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
     return NULL;
 }
 
-/* ---- C library facts ----------------------------------------------------------------------------- */
-
-size_t zh__os_malloc_usable_size(void *p) {
-#if defined(__GLIBC__)
-    return malloc_usable_size(p);
-#elif defined(__APPLE__)
-    return malloc_size(p);
-#else
-    (void)p;
-    return 0;
-#endif
-}
