@@ -119,14 +119,6 @@ static void test_lock_released_and_reinit(void **state) {
 
 /* ---- conformance ------------------------------------------------------------------ */
 
-typedef int (*conformance_fn)(zh_allocator a);
-static const conformance_fn conformance_suite[] = {
-    zh_test_allocator,
-    zh_test_allocator_aligned,
-    zh_test_allocator_large_alignment,
-    zh_test_allocator_aligned_shrink,
-};
-#define SUITE_LEN (sizeof conformance_suite / sizeof conformance_suite[0])
 
 /* As Zig's FixedBufferAllocator tests: one buffer, reset between suite functions. */
 static void test_conformance_over_fba(void **state) {
@@ -138,9 +130,9 @@ static void test_conformance_over_fba(void **state) {
     zh_fba_init(&fba, buffer, len);
     zh_thread_safe ts;
     zh_thread_safe_init(&ts, zh_fba_allocator(&fba));
-    for (size_t i = 0; i < SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZHT_CONFORMANCE_SUITE_LEN; i++) {
         zh_fba_reset(&fba);
-        assert_int_equal(conformance_suite[i](zh_thread_safe_allocator(&ts)), 0);
+        assert_int_equal(zht_conformance_suite[i](zh_thread_safe_allocator(&ts)), 0);
     }
     zh_thread_safe_deinit(&ts);
     free(buffer);

@@ -85,6 +85,13 @@ size_t zht_oom_sweep(zh_allocator backing, bool (*scenario)(zh_allocator a, void
     }
 }
 
+const zht_conformance_fn zht_conformance_suite[ZHT_CONFORMANCE_SUITE_LEN] = {
+    zh_test_allocator,
+    zh_test_allocator_aligned,
+    zh_test_allocator_large_alignment,
+    zh_test_allocator_aligned_shrink,
+};
+
 void zht_assert_conformance(zh_allocator a) {
     assert_int_equal(zh_test_allocator(a), 0);
     assert_int_equal(zh_test_allocator_aligned(a), 0);

@@ -31,6 +31,11 @@ void zht_run_threads(size_t n, void (*fn)(void *arg, size_t index), void *arg);
 size_t zht_oom_sweep(zh_allocator backing, bool (*scenario)(zh_allocator a, void *ctx),
                      void *ctx);
 
+/* The four conformance functions, for tests that reset their allocator between them. */
+typedef int (*zht_conformance_fn)(zh_allocator a);
+extern const zht_conformance_fn zht_conformance_suite[];
+#define ZHT_CONFORMANCE_SUITE_LEN 4
+
 /* Asserts that the conformance suite (all four tests) passes on `a`. */
 void zht_assert_conformance(zh_allocator a);
 
