@@ -3,26 +3,29 @@
  * For: short-lived or bounded work whose memory fits in a buffer the caller
  * already has (a stack array, a static arena, a slice of a larger block).
  *
- * Design: Zig's FixedBufferAllocator. The state is one index, end_index, into the
- * caller's buffer. Allocation aligns the index forward and advances it (the inline
- * zh_fba_alloc in the header, shared with the vtable). Resize and free act only on
- * the block that ends at end_index; a block further down can still shrink (the
- * bytes are simply not reclaimed) but never grow. The thread-safe variant
- * advances end_index with a compare-and-swap loop and does nothing else.
+ * Design: Zig's FixedBufferAllocator, whose state is one index, end_index, into the
+ * caller's buffer. Here the same state is kept as an address, `end` (buffer +
+ * end_index), next to a precomputed `limit` (buffer + len), so that allocation
+ * needs no index <-> address conversions: it aligns `end` forward, checks it
+ * against `limit` and advances it (the inline zh_fba_alloc in the header, shared
+ * with the vtable). Resize and free act only on the block that ends at `end`; a
+ * block further down can still shrink (the bytes are simply not reclaimed) but
+ * never grow. The thread-safe variant advances `end` with a compare-and-swap loop
+ * and does nothing else.
  *
  * Costs: O(1) everything, no per-block header, no bytes of overhead beyond
  * alignment padding; freed memory below the top is only reclaimed by a reset.
- * end_index is a C11 atomic so the thread-safe variant can exist; the plain
- * allocator uses relaxed loads and stores, which compile to ordinary moves. */
+ * `end` is a C11 atomic so the thread-safe variant can exist; the plain allocator
+ * uses relaxed loads and stores, which compile to ordinary moves. */
 #include "common.h"
 #include "zheap/fba.h"
 
-static size_t end_of(const zh_fba *fba) {
-    return atomic_load_explicit(&((zh_fba *)fba)->end_index, memory_order_relaxed);
+static uintptr_t end_of(const zh_fba *fba) {
+    return atomic_load_explicit(&((zh_fba *)fba)->end, memory_order_relaxed);
 }
 
-static void set_end(zh_fba *fba, size_t end) {
-    atomic_store_explicit(&fba->end_index, end, memory_order_relaxed);
+static void set_end(zh_fba *fba, uintptr_t end) {
+    atomic_store_explicit(&fba->end, end, memory_order_relaxed);
 }
 
 void zh_fba_init(zh_fba *fba, void *buffer, size_t len) {
@@ -30,10 +33,15 @@ void zh_fba_init(zh_fba *fba, void *buffer, size_t len) {
         zh__panic("zh_fba_init", "NULL buffer of length %zu", len);
     fba->buffer = buffer;
     fba->len = len;
-    atomic_init(&fba->end_index, 0);
+    fba->limit = (uintptr_t)buffer + len;
+    atomic_init(&fba->end, (uintptr_t)buffer);
 }
 
-void zh_fba_reset(zh_fba *fba) { set_end(fba, 0); }
+void zh_fba_reset(zh_fba *fba) { set_end(fba, (uintptr_t)fba->buffer); }
+
+size_t zh_fba_end_index(const zh_fba *fba) {
+    return (size_t)(end_of(fba) - (uintptr_t)fba->buffer);
+}
 
 bool zh_fba_owns_ptr(const zh_fba *fba, const void *p) {
     uintptr_t start = (uintptr_t)fba->buffer, at = (uintptr_t)p;
@@ -46,7 +54,7 @@ bool zh_fba_owns_slice(const zh_fba *fba, const void *p, size_t len) {
 }
 
 bool zh_fba_is_last_allocation(const zh_fba *fba, const void *p, size_t len) {
-    return (uintptr_t)p + len == (uintptr_t)fba->buffer + end_of(fba);
+    return (uintptr_t)p + len == end_of(fba);
 }
 
 /* ---- zh_fba_allocator ---------------------------------------------------------------- */
@@ -67,12 +75,12 @@ static bool fba_resize(void *ctx, void *mem, size_t len, zh_align align, size_t 
     (void)align, (void)ret_addr;
     check_owned(fba, mem, len, "zh_fba_allocator resize");
     if (!zh_fba_is_last_allocation(fba, mem, len)) return new_len <= len;
-    size_t end = end_of(fba);
+    uintptr_t end = end_of(fba);
     if (new_len <= len) {
         set_end(fba, end - (len - new_len));
         return true;
     }
-    if (new_len - len > fba->len - end) return false;
+    if (new_len - len > fba->limit - end) return false;
     set_end(fba, end + (new_len - len));
     return true;
 }
@@ -94,24 +102,23 @@ static const zh_allocator_vtable fba_vtable = {fba_alloc, fba_resize, fba_remap,
 zh_allocator zh_fba_allocator(zh_fba *fba) { return (zh_allocator){fba, &fba_vtable}; }
 
 /* ---- zh_fba_thread_safe_allocator --------------------------------------------------------
- * Claims [start, start + len) by moving end_index from the value the padding was
- * computed for; if another thread moved it first, the CAS reloads it and we
- * recompute. Acquire/release on success orders the claim with whatever the caller
+ * Claims [start, start + len) by moving `end` from the value `start` was computed
+ * from; if another thread moved it first, the CAS reloads it and we recompute.
+ * The bounds check is zh_fba_alloc's (see the header for why it cannot wrap). Acquire/release on success orders the claim with whatever the caller
  * publishes afterwards; the block itself needs no further synchronisation. */
 
 static void *fba_thread_safe_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     zh_fba *fba = ctx;
     size_t alignment = zh_align_to_bytes(align);
     (void)ret_addr;
-    size_t end = atomic_load_explicit(&fba->end_index, memory_order_relaxed);
+    uintptr_t limit = fba->limit;
+    uintptr_t cur = atomic_load_explicit(&fba->end, memory_order_relaxed);
     for (;;) {
-        size_t room = fba->len - end;
-        size_t pad = (size_t)((uintptr_t)0 - ((uintptr_t)fba->buffer + end)) & (alignment - 1);
-        if (len > room || pad > room - len) return NULL;
-        size_t start = end + pad;
-        if (atomic_compare_exchange_weak_explicit(&fba->end_index, &end, start + len,
+        uintptr_t start = (cur + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
+        if (start - 1 >= limit || limit - start < len) return NULL;
+        if (atomic_compare_exchange_weak_explicit(&fba->end, &cur, start + len,
                                                   memory_order_acq_rel, memory_order_relaxed))
-            return fba->buffer + start;
+            return (void *)start;
     }
 }
 

@@ -461,7 +461,7 @@ static void test_over_fixed_buffer(void **state) {
     assert_true(zh_arena_reset(&arena, ZH_ARENA_RETAIN_CAPACITY, 0));
     assert_non_null(zh_alloc(a, 1000));
     zh_arena_deinit(&arena);
-    assert_int_equal(fba.end_index, 0);
+    assert_int_equal(zh_fba_end_index(&fba), 0);
 }
 
 static void test_conformance_over_fixed_buffer(void **state) {
@@ -475,7 +475,7 @@ static void test_conformance_over_fixed_buffer(void **state) {
     zh_arena_init(&arena, zh_fba_allocator(&fba));
     zht_assert_conformance(zh_arena_allocator(&arena));
     zh_arena_deinit(&arena);
-    assert_int_equal(fba.end_index, 0);
+    assert_int_equal(zh_fba_end_index(&fba), 0);
     free(memory);
 }
 
@@ -492,7 +492,7 @@ static void test_tiny_fixed_buffer(void **state) {
     assert_true(zh_fba_owns_slice(&fba, p, 100));
     assert_null(zh_arena_alloc(&arena, 1000, 8));
     zh_arena_deinit(&arena);
-    assert_int_equal(fba.end_index, 0);
+    assert_int_equal(zh_fba_end_index(&fba), 0);
 }
 
 int main(void) {

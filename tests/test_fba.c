@@ -1,7 +1,6 @@
 /* test_fba.c - the fixed-buffer allocator: conformance (both interfaces), Zig's
  * FixedBufferAllocator tests, the inline fast path, out-of-memory, and many threads
  * on the lock-free interface. */
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +12,7 @@
 #define BIG_LEN ((size_t)800000 * 8)
 static _Alignas(64) unsigned char big[BIG_LEN];
 
-static size_t used(const zh_fba *fba) {
-    return atomic_load_explicit(&((zh_fba *)fba)->end_index, memory_order_relaxed);
-}
+static size_t used(const zh_fba *fba) { return zh_fba_end_index(fba); }
 
 /* ---- conformance ------------------------------------------------------------------------ */
 
@@ -277,6 +274,57 @@ static void fast_path_exhaustion(void **state) {
     assert_int_equal(used(&fba), 32);
 }
 
+/* Near the top of the address space, rounding the cursor up can wrap around to 0;
+ * that must be a clean failure, never a "block" at a low address. The buffer is a
+ * made-up address range that is never dereferenced: only zh_fba_alloc and
+ * zh_raw_alloc are used (the zh_alloc helpers would fill a block in safe builds). */
+static void alignment_near_top_of_memory_fails_cleanly(void **state) {
+    (void)state;
+    const size_t len = 256;
+    const uintptr_t base = UINTPTR_MAX - 4095; /* 4 KiB aligned; ends well below the top */
+    zh_fba fba;
+    zh_fba_init(&fba, (void *)base, len);
+    assert_ptr_equal(zh_fba_alloc(&fba, 8, 8), (void *)base);
+    /* cur + alignment - 1 overflows for every alignment above 4 KiB. */
+    for (unsigned log2 = 13; log2 <= ZH_ALIGN_LOG2_MAX; log2++) {
+        assert_null(zh_fba_alloc(&fba, 1, (size_t)1 << log2));
+        assert_null(zh_fba_alloc(&fba, 0, (size_t)1 << log2));
+        assert_null(zh_raw_alloc(zh_fba_allocator(&fba), 1, (zh_align)log2, 0));
+        assert_null(zh_raw_alloc(zh_fba_thread_safe_allocator(&fba), 1, (zh_align)log2, 0));
+        assert_int_equal(used(&fba), 8);
+    }
+    /* Alignments that do not wrap still work up to the last byte. */
+    assert_ptr_equal(zh_fba_alloc(&fba, 16, 64), (void *)(base + 64));
+    assert_ptr_equal(zh_raw_alloc(zh_fba_thread_safe_allocator(&fba), 8, (zh_align)3, 0),
+                     (void *)(base + 80));
+    assert_ptr_equal(zh_fba_alloc(&fba, len - 88, 1), (void *)(base + 88));
+    assert_int_equal(used(&fba), len);
+    assert_null(zh_fba_alloc(&fba, 1, 1));
+    assert_null(zh_raw_alloc(zh_fba_thread_safe_allocator(&fba), 1, (zh_align)0, 0));
+    assert_null(zh_fba_alloc(&fba, SIZE_MAX, 1));
+    assert_ptr_equal(zh_fba_alloc(&fba, 0, 1), (void *)(base + len));
+    assert_int_equal(used(&fba), len);
+}
+
+static void end_index_tracks_use(void **state) {
+    (void)state;
+    _Alignas(16) unsigned char buf[64];
+    zh_fba fba;
+    zh_fba_init(&fba, buf, sizeof buf);
+    assert_int_equal(used(&fba), 0);
+    assert_non_null(zh_fba_alloc(&fba, 3, 1));
+    assert_int_equal(used(&fba), 3);
+    assert_non_null(zh_fba_alloc(&fba, 4, 8)); /* 5 bytes of padding count too */
+    assert_int_equal(used(&fba), 12);
+    zh_fba_reset(&fba);
+    assert_int_equal(used(&fba), 0);
+    assert_ptr_equal(zh_fba_alloc(&fba, 64, 16), buf);
+    assert_int_equal(used(&fba), 64);
+    zh_fba empty;
+    zh_fba_init(&empty, NULL, 0);
+    assert_int_equal(used(&empty), 0);
+}
+
 /* ---- out of memory ------------------------------------------------------------------------------
  * The fba never allocates from anywhere, so the sweep runs a scenario over a
  * failing allocator around an fba: every failure must leave the fba as it was. */
@@ -448,6 +496,8 @@ int main(void) {
         cmocka_unit_test(empty_buffer),
         cmocka_unit_test(fast_path_matches_vtable),
         cmocka_unit_test(fast_path_exhaustion),
+        cmocka_unit_test(alignment_near_top_of_memory_fails_cleanly),
+        cmocka_unit_test(end_index_tracks_use),
         cmocka_unit_test(oom_sweep_over_fba),
         cmocka_unit_test(foreign_block_aborts),
         cmocka_unit_test(threads_allocate_disjoint_blocks),

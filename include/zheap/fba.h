@@ -28,12 +28,12 @@
 
 #ifdef __cplusplus
 #include <atomic>
-#define ZH__FBA_ATOMIC_SIZE std::atomic<size_t>
+#define ZH__FBA_ATOMIC_UINTPTR std::atomic<uintptr_t>
 #define ZH__FBA_LOAD_RELAXED(obj) (obj).load(std::memory_order_relaxed)
 #define ZH__FBA_STORE_RELAXED(obj, v) (obj).store((v), std::memory_order_relaxed)
 #else
 #include <stdatomic.h>
-#define ZH__FBA_ATOMIC_SIZE _Atomic size_t
+#define ZH__FBA_ATOMIC_UINTPTR _Atomic uintptr_t
 #define ZH__FBA_LOAD_RELAXED(obj) atomic_load_explicit(&(obj), memory_order_relaxed)
 #define ZH__FBA_STORE_RELAXED(obj, v) atomic_store_explicit(&(obj), (v), memory_order_relaxed)
 #endif
@@ -44,12 +44,15 @@
 extern "C" {
 #endif
 
-/* Caller-owned state; initialise with zh_fba_init. The fields may be read (e.g.
- * end_index to see how much is used) but not written. */
+/* Caller-owned state; initialise with zh_fba_init. The fields may be read but not
+ * written; zh_fba_end_index tells how much of the buffer is in use. The cursor is
+ * kept as an address (not an index) so that an allocation is exactly a
+ * hand-written bump pointer: load, align, check against `limit`, store. */
 typedef struct zh_fba {
-    unsigned char *buffer;          /* start of the caller's buffer */
-    size_t len;                     /* its length in bytes */
-    ZH__FBA_ATOMIC_SIZE end_index;  /* bytes in use from the start, padding included */
+    unsigned char *buffer;       /* start of the caller's buffer */
+    size_t len;                  /* its length in bytes */
+    uintptr_t limit;             /* (uintptr_t)buffer + len */
+    ZH__FBA_ATOMIC_UINTPTR end;  /* address of the first unused byte, in [buffer, limit] */
 } zh_fba;
 
 /* Prepares `fba` to allocate from `buffer[0, len)`. `buffer` may be NULL only when
@@ -66,6 +69,10 @@ ZH_EXTERN zh_allocator zh_fba_thread_safe_allocator(zh_fba *fba);
 /* Makes the whole buffer available again. Every block handed out so far becomes
  * invalid. Not to be called while another thread allocates from `fba`. */
 ZH_EXTERN void zh_fba_reset(zh_fba *fba);
+
+/* Bytes in use from the start of the buffer, alignment padding included (Zig's
+ * `end_index`): 0 after init or reset, at most `len`. */
+ZH_EXTERN size_t zh_fba_end_index(const zh_fba *fba);
 
 /* True if `p` points into the buffer. */
 ZH_EXTERN bool zh_fba_owns_ptr(const zh_fba *fba, const void *p);
@@ -86,16 +93,16 @@ ZH_EXTERN bool zh_fba_is_last_allocation(const zh_fba *fba, const void *p, size_
  * zh_fba_allocator(fba), or zh_fba_reset. Not thread-safe; must not be mixed with
  * concurrent use of zh_fba_thread_safe_allocator. Memory is not filled. */
 static inline void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment) {
-    /* Written like a hand-made bump pointer, in addresses. The buffer cannot end
-     * past the top of memory, so the only overflow is `cur + alignment - 1`, and
-     * then `start` is 0: `start - 1 >= limit` rejects that and `start > limit`
-     * with one compare. */
-    uintptr_t base = (uintptr_t)fba->buffer;
-    uintptr_t cur = base + ZH__FBA_LOAD_RELAXED(fba->end_index);
+    /* A bump pointer on the cursor address. The buffer cannot end past the top of
+     * memory, so the only possible overflow is `cur + alignment - 1`, and then
+     * `start` wraps to exactly 0 (the mask clears the low bits, and the wrapped sum
+     * is below `alignment`): `start - 1 >= limit` rejects that and `start > limit`
+     * in one compare. A buffer that is NULL (length 0) has limit 0 and fails too. */
+    uintptr_t cur = ZH__FBA_LOAD_RELAXED(fba->end);
     uintptr_t start = (cur + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
-    uintptr_t limit = base + fba->len;
+    uintptr_t limit = fba->limit;
     if (start - 1 >= limit || limit - start < len) return NULL;
-    ZH__FBA_STORE_RELAXED(fba->end_index, (size_t)(start - base) + len);
+    ZH__FBA_STORE_RELAXED(fba->end, start + len);
     return (void *)start;
 }
 
