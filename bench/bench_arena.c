@@ -61,16 +61,21 @@ static void run_bump(void *ctx, size_t iterations) {
     }
 }
 
-static void run_arena_inline(void *ctx, size_t iterations) {
-    arena_bench *b = ctx;
+/* One round: OBJECTS allocations on the inline path, then a reset in `mode`. */
+static inline void arena_inline_rounds(arena_bench *b, size_t iterations,
+                                       zh_arena_reset_mode mode) {
     for (size_t it = 0; it < iterations; it++) {
         for (size_t i = 0; i < OBJECTS; i++) {
             b->ptrs[i] = zh_arena_alloc(&b->arena, b->sizes[i], ALIGNMENT);
             zhb_escape(b->ptrs[i]);
         }
         zhb_clobber();
-        (void)zh_arena_reset(&b->arena, ZH_ARENA_RETAIN_CAPACITY, 0);
+        (void)zh_arena_reset(&b->arena, mode, 0);
     }
+}
+
+static void run_arena_inline(void *ctx, size_t iterations) {
+    arena_inline_rounds(ctx, iterations, ZH_ARENA_RETAIN_CAPACITY);
 }
 
 static void run_arena_vtable(void *ctx, size_t iterations) {
@@ -87,17 +92,9 @@ static void run_arena_vtable(void *ctx, size_t iterations) {
 }
 
 /* The first round of a fresh arena takes its buffers from the child; later rounds
- * run in the retained buffer. Both are measured: fresh = deinit every round. */
+ * run in the retained buffer. Both are measured: fresh = free everything every round. */
 static void run_arena_fresh(void *ctx, size_t iterations) {
-    arena_bench *b = ctx;
-    for (size_t it = 0; it < iterations; it++) {
-        for (size_t i = 0; i < OBJECTS; i++) {
-            b->ptrs[i] = zh_arena_alloc(&b->arena, b->sizes[i], ALIGNMENT);
-            zhb_escape(b->ptrs[i]);
-        }
-        zhb_clobber();
-        (void)zh_arena_reset(&b->arena, ZH_ARENA_FREE_ALL, 0);
-    }
+    arena_inline_rounds(ctx, iterations, ZH_ARENA_FREE_ALL);
 }
 
 static void run_malloc_free(void *ctx, size_t iterations) {

@@ -85,16 +85,24 @@ static bool resize_pages(void *mem, size_t old_pages_len, size_t new_pages_len) 
     return (caps & ZH__OS_CAN_GROW) && zh__os_grow(mem, old_pages_len, new_pages_len);
 }
 
+/* Checks the block and gives the mapped lengths before and after a resize or remap;
+ * false when the new length overflows when rounded up to pages. */
+static bool page_lengths(const char *call, void *mem, size_t len, size_t new_len,
+                         size_t *old_pages_len, size_t *new_pages_len) {
+    size_t page = zh_page_size();
+    check_block(call, mem, page);
+    *old_pages_len = zh__align_forward(len, page);
+    return page_aligned_len(new_len, page, new_pages_len);
+}
+
 static bool page_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                         uintptr_t ret_addr) {
     (void)ctx;
     (void)align;
     (void)ret_addr;
-    size_t page = zh_page_size();
-    check_block("resize", mem, page);
-    size_t old_pages_len = zh__align_forward(len, page);
-    size_t new_pages_len;
-    if (!page_aligned_len(new_len, page, &new_pages_len)) return false;
+    size_t old_pages_len, new_pages_len;
+    if (!page_lengths("resize", mem, len, new_len, &old_pages_len, &new_pages_len))
+        return false;
     return resize_pages(mem, old_pages_len, new_pages_len);
 }
 
@@ -102,15 +110,13 @@ static void *page_remap(void *ctx, void *mem, size_t len, zh_align align, size_t
                         uintptr_t ret_addr) {
     (void)ctx;
     (void)ret_addr;
-    size_t page = zh_page_size();
-    check_block("remap", mem, page);
-    size_t old_pages_len = zh__align_forward(len, page);
-    size_t new_pages_len;
-    if (!page_aligned_len(new_len, page, &new_pages_len)) return NULL;
+    size_t old_pages_len, new_pages_len;
+    if (!page_lengths("remap", mem, len, new_len, &old_pages_len, &new_pages_len))
+        return NULL;
     if (new_pages_len == old_pages_len) return mem;
 
     /* A moved mapping is only page-aligned, so over-aligned blocks stay put. */
-    bool may_move = (os()->caps & ZH__OS_CAN_REMAP) && zh_align_to_bytes(align) <= page;
+    bool may_move = (os()->caps & ZH__OS_CAN_REMAP) && zh_align_to_bytes(align) <= zh_page_size();
     if (new_pages_len > old_pages_len && may_move)
         return zh__os_remap(mem, old_pages_len, new_pages_len);
     return resize_pages(mem, old_pages_len, new_pages_len) ? mem : NULL;
