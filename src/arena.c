@@ -146,8 +146,10 @@ static size_t step_holding(size_t bytes) {
 
 /* Asks the child to extend the newest buffer in place so that the block fits: by
  * the next step when the block fits in it (the sequence then advances, as if a
- * buffer of that step had been taken), otherwise - or when the child refuses the
- * step - by exactly what the block needs, which leaves the sequence alone. */
+ * buffer of that step had been taken), or by exactly what a block larger than a
+ * step needs (the sequence stays). A refused step is not retried smaller: a
+ * child with a little slack (a page's tail, malloc's usable size) would then
+ * grant a few bytes at a time, and every allocation would call it again. */
 static bool grow_in_place(zh_arena *arena, size_t len, size_t alignment, uintptr_t ret_addr) {
     struct zh__arena_buffer *b = arena->buffers;
     if (b == NULL) return false;
@@ -156,8 +158,8 @@ static bool grow_in_place(zh_arena *arena, size_t len, size_t alignment, uintptr
     if (len > SIZE_MAX - used - pad) return false;
     size_t need = used + pad + len;
     size_t step = current_step(arena);
-    bool fits_step = b->size <= SIZE_MAX - step && need <= b->size + step;
-    if (fits_step && resize_buffer(arena, b, b->size + step, ret_addr)) {
+    if (b->size <= SIZE_MAX - step && need <= b->size + step) {
+        if (!resize_buffer(arena, b, b->size + step, ret_addr)) return false;
         arena->next_size = next_step(step);
     } else if (!resize_buffer(arena, b, need, ret_addr)) {
         return false;

@@ -24,8 +24,9 @@
  *   - growth in place first: the arena asks the child to extend the newest buffer
  *     by the next step (not by what the one block needs), and the sequence
  *     advances, exactly as if a buffer of that step had been taken - but without
- *     a new header or an abandoned tail. A block larger than a step, or a child
- *     that refuses the step, gets exactly the bytes the block needs instead;
+ *     a new header or an abandoned tail. A block larger than a step gets exactly
+ *     the bytes it needs instead. A refused step is not retried smaller (a child
+ *     with a little slack would then grant a few bytes per call);
  *   - then a new buffer of the next step, which also advances the sequence;
  *   - a request that does not fit in the next step gets a buffer of its own size
  *     (header + alignment padding + length, rounded up to ZH_MALLOC_ALIGNMENT) and

@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
+#include "zheap/arena.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -154,6 +156,16 @@ void zht_assert_ret_addr_in(uintptr_t addr, uintptr_t start, uintptr_t end, cons
         fail_msg("%s: the child saw return address %#jx, outside the calling function "
                  "[%#jx, %#jx + %d]",
                  what, (uintmax_t)addr, (uintmax_t)start, (uintmax_t)end, RET_ADDR_SLACK);
+}
+
+size_t zht_log2_ceil(size_t x) {
+    size_t k = 0;
+    while (k < sizeof(size_t) * 8 - 1 && ((size_t)1 << k) < x) k++;
+    return k;
+}
+
+size_t zht_arena_growth_call_bound(size_t bytes) {
+    return 2 * (zht_log2_ceil(bytes / ZH_ARENA_FIRST_BUFFER_SIZE) + 2);
 }
 
 bool zht_all_bytes(const void *p, size_t len, unsigned char byte) {
