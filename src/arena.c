@@ -234,8 +234,8 @@ static bool is_last(const zh_arena *arena, const void *mem, size_t len) {
 static void *arena_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     zh_arena *arena = ctx;
     size_t alignment = zh_align_to_bytes(align);
-    void *p = zh__arena_bump(arena, len, alignment);
-    if (ZH_LIKELY(p != NULL)) return p;
+    if (ZH_LIKELY(zh__arena_fits(arena, len, alignment)))
+        return zh__arena_take(arena, len, alignment);
     return zh__arena_alloc_grow(arena, len, alignment, ret_addr);
 }
 

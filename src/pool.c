@@ -65,8 +65,8 @@ static void push_run(zh_pool *pool, unsigned char *first, size_t count) {
 
 /* `len` (> 0) bytes at item alignment from the arena, naming `ret_addr`. */
 static void *carve(zh_pool *pool, size_t len, uintptr_t ret_addr) {
-    void *p = zh__arena_bump(&pool->arena, len, pool->item_align);
-    if (ZH_LIKELY(p != NULL)) return p;
+    if (ZH_LIKELY(zh__arena_fits(&pool->arena, len, pool->item_align)))
+        return zh__arena_take(&pool->arena, len, pool->item_align);
     return zh__arena_alloc_grow(&pool->arena, len, pool->item_align, ret_addr);
 }
 
@@ -112,7 +112,7 @@ static void carve_retained(zh_pool *pool, size_t count) {
     size_t fits = zh_arena_query_available(&pool->arena, pool->item_align) / pool->item_size;
     if (count > fits) count = fits;
     if (count == 0) return;
-    unsigned char *run = zh__arena_bump(&pool->arena, count * pool->item_size, pool->item_align);
+    unsigned char *run = zh__arena_take(&pool->arena, count * pool->item_size, pool->item_align);
     pool->carved = count;
     push_run(pool, run, count);
 }

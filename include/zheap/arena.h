@@ -149,20 +149,28 @@ ZH_EXTERN size_t zh_arena_query_available(const zh_arena *arena, size_t alignmen
  * zh_arena_alloc - to the child. */
 ZH_EXTERN void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignment);
 
-/* The bump itself, the one copy of its arithmetic: `len` bytes aligned to
- * `alignment` (a power of two, unchecked) from the newest buffer, or NULL when
- * they do not fit (and always for len == 0). */
-static inline void *zh__arena_bump(zh_arena *arena, size_t len, size_t alignment) {
+/* The bump itself, the one copy of its arithmetic. zh__arena_fits: whether `len`
+ * bytes aligned to `alignment` (a power of two, unchecked) fit in the newest
+ * buffer (never for len == 0); zh__arena_take hands them out (only after fits);
+ * zh__arena_bump does both, NULL when they do not fit. */
+static inline bool zh__arena_fits(const zh_arena *arena, size_t len, size_t alignment) {
     /* Integer arithmetic: an empty arena has cur == end == NULL and no room. */
     size_t avail = (size_t)((uintptr_t)arena->end - (uintptr_t)arena->cur);
     size_t pad = (size_t)(-(uintptr_t)arena->cur) & (alignment - 1);
     /* len - 1 < avail also rejects len == 0. */
-    if (ZH__ARENA_LIKELY(len - 1 < avail && pad <= avail - len)) {
-        unsigned char *p = arena->cur + pad;
-        arena->cur = p + len;
-        return p;
-    }
-    return NULL;
+    return len - 1 < avail && pad <= avail - len;
+}
+
+static inline void *zh__arena_take(zh_arena *arena, size_t len, size_t alignment) {
+    unsigned char *p = arena->cur + ((size_t)(-(uintptr_t)arena->cur) & (alignment - 1));
+    arena->cur = p + len;
+    return p;
+}
+
+static inline void *zh__arena_bump(zh_arena *arena, size_t len, size_t alignment) {
+    return ZH__ARENA_LIKELY(zh__arena_fits(arena, len, alignment))
+               ? zh__arena_take(arena, len, alignment)
+               : NULL;
 }
 
 /* Allocates `len` bytes aligned to `alignment` (a power of two) from the arena,
@@ -175,10 +183,9 @@ static inline void *zh__arena_bump(zh_arena *arena, size_t len, size_t alignment
  * through zh_arena_allocator (len, alignment) or just reset the arena. The child
  * sees the caller of zh_arena_alloc as the return address. */
 ZH__ALWAYS_INLINE void *zh_arena_alloc(zh_arena *arena, size_t len, size_t alignment) {
-    if (ZH__ARENA_LIKELY(alignment != 0 && (alignment & (alignment - 1)) == 0)) {
-        void *p = zh__arena_bump(arena, len, alignment);
-        if (ZH__ARENA_LIKELY(p != NULL)) return p;
-    }
+    if (ZH__ARENA_LIKELY(alignment != 0 && (alignment & (alignment - 1)) == 0 &&
+                         zh__arena_fits(arena, len, alignment)))
+        return zh__arena_take(arena, len, alignment);
     return zh__arena_alloc_slow(arena, len, alignment);
 }
 
