@@ -106,10 +106,6 @@ size_t zh_arena_query_capacity(const zh_arena *arena) {
     return total;
 }
 
-static size_t padding_for(const unsigned char *p, size_t alignment) {
-    return (size_t)(-(uintptr_t)p) & (alignment - 1);
-}
-
 /* Bytes left in the newest buffer (0 when there is none). */
 static size_t room_left(const zh_arena *arena) {
     return (size_t)((uintptr_t)arena->end - (uintptr_t)arena->cur);
@@ -119,7 +115,7 @@ size_t zh_arena_query_available(const zh_arena *arena, size_t alignment) {
     if (ZH_UNLIKELY(!zh__is_pow2(alignment)))
         zh__panic("zh_arena_query_available", "alignment %zu is not a power of two", alignment);
     size_t avail = room_left(arena);
-    size_t pad = padding_for(arena->cur, alignment);
+    size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
     return pad < avail ? avail - pad : 0;
 }
 
@@ -137,9 +133,9 @@ static size_t current_step(const zh_arena *arena) {
 
 /* The smallest step that holds `bytes` (header included), or the cap. */
 static size_t step_holding(size_t bytes) {
-    size_t step = ZH_ARENA_FIRST_BUFFER_SIZE;
-    while (step < bytes && step < ZH_ARENA_MAX_BUFFER_SIZE) step = next_step(step);
-    return step;
+    if (bytes >= ZH_ARENA_MAX_BUFFER_SIZE) return ZH_ARENA_MAX_BUFFER_SIZE;
+    size_t step = zh__ceil_pow2(bytes);
+    return step < ZH_ARENA_FIRST_BUFFER_SIZE ? ZH_ARENA_FIRST_BUFFER_SIZE : step;
 }
 
 /* ---- the slow path --------------------------------------------------------------- */
@@ -154,7 +150,7 @@ static bool grow_in_place(zh_arena *arena, size_t len, size_t alignment, uintptr
     struct zh__arena_buffer *b = arena->buffers;
     if (b == NULL) return false;
     size_t used = (size_t)(arena->cur - (unsigned char *)b);
-    size_t pad = padding_for(arena->cur, alignment);
+    size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
     if (len > SIZE_MAX - used - pad) return false;
     size_t need = used + pad + len;
     size_t step = current_step(arena);

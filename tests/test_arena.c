@@ -425,7 +425,7 @@ static void check_growth_is_logarithmic(zh_allocator child) {
         if (calls > zht_arena_growth_call_bound(bytes))
             fail_msg("%zu bytes in small blocks took %zu child calls (bound %zu)", bytes, calls,
                      zht_arena_growth_call_bound(bytes));
-        assert_true(calls <= 2 * zht_log2_ceil(bytes)); /* c * log2(bytes), c = 2 */
+        assert_true(calls <= 2 * zh__ceil_log2(bytes)); /* c * log2(bytes), c = 2 */
 
         assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
         before = zht_recorder_calls(&r);

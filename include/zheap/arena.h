@@ -62,6 +62,7 @@
 
 #include "zheap/allocator.h"
 #include "zheap/export.h"
+#include "zheap/internal.h" /* ZH__LIKELY, ZH__ALWAYS_INLINE, alignment helpers */
 
 #ifdef __cplusplus
 extern "C" {
@@ -130,20 +131,6 @@ ZH_EXTERN size_t zh_arena_query_available(const zh_arena *arena, size_t alignmen
 /* ---- inline fast path ------------------------------------------------------------
  * Everything below is for zh_arena_alloc (and pool.h); not to be called directly. */
 
-#if defined(__GNUC__) || defined(__clang__)
-#define ZH__ARENA_LIKELY(x) __builtin_expect(!!(x), 1)
-/* Inlined even in unoptimized builds, so that the slow path's return address is
- * always the user's call site (what the debug allocator reports), never a copy of
- * the fast path. */
-#define ZH__ALWAYS_INLINE static inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#define ZH__ARENA_LIKELY(x) (x)
-#define ZH__ALWAYS_INLINE static __forceinline
-#else
-#define ZH__ARENA_LIKELY(x) (x)
-#define ZH__ALWAYS_INLINE static inline
-#endif
-
 /* The out-of-line part of zh_arena_alloc: a new or grown buffer, zero lengths and
  * bad alignments. It names its own return address - the call site of
  * zh_arena_alloc - to the child. */
@@ -156,19 +143,19 @@ ZH_EXTERN void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignme
 static inline bool zh__arena_fits(const zh_arena *arena, size_t len, size_t alignment) {
     /* Integer arithmetic: an empty arena has cur == end == NULL and no room. */
     size_t avail = (size_t)((uintptr_t)arena->end - (uintptr_t)arena->cur);
-    size_t pad = (size_t)(-(uintptr_t)arena->cur) & (alignment - 1);
+    size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
     /* len - 1 < avail also rejects len == 0. */
     return len - 1 < avail && pad <= avail - len;
 }
 
 static inline void *zh__arena_take(zh_arena *arena, size_t len, size_t alignment) {
-    unsigned char *p = arena->cur + ((size_t)(-(uintptr_t)arena->cur) & (alignment - 1));
+    unsigned char *p = arena->cur + zh__align_padding((uintptr_t)arena->cur, alignment);
     arena->cur = p + len;
     return p;
 }
 
 static inline void *zh__arena_bump(zh_arena *arena, size_t len, size_t alignment) {
-    return ZH__ARENA_LIKELY(zh__arena_fits(arena, len, alignment))
+    return ZH__LIKELY(zh__arena_fits(arena, len, alignment))
                ? zh__arena_take(arena, len, alignment)
                : NULL;
 }
@@ -183,8 +170,7 @@ static inline void *zh__arena_bump(zh_arena *arena, size_t len, size_t alignment
  * through zh_arena_allocator (len, alignment) or just reset the arena. The child
  * sees the caller of zh_arena_alloc as the return address. */
 ZH__ALWAYS_INLINE void *zh_arena_alloc(zh_arena *arena, size_t len, size_t alignment) {
-    if (ZH__ARENA_LIKELY(alignment != 0 && (alignment & (alignment - 1)) == 0 &&
-                         zh__arena_fits(arena, len, alignment)))
+    if (ZH__LIKELY(zh__is_pow2(alignment) && zh__arena_fits(arena, len, alignment)))
         return zh__arena_take(arena, len, alignment);
     return zh__arena_alloc_slow(arena, len, alignment);
 }

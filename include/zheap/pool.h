@@ -101,7 +101,7 @@ ZH_EXTERN bool zh_pool_reset(zh_pool *pool, zh_arena_reset_mode mode, size_t lim
 
 ZH__ALWAYS_INLINE void *zh__pool_create_inline(zh_pool *pool) {
     void *item = pool->free_list;
-    if (ZH__ARENA_LIKELY(item != NULL && !pool->checked)) {
+    if (ZH__LIKELY(item != NULL && !pool->checked)) {
         pool->free_list = *(void **)item;
         return item;
     }
@@ -109,7 +109,7 @@ ZH__ALWAYS_INLINE void *zh__pool_create_inline(zh_pool *pool) {
 }
 
 ZH__ALWAYS_INLINE void zh__pool_destroy_inline(zh_pool *pool, void *item) {
-    if (ZH__ARENA_LIKELY(!pool->checked)) {
+    if (ZH__LIKELY(!pool->checked)) {
         *(void **)item = pool->free_list;
         pool->free_list = item;
         return;

@@ -158,14 +158,8 @@ void zht_assert_ret_addr_in(uintptr_t addr, uintptr_t start, uintptr_t end, cons
                  what, (uintmax_t)addr, (uintmax_t)start, (uintmax_t)end, RET_ADDR_SLACK);
 }
 
-size_t zht_log2_ceil(size_t x) {
-    size_t k = 0;
-    while (k < sizeof(size_t) * 8 - 1 && ((size_t)1 << k) < x) k++;
-    return k;
-}
-
 size_t zht_arena_growth_call_bound(size_t bytes) {
-    return 2 * (zht_log2_ceil(bytes / ZH_ARENA_FIRST_BUFFER_SIZE) + 2);
+    return 2 * (zh__ceil_log2(bytes / ZH_ARENA_FIRST_BUFFER_SIZE) + 2);
 }
 
 bool zht_all_bytes(const void *p, size_t len, unsigned char byte) {

@@ -74,9 +74,6 @@ uintptr_t zht_here(void);
 /* Asserts start <= addr <= end + a few hundred bytes, naming `what` on failure. */
 void zht_assert_ret_addr_in(uintptr_t addr, uintptr_t start, uintptr_t end, const char *what);
 
-/* The smallest k with 2^k >= x (0 for x <= 1). */
-size_t zht_log2_ceil(size_t x);
-
 /* The most child calls an arena (or a pool, through its arena) may make while
  * `bytes` are allocated from it in small blocks: every growth at least doubles
  * what it holds and costs at most two calls (a refused growth in place, then a
