@@ -127,7 +127,9 @@ public:
             detail::throw_bad_array_new_length();
         return static_cast<T *>(detail::allocate_bytes(a_, n * sizeof(T), alignof(T)));
     }
-    void deallocate(T *p, std::size_t n) noexcept { zh_free_aligned(a_, p, n * sizeof(T), alignof(T)); }
+    void deallocate(T *p, std::size_t n) noexcept {
+        zh_free_aligned(a_, p, n * sizeof(T), alignof(T));
+    }
 
     zh_allocator underlying() const noexcept { return a_; }
 
