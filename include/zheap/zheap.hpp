@@ -39,14 +39,17 @@
 #define ZH__CPLUSPLUS __cplusplus
 #endif
 
-/* The pmr resources need C++17 and a standard library with <memory_resource>. */
 #if ZH__CPLUSPLUS >= 201703L && defined(__has_include)
 #if __has_include(<memory_resource>)
 #include <memory_resource>
+#define ZH__HAVE_MEMORY_RESOURCE 1
+#endif
+#endif
+#ifdef ZH__HAVE_MEMORY_RESOURCE
+/* 1 when zheap::memory_resource and zheap::pool_resource exist: C++17 and a standard
+ * library with <memory_resource>. 0 otherwise (zheap::allocator<T> is always there). */
 #define ZH_HAVE_PMR 1
-#endif
-#endif
-#ifndef ZH_HAVE_PMR
+#else
 #define ZH_HAVE_PMR 0
 #endif
 
