@@ -65,7 +65,7 @@ static void push_run(zh_pool *pool, unsigned char *first, size_t count) {
 
 /* `len` (> 0) bytes at item alignment from the arena, naming `ret_addr`. */
 static void *carve(zh_pool *pool, size_t len, uintptr_t ret_addr) {
-    if (ZH_LIKELY(zh__arena_fits(&pool->arena, len, pool->item_align)))
+    if (ZH__LIKELY(zh__arena_fits(&pool->arena, len, pool->item_align)))
         return zh__arena_take(&pool->arena, len, pool->item_align);
     return zh__arena_alloc_grow(&pool->arena, len, pool->item_align, ret_addr);
 }

@@ -70,7 +70,7 @@ static void test_inline_alloc(void **state) {
         for (size_t len = 1; len < 300; len += 37) {
             unsigned char *p = zh_arena_alloc(&arena, len, align);
             assert_non_null(p);
-            assert_true(((uintptr_t)p & (align - 1)) == 0);
+            assert_true(zh__is_aligned(p, align));
             memset(p, (int)len, len);
         }
     }

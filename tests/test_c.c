@@ -39,11 +39,11 @@ static void test_raw_c_conformance(void **state) {
     for (size_t alignment = 1; alignment <= ZH_MALLOC_ALIGNMENT; alignment *= 2) {
         unsigned char *p = zh_alloc_aligned(zh_raw_c_allocator, 24, alignment);
         assert_non_null(p);
-        assert_true(((uintptr_t)p % alignment) == 0);
+        assert_true(zh__is_aligned(p, alignment));
         fill_pattern(p, 24, (unsigned)alignment);
         unsigned char *q = zh_realloc_aligned(zh_raw_c_allocator, p, 24, 3000, alignment);
         assert_non_null(q);
-        assert_true(((uintptr_t)q % alignment) == 0);
+        assert_true(zh__is_aligned(q, alignment));
         assert_true(has_pattern(q, 24, (unsigned)alignment));
         zh_free_aligned(zh_raw_c_allocator, q, 3000, alignment);
     }
@@ -73,7 +73,7 @@ static void test_c_over_aligned(void **state) {
     /* very large alignment */
     unsigned char *p = zh_alloc_aligned(zh_c_allocator, 10, (size_t)2 << 20);
     assert_non_null(p);
-    assert_true(((uintptr_t)p % ((size_t)2 << 20)) == 0);
+    assert_true(zh__is_aligned(p, ((size_t)2 << 20)));
     memset(p, 1, 10);
     zh_free_aligned(zh_c_allocator, p, 10, (size_t)2 << 20);
 }
@@ -137,7 +137,7 @@ static void test_c_remap(void **state) {
     size_t len = q == NULL ? 64 : (size_t)1 << 20;
     q = zh_realloc_aligned(zh_c_allocator, p, len, 2 << 20, alignment);
     assert_non_null(q);
-    assert_true(((uintptr_t)q % alignment) == 0);
+    assert_true(zh__is_aligned(q, alignment));
     assert_true(has_pattern(q, 64, 12));
     zh_free_aligned(zh_c_allocator, q, 2 << 20, alignment);
 }

@@ -30,7 +30,7 @@ static void test_page_size(void **state) {
     (void)state;
     size_t page = zh_page_size();
     assert_in_range(page, ZH_PAGE_SIZE_MIN, ZH_PAGE_SIZE_MAX);
-    assert_true((page & (page - 1)) == 0);
+    assert_true(zh__is_pow2(page));
     assert_int_equal(page, zh_page_size());
 }
 
@@ -43,9 +43,9 @@ static void test_alloc_is_pages(void **state) {
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         unsigned char *p = zh_raw_alloc(*pa(), lens[i], 0, 0);
         assert_non_null(p);
-        assert_true(((uintptr_t)p % page) == 0);
+        assert_true(zh__is_aligned(p, page));
         /* the rounded-up remainder of the last page belongs to the block too */
-        size_t rounded = (lens[i] + page - 1) / page * page;
+        size_t rounded = zh__align_forward(lens[i], page);
         assert_true(zht_all_bytes(p, rounded, 0));
         memset(p, 0xee, rounded);
         zh_raw_free(*pa(), p, lens[i], 0, 0);
@@ -62,7 +62,7 @@ static void test_large_alignment(void **state) {
         for (size_t l = 0; l < 4; l++) {
             unsigned char *p = zh_alloc_aligned(*pa(), lens[l], alignments[a]);
             assert_non_null(p);
-            assert_true(((uintptr_t)p % alignments[a]) == 0);
+            assert_true(zh__is_aligned(p, alignments[a]));
             fill_pattern(p, lens[l], (unsigned)(a * 4 + l));
             blocks[a][l] = p;
         }
@@ -126,7 +126,7 @@ static void test_remap_growth_preserves_contents(void **state) {
         q = zh_realloc(*pa(), p, len, new_len);
         assert_non_null(q);
     }
-    assert_true(((uintptr_t)q % page) == 0);
+    assert_true(zh__is_aligned(q, page));
     assert_true(has_pattern(q, len, 3));
     memset(q + len, 0x5a, new_len - len);
     /* shrink by remap: in place */
@@ -150,14 +150,14 @@ static void test_remap_keeps_large_alignment(void **state) {
     unsigned char *q = zh_remap_aligned(*pa(), p, page, 300 * page, alignment);
     size_t len = page;
     if (q != NULL) {
-        assert_true(((uintptr_t)q % alignment) == 0);
+        assert_true(zh__is_aligned(q, alignment));
         len = 300 * page;
         p = q;
     }
     assert_true(has_pattern(p, page, 4));
     q = zh_realloc_aligned(*pa(), p, len, 600 * page, alignment);
     assert_non_null(q);
-    assert_true(((uintptr_t)q % alignment) == 0);
+    assert_true(zh__is_aligned(q, alignment));
     assert_true(has_pattern(q, page, 4));
     zh_free_aligned(*pa(), q, 600 * page, alignment);
     zh_free(*pa(), blocker, page);
@@ -285,7 +285,7 @@ static void worker(void *arg, size_t index) {
         unsigned char *p = zh_alloc_aligned(zh_page_allocator, len, alignment);
         expect(p != NULL);
         if (p == NULL) return;
-        expect(((uintptr_t)p % alignment) == 0);
+        expect(zh__is_aligned(p, alignment));
         fill_pattern(p, len, seed + i);
         size_t new_len = len * 2 + page;
         unsigned char *q = zh_realloc_aligned(zh_page_allocator, p, len, new_len, alignment);

@@ -13,8 +13,6 @@
 static size_t page(void) { return zh__os_info_get()->page_size; }
 static bool has(unsigned cap) { return (zh__os_info_get()->caps & cap) != 0; }
 
-static bool is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
-
 static void fill(void *p, size_t len, unsigned char byte) { memset(p, byte, len); }
 
 static void test_info(void **state) {
@@ -22,9 +20,9 @@ static void test_info(void **state) {
     const zh__os_info *info = zh__os_info_get();
     assert_non_null(info);
     assert_ptr_equal(info, zh__os_info_get());
-    assert_true(is_pow2(info->page_size));
+    assert_true(zh__is_pow2(info->page_size));
     assert_in_range(info->page_size, ZH_PAGE_SIZE_MIN, ZH_PAGE_SIZE_MAX);
-    assert_true(is_pow2(info->granularity));
+    assert_true(zh__is_pow2(info->granularity));
     assert_true(info->granularity >= info->page_size);
     assert_non_null(info->name);
     assert_string_equal(info->name, ZH_PLATFORM_NAME);
@@ -56,8 +54,8 @@ static void test_map_alignments(void **state) {
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
             unsigned char *p = zh__os_map(lens[i], alignment, NULL);
             assert_non_null(p);
-            assert_true(((uintptr_t)p % alignment) == 0);
-            assert_true(((uintptr_t)p % zh__os_info_get()->granularity) == 0);
+            assert_true(zh__is_aligned(p, alignment));
+            assert_true(zh__is_aligned(p, zh__os_info_get()->granularity));
             assert_true(zht_all_bytes(p, lens[i], 0));
             fill(p, lens[i], 0x5c);
             assert_true(zht_all_bytes(p, lens[i], 0x5c));
@@ -68,11 +66,11 @@ static void test_map_alignments(void **state) {
 
 static void test_map_refuses_huge(void **state) {
     (void)state;
-    size_t huge = (SIZE_MAX / 2) & ~(page() - 1);
+    size_t huge = zh__align_backward(SIZE_MAX / 2, page());
     assert_null(zh__os_map(huge, 1, NULL));
     assert_null(zh__os_map(huge, (size_t)1 << 30, NULL));
     /* len + alignment overflows the address space. */
-    assert_null(zh__os_map(SIZE_MAX & ~(page() - 1), (size_t)1 << 20, NULL));
+    assert_null(zh__os_map(zh__align_backward(SIZE_MAX, page()), (size_t)1 << 20, NULL));
 }
 
 /* Maps `pages` pages and gives back all but the first `keep`: afterwards the pages
@@ -206,7 +204,7 @@ static void test_remap(void **state) {
         return;
     }
     assert_non_null(q);
-    assert_true(((uintptr_t)q % pg) == 0);
+    assert_true(zh__is_aligned(q, pg));
     for (size_t i = 0; i < 3 * pg; i++) assert_int_equal(q[i], (unsigned char)(i * 7));
     fill(q, 300 * pg, 0x77);
     /* and back down */

@@ -178,7 +178,7 @@ static void test_facts(void **state) {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     if (online > 0) assert_true(cpus <= (unsigned)online);
     size_t line = zh__os_cache_line();
-    assert_true(line >= 16 && (line & (line - 1)) == 0);
+    assert_true(line >= 16 && zh__is_pow2(line));
     assert_true(ZH__CACHE_LINE >= line || ZH__CACHE_LINE >= 64);
     zht_run_threads(THREADS, id_thread, NULL);
     uint64_t self = zh__os_thread_id();

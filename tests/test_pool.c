@@ -115,7 +115,7 @@ static void test_default_alignment(void **state) {
     zh_pool_init(&pool, zh_c_allocator, (zh_pool_options){.item_size = 48, .growable = true});
     assert_int_equal(pool.item_align, ZH_MALLOC_ALIGNMENT);
     void *p = zh_pool_create(&pool);
-    assert_true(((uintptr_t)p & (ZH_MALLOC_ALIGNMENT - 1)) == 0);
+    assert_true(zh__is_aligned(p, ZH_MALLOC_ALIGNMENT));
     zh_pool_deinit(&pool);
 }
 

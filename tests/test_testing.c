@@ -9,13 +9,11 @@
 
 /* ---- a correct reference allocator over the C library ------------------------------------ */
 
-static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
-
 static void *ref_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx, (void)ret_addr;
     size_t alignment = zh_align_to_bytes(align);
     if (alignment < sizeof(void *)) alignment = sizeof(void *);
-    return aligned_alloc(alignment, round_up(len, alignment));
+    return aligned_alloc(alignment, zh__align_forward(len, alignment));
 }
 static bool ref_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                        uintptr_t ret_addr) {
@@ -50,8 +48,8 @@ static void *broken_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_a
     (void)ret_addr;
     if (b->always_null) return NULL;
     size_t alignment = zh_align_to_bytes(align);
-    if (b->wrap) return (void *)(UINTPTR_MAX & ~(uintptr_t)(alignment - 1) & ~(uintptr_t)4095);
-    size_t start = round_up(b->used, alignment) + (b->misalign ? 1 : 0);
+    if (b->wrap) return (void *)zh__align_backward_addr(UINTPTR_MAX, alignment > 4096 ? alignment : 4096);
+    size_t start = zh__align_forward(b->used, alignment) + (b->misalign ? 1 : 0);
     size_t step = b->overlap ? 4 : len;
     if (start + len > ARENA_LEN) return NULL;
     b->used = start + step;

@@ -73,8 +73,7 @@ extern "C" {
 /* Ordinary buffers stop doubling at this size (header included). */
 #define ZH_ARENA_MAX_BUFFER_SIZE ((size_t)64 * 1024 * 1024)
 /* Bytes at the start of every buffer used by the arena itself. */
-#define ZH_ARENA_HEADER_SIZE \
-    ((2 * sizeof(void *) + ZH_MALLOC_ALIGNMENT - 1) & ~(ZH_MALLOC_ALIGNMENT - 1))
+#define ZH_ARENA_HEADER_SIZE ZH__ALIGN_FORWARD_CONST(2 * sizeof(void *), ZH_MALLOC_ALIGNMENT)
 
 typedef enum zh_arena_reset_mode {
     /* Return every buffer to the child. Always succeeds. The next buffer is sized

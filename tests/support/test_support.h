@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "zheap/allocator.h"
+#include "zheap/internal.h" /* the library's bit and alignment helpers */
 #include "zheap/testing.h"
 
 /* Runs fn(arg) in a forked child with stderr captured, and asserts that the child
