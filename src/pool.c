@@ -81,7 +81,7 @@ ZH_NOINLINE bool zh_pool_preheat(zh_pool *pool, size_t count) {
     return true;
 }
 
-ZH_NOINLINE void *(zh_pool_create)(zh_pool *pool) {
+ZH_NOINLINE void *zh_pool_create(zh_pool *pool) {
     void *item = pool->free_list;
     if (item != NULL) {
         pool->free_list = *(void **)item;
@@ -95,7 +95,7 @@ ZH_NOINLINE void *(zh_pool_create)(zh_pool *pool) {
     return item;
 }
 
-void(zh_pool_destroy)(zh_pool *pool, void *item) {
+void zh_pool_destroy(zh_pool *pool, void *item) {
     if (zh__config_safety) {
         if (item == NULL) zh__panic("zh_pool_destroy", "NULL item");
         if (!zh__is_aligned(item, pool->item_align))

@@ -63,20 +63,20 @@ static void test_inline_alloc(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_c_allocator);
-    void *zero = zh_arena_alloc(&arena, 0, 8);
+    void *zero = zh_arena_alloc_inline(&arena, 0, 8);
     assert_non_null(zero);
     assert_true(((uintptr_t)zero & 7) == 0);
     for (size_t align = 1; align <= 4096; align *= 2) {
         for (size_t len = 1; len < 300; len += 37) {
-            unsigned char *p = zh_arena_alloc(&arena, len, align);
+            unsigned char *p = zh_arena_alloc_inline(&arena, len, align);
             assert_non_null(p);
             assert_true(zh__is_aligned(p, align));
             memset(p, (int)len, len);
         }
     }
     /* Consecutive small blocks in one buffer are adjacent: no per-block header. */
-    unsigned char *a = zh_arena_alloc(&arena, 24, 8);
-    unsigned char *b = zh_arena_alloc(&arena, 24, 8);
+    unsigned char *a = zh_arena_alloc_inline(&arena, 24, 8);
+    unsigned char *b = zh_arena_alloc_inline(&arena, 24, 8);
     assert_non_null(a);
     assert_non_null(b);
     if (b > a) assert_true(b == a + 24 || b - a > 4096); /* same buffer, or a new one */
@@ -85,15 +85,47 @@ static void test_inline_alloc(void **state) {
 
 static void alloc_bad_alignment(void *arg) {
     zh_arena *arena = arg;
+    (void)zh_arena_alloc_inline(arena, 16, 3);
+}
+
+static void exported_alloc_bad_alignment(void *arg) {
+    zh_arena *arena = arg;
     (void)zh_arena_alloc(arena, 16, 3);
 }
 
+/* The inline-path policy (docs/guide.md): an inline fast path checks everything
+ * its exported function checks. The arena's one check (the alignment) is cheap,
+ * so both make it in every build. */
 static void test_inline_bad_alignment_aborts(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_c_allocator);
     zht_expect_abort(alloc_bad_alignment, &arena, "zh_arena_alloc");
+    zht_expect_abort(exported_alloc_bad_alignment, &arena, "zh_arena_alloc");
     zh_arena_deinit(&arena);
+}
+
+/* zh_arena_alloc and zh_arena_alloc_inline hand out the same blocks. */
+static void test_exported_alloc_matches_inline(void **state) {
+    (void)state;
+    zh_arena inline_arena, exported_arena;
+    zh_arena_init(&inline_arena, zh_c_allocator);
+    zh_arena_init(&exported_arena, zh_c_allocator);
+    assert_non_null(zh_arena_alloc(&exported_arena, 0, 64));
+    const unsigned char *inline_first = zh_arena_alloc_inline(&inline_arena, 1, 1);
+    const unsigned char *exported_first = zh_arena_alloc(&exported_arena, 1, 1);
+    assert_non_null(inline_first);
+    assert_non_null(exported_first);
+    for (size_t len = 1; len < 600; len += 53) {
+        size_t align = (size_t)1 << (len % 7);
+        const unsigned char *i = zh_arena_alloc_inline(&inline_arena, len, align);
+        const unsigned char *e = zh_arena_alloc(&exported_arena, len, align);
+        assert_non_null(i);
+        assert_non_null(e);
+        assert_int_equal(i - inline_first, e - exported_first);
+    }
+    zh_arena_deinit(&inline_arena);
+    zh_arena_deinit(&exported_arena);
 }
 
 /* ---- resize and free of the last block --------------------------------------------- */
@@ -216,7 +248,7 @@ static void test_reset_retain_capacity(void **state) {
 
     /* The whole capacity is now usable without calling the child. */
     size_t allocations = counter.allocations;
-    unsigned char *p = zh_arena_alloc(&arena, capacity, 1);
+    unsigned char *p = zh_arena_alloc_inline(&arena, capacity, 1);
     assert_non_null(p);
     memset(p, 2, capacity);
     assert_int_equal(counter.allocations, allocations);
@@ -225,7 +257,7 @@ static void test_reset_retain_capacity(void **state) {
     for (int round = 0; round < 5; round++) {
         assert_true(zh_arena_reset(&arena, ZH_ARENA_RETAIN_CAPACITY, 0));
         for (size_t used = 0; used + 1000 <= capacity; used += 1000)
-            assert_non_null(zh_arena_alloc(&arena, 1000, 1));
+            assert_non_null(zh_arena_alloc_inline(&arena, 1000, 1));
         assert_int_equal(counter.allocations, allocations);
     }
     zh_arena_deinit(&arena);
@@ -348,11 +380,11 @@ static void test_huge_request_gets_its_own_size(void **state) {
     counting_init(&counter, zh_page_allocator);
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
-    assert_non_null(zh_arena_alloc(&arena, 100, 16)); /* a first, small buffer */
+    assert_non_null(zh_arena_alloc_inline(&arena, 100, 16)); /* a first, small buffer */
     size_t before = live_bytes(&counter);
 
     const size_t huge = 48 * MIB; /* far bigger than the current buffer */
-    assert_non_null(zh_arena_alloc(&arena, huge, 16));
+    assert_non_null(zh_arena_alloc_inline(&arena, huge, 16));
     size_t grown = live_bytes(&counter) - before;
     assert_true(grown >= huge);
     /* About its own size: Zig's rule would have asked for over 1.5 times. */
@@ -360,13 +392,13 @@ static void test_huge_request_gets_its_own_size(void **state) {
 
     /* Same with a large alignment: only the alignment is added. */
     before = live_bytes(&counter);
-    assert_non_null(zh_arena_alloc(&arena, huge, 64 * KIB));
+    assert_non_null(zh_arena_alloc_inline(&arena, huge, 64 * KIB));
     grown = live_bytes(&counter) - before;
     assert_true(grown >= huge && grown <= huge + 64 * KIB + huge / 64);
 
     /* Small blocks afterwards still come from ordinary buffers, not huge ones. */
     before = live_bytes(&counter);
-    for (int i = 0; i < 100; i++) assert_non_null(zh_arena_alloc(&arena, 64, 16));
+    for (int i = 0; i < 100; i++) assert_non_null(zh_arena_alloc_inline(&arena, 64, 16));
     assert_true(live_bytes(&counter) - before < 1 * MIB);
     zh_arena_deinit(&arena);
     assert_balanced(&counter);
@@ -381,7 +413,7 @@ static void test_ordinary_growth_is_geometric_and_capped(void **state) {
     /* 256 KiB blocks: each fits the ordinary step once it has grown past it. */
     size_t total = 0, largest_step = 0, last = 0;
     while (total < 320 * MIB) {
-        assert_non_null(zh_arena_alloc(&arena, 256 * KIB, 16)); /* untouched: not committed */
+        assert_non_null(zh_arena_alloc_inline(&arena, 256 * KIB, 16)); /* untouched: not committed */
         total += 256 * KIB;
         size_t live = live_bytes(&counter);
         if (live - last > largest_step) largest_step = live - last;
@@ -404,7 +436,7 @@ static void fill_small_blocks(zh_arena *arena, size_t bytes, uint32_t seed) {
     for (size_t done = 0; done < bytes;) {
         seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
         size_t len = 8 + seed % 249;
-        unsigned char *p = zh_arena_alloc(arena, len, 8);
+        unsigned char *p = zh_arena_alloc_inline(arena, len, 8);
         assert_non_null(p);
         p[0] = 1;
         done += len;
@@ -459,9 +491,9 @@ static void test_growth_in_place_takes_a_step(void **state) {
     counting_init(&counter, zh_fba_allocator(&fba));
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
-    assert_non_null(zh_arena_alloc(&arena, ZH_ARENA_FIRST_BUFFER_SIZE - ZH_ARENA_HEADER_SIZE, 1));
+    assert_non_null(zh_arena_alloc_inline(&arena, ZH_ARENA_FIRST_BUFFER_SIZE - ZH_ARENA_HEADER_SIZE, 1));
     size_t before = live_bytes(&counter);
-    assert_non_null(zh_arena_alloc(&arena, 8, 8)); /* the buffer is full */
+    assert_non_null(zh_arena_alloc_inline(&arena, 8, 8)); /* the buffer is full */
     /* In place, by the next step (twice the first), not by 8 bytes. */
     assert_int_equal(counter.resize_index, 1);
     assert_int_equal(counter.allocations, 1);
@@ -469,7 +501,7 @@ static void test_growth_in_place_takes_a_step(void **state) {
     assert_int_equal(zh_arena_query_available(&arena, 1), 2 * ZH_ARENA_FIRST_BUFFER_SIZE - 8);
     /* The next step is twice that. */
     before = live_bytes(&counter);
-    assert_non_null(zh_arena_alloc(&arena, 2 * ZH_ARENA_FIRST_BUFFER_SIZE, 1));
+    assert_non_null(zh_arena_alloc_inline(&arena, 2 * ZH_ARENA_FIRST_BUFFER_SIZE, 1));
     assert_int_equal(live_bytes(&counter) - before, 4 * ZH_ARENA_FIRST_BUFFER_SIZE);
     zh_arena_deinit(&arena);
     assert_balanced(&counter);
@@ -485,18 +517,18 @@ static void test_free_all_remembers_the_round(void **state) {
     zh_arena_init(&arena, zh_failing_allocator(&counter));
     fill_small_blocks(&arena, 3 * MIB, 7u);
     assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
-    assert_non_null(zh_arena_alloc(&arena, 8, 8));
+    assert_non_null(zh_arena_alloc_inline(&arena, 8, 8));
     /* 3 MiB and a little: the step that holds it is 4 MiB. */
     assert_int_equal(live_bytes(&counter), 4 * MIB);
     assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
-    assert_non_null(zh_arena_alloc(&arena, 8, 8)); /* a round of 8 bytes... */
+    assert_non_null(zh_arena_alloc_inline(&arena, 8, 8)); /* a round of 8 bytes... */
     assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
-    assert_non_null(zh_arena_alloc(&arena, 8, 8)); /* ...is followed by a small buffer */
+    assert_non_null(zh_arena_alloc_inline(&arena, 8, 8)); /* ...is followed by a small buffer */
     assert_int_equal(live_bytes(&counter), ZH_ARENA_FIRST_BUFFER_SIZE);
     /* deinit forgets: the sequence starts at the first step again. */
     fill_small_blocks(&arena, 1 * MIB, 7u);
     zh_arena_deinit(&arena);
-    assert_non_null(zh_arena_alloc(&arena, 8, 8));
+    assert_non_null(zh_arena_alloc_inline(&arena, 8, 8));
     assert_int_equal(live_bytes(&counter), ZH_ARENA_FIRST_BUFFER_SIZE);
     zh_arena_deinit(&arena);
     assert_balanced(&counter);
@@ -507,7 +539,7 @@ static void test_query_available(void **state) {
     zh_arena arena;
     zh_arena_init(&arena, zh_c_allocator);
     assert_int_equal(zh_arena_query_available(&arena, 16), 0);
-    assert_non_null(zh_arena_alloc(&arena, 1, 1));
+    assert_non_null(zh_arena_alloc_inline(&arena, 1, 1));
     size_t left = zh_arena_query_available(&arena, 1);
     assert_int_equal(left, ZH_ARENA_FIRST_BUFFER_SIZE - ZH_ARENA_HEADER_SIZE - 1);
     assert_int_equal(zh_arena_query_available(&arena, 16), left - 15);
@@ -516,11 +548,11 @@ static void test_query_available(void **state) {
     zh_failing_init(&refuse, zh_c_allocator, 0);
     zh_arena_deinit(&arena);
     zh_arena_init(&arena, zh_c_allocator);
-    assert_non_null(zh_arena_alloc(&arena, 1, 1));
+    assert_non_null(zh_arena_alloc_inline(&arena, 1, 1));
     arena.child = zh_failing_allocator(&refuse); /* the child now refuses everything */
     zh_failing_set_resize_fail_index(&refuse, 0);
-    assert_null(zh_arena_alloc(&arena, left + 1, 1));
-    assert_non_null(zh_arena_alloc(&arena, left, 1));
+    assert_null(zh_arena_alloc_inline(&arena, left + 1, 1));
+    assert_non_null(zh_arena_alloc_inline(&arena, left, 1));
     assert_int_equal(zh_arena_query_available(&arena, 1), 0);
     arena.child = zh_c_allocator;
     zh_arena_deinit(&arena);
@@ -530,9 +562,9 @@ static void test_overflowing_request_is_oom(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_page_allocator); /* malloc under ASan aborts on huge sizes */
-    assert_null(zh_arena_alloc(&arena, SIZE_MAX - 8, 16));
-    assert_null(zh_arena_alloc(&arena, SIZE_MAX / 2, 4096));
-    assert_non_null(zh_arena_alloc(&arena, 8, 16));
+    assert_null(zh_arena_alloc_inline(&arena, SIZE_MAX - 8, 16));
+    assert_null(zh_arena_alloc_inline(&arena, SIZE_MAX / 2, 4096));
+    assert_non_null(zh_arena_alloc_inline(&arena, 8, 16));
     zh_arena_deinit(&arena);
 }
 
@@ -615,10 +647,10 @@ static void test_tiny_fixed_buffer(void **state) {
     zh_fba_init(&fba, memory, sizeof memory);
     zh_arena arena;
     zh_arena_init(&arena, zh_fba_allocator(&fba));
-    void *p = zh_arena_alloc(&arena, 100, 8);
+    void *p = zh_arena_alloc_inline(&arena, 100, 8);
     assert_non_null(p);
     assert_true(zh_fba_owns_slice(&fba, p, 100));
-    assert_null(zh_arena_alloc(&arena, 1000, 8));
+    assert_null(zh_arena_alloc_inline(&arena, 1000, 8));
     zh_arena_deinit(&arena);
     assert_int_equal(zh_fba_end_index(&fba), 0);
 }
@@ -629,6 +661,7 @@ int main(void) {
         cmocka_unit_test(test_conformance_c),
         cmocka_unit_test(test_inline_alloc),
         cmocka_unit_test(test_inline_bad_alignment_aborts),
+        cmocka_unit_test(test_exported_alloc_matches_inline),
         cmocka_unit_test(test_last_allocation_in_place),
         cmocka_unit_test(test_realloc_of_last_block_stays),
         cmocka_unit_test(test_reset_empty),

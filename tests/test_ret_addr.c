@@ -52,6 +52,13 @@ static ZHT_NOINLINE void free_from(zh_allocator a, void *p, size_t len, span *s)
 
 static ZHT_NOINLINE void *arena_inline_from(zh_arena *arena, size_t len, span *s) {
     s->start = zht_code_address(arena_inline_from);
+    void *p = zh_arena_alloc_inline(arena, len, 16);
+    s->end = zht_here();
+    return p;
+}
+
+static ZHT_NOINLINE void *arena_exported_from(zh_arena *arena, size_t len, span *s) {
+    s->start = zht_code_address(arena_exported_from);
     void *p = zh_arena_alloc(arena, len, 16);
     s->end = zht_here();
     return p;
@@ -73,7 +80,14 @@ static ZHT_NOINLINE void arena_deinit_from(zh_arena *arena, span *s) {
 
 static ZHT_NOINLINE void *pool_create_from(zh_pool *pool, span *s) {
     s->start = zht_code_address(pool_create_from);
-    void *item = zh_pool_create(pool); /* the inline fast path, then its slow path */
+    void *item = zh_pool_create_inline(pool); /* the inline fast path, then its slow path */
+    s->end = zht_here();
+    return item;
+}
+
+static ZHT_NOINLINE void *pool_exported_create_from(zh_pool *pool, span *s) {
+    s->start = zht_code_address(pool_exported_create_from);
+    void *item = zh_pool_create(pool);
     s->end = zht_here();
     return item;
 }
@@ -209,9 +223,12 @@ static void test_arena_inline(void **state) {
     span s;
     size_t before = zht_recorder_calls(&r);
     assert_non_null(arena_inline_from(&arena, 100, &s)); /* empty: the slow path */
-    assert_named(&r, before, s, "zh_arena_alloc (first buffer)");
+    assert_named(&r, before, s, "zh_arena_alloc_inline (first buffer)");
     before = zht_recorder_calls(&r);
     assert_non_null(arena_inline_from(&arena, 100 * 1024, &s));
+    assert_named(&r, before, s, "zh_arena_alloc_inline (growth)");
+    before = zht_recorder_calls(&r);
+    assert_non_null(arena_exported_from(&arena, 1024 * 1024, &s));
     assert_named(&r, before, s, "zh_arena_alloc (growth)");
     zh_arena_deinit(&arena);
 }
@@ -243,6 +260,12 @@ static void test_pool(void **state) {
     span s;
     size_t before = zht_recorder_calls(&r);
     assert_non_null(pool_create_from(&pool, &s)); /* empty pool: the slow path */
+    assert_named(&r, before, s, "zh_pool_create_inline");
+
+    before = zht_recorder_calls(&r);
+    for (int i = 0; i < 1000 && zht_recorder_calls(&r) == before; i++)
+        assert_non_null(pool_exported_create_from(&pool, &s)); /* until the arena grows */
+    assert_true(zht_recorder_calls(&r) > before);
     assert_named(&r, before, s, "zh_pool_create");
 
     before = zht_recorder_calls(&r);
