@@ -276,6 +276,37 @@ static bool test_resize_never_crosses_small_and_big(void) {
     return true;
 }
 
+/* Issue 7: alloc(4096), shrink to 8, free, repeated, must run in bounded memory
+ * (a shrink that split the slot for good took a fresh 4 KiB every round): 100k
+ * rounds with zh_resize and with zh_realloc (shrink-to-fit), then 4 MiB blocks,
+ * may grow memory by no more than the few pages their classes need. */
+static bool test_shrink_and_free_in_bounded_memory(void) {
+    size_t pages = memory_pages();
+    for (int round = 0; round < 100000; round++) {
+        unsigned char *p = zh_alloc(zh_wasm_allocator, 4096);
+        CHECK(p != NULL);
+        size_t len = zh_resize(zh_wasm_allocator, p, 4096, 8) ? 8 : 4096;
+        zh_free(zh_wasm_allocator, p, len);
+        unsigned char *q = zh_alloc(zh_wasm_allocator, 4096);
+        CHECK(q != NULL);
+        q[0] = 1;
+        unsigned char *r = zh_realloc(zh_wasm_allocator, q, 4096, 8);
+        CHECK(r != NULL && r[0] == 1);
+        zh_free(zh_wasm_allocator, r, 8);
+    }
+    CHECK(memory_pages() <= pages + 2);
+    for (int round = 0; round < 1000; round++) {
+        unsigned char *p = zh_alloc(zh_wasm_allocator, 4 * MIB);
+        CHECK(p != NULL);
+        unsigned char *r = zh_realloc(zh_wasm_allocator, p, 4 * MIB, 8);
+        CHECK(r != NULL);
+        zh_free(zh_wasm_allocator, r, 8);
+    }
+    /* 4 MiB plus the slot's word rounds up to a run of 128 pages. */
+    CHECK(memory_pages() <= pages + 2 + 128);
+    return true;
+}
+
 /* Live blocks of many sizes, interleaved with wasi-libc malloc growing the same
  * memory, never overlap or corrupt each other. */
 #define MIXED_COUNT 96
@@ -497,6 +528,7 @@ static const test_case tests[] = {
     TEST(test_conformance),
     TEST(test_alignments),
     TEST(test_resize_never_crosses_small_and_big),
+    TEST(test_shrink_and_free_in_bounded_memory),
     TEST(test_mixed_with_malloc),
     TEST(test_backend_info),
     TEST(test_map_zeroed_on_reuse),
