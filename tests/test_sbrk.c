@@ -493,8 +493,9 @@ static void platform_backend_maps_from_the_break(void **unused) {
     const zh__os_info *os = zh__os_info_get();
     if (strcmp(os->name, "sbrk") != 0) skip();
     assert_int_equal(os->caps & (ZH__OS_CAN_RETURN_MEMORY | ZH__OS_CAN_UNMAP_PARTIAL |
-                                 ZH__OS_CAN_SHRINK | ZH__OS_CAN_GROW | ZH__OS_CAN_REMAP),
+                                 ZH__OS_CAN_GROW | ZH__OS_CAN_REMAP),
                      0);
+    assert_true(os->caps & ZH__OS_CAN_SHRINK);
     size_t page = os->page_size;
     for (size_t align = page; align <= ((size_t)1 << 20); align <<= 2) {
         unsigned char *p = zh__os_map(3 * page, align, NULL);
@@ -508,18 +509,29 @@ static void platform_backend_maps_from_the_break(void **unused) {
         assert_true(zht_all_bytes(q, 3 * page, 0)); /* reused memory comes back zeroed */
         zh__os_unmap(q, 3 * page);
     }
-    /* No shrinking (the tail would be stranded); an unmapped block is reused by a
-     * later map of its class, whatever length the unmap named. */
+    /* Shrinking succeeds and keeps the block whole (its tail would be stranded on
+     * smaller lists); the unmap frees all of it, whatever length it names, and a
+     * later map of its class reuses it. */
     unsigned char *big = zh__os_map(64 * page, page, NULL);
     assert_non_null(big);
     memset(big, 0x77, 64 * page);
-    assert_false(zh__os_shrink(big, 64 * page, 2 * page));
+    assert_true(zh__os_shrink(big, 64 * page, 2 * page));
+    assert_false(zh__os_shrink(big + page, 64 * page, 2 * page)); /* not a mapping */
     assert_true(zht_all_bytes(big, 64 * page, 0x77));
     zh__os_unmap(big, 2 * page);
     unsigned char *again = zh__os_map(40 * page, page, NULL);
     assert_ptr_equal(again, big);
     assert_true(zht_all_bytes(again, 40 * page, 0));
     zh__os_unmap(again, 40 * page);
+    /* map, shrink, unmap, repeated, runs in bounded memory (issue 7). */
+    uintptr_t brk_before = (uintptr_t)zh__os_sbrk(0);
+    for (int round = 0; round < 100000; round++) {
+        unsigned char *p = zh__os_map(64 * page, page, NULL);
+        assert_non_null(p);
+        assert_true(zh__os_shrink(p, 64 * page, 2 * page));
+        zh__os_unmap(p, 2 * page);
+    }
+    assert_true((uintptr_t)zh__os_sbrk(0) - brk_before <= 64 * page + 4 * BIG);
     assert_false(zh__os_grow(NULL, page, 2 * page));
     assert_null(zh__os_remap(NULL, page, 2 * page));
     /* Many live mappings at once (the backend's table grows). */

@@ -9,10 +9,10 @@
  * zero-fills it (reused blocks are not zero). The heap records the class of every
  * bigpage it hands out, so unmap finds a block's class from its address alone
  * (zh__os_unmap only promises the address; without partial unmap `len` may be
- * anything). Nothing can be shrunk, grown, moved or partially unmapped: a block
- * that shrank into a smaller class would strand the rest of its slot, since free
- * blocks are never merged; callers copy instead. Unmapped memory is only reused by
- * later maps: it never goes back to the OS.
+ * anything). Shrinking succeeds but keeps the block whole until it is unmapped:
+ * handing its tail to smaller classes would strand it, since free blocks are never
+ * merged. Nothing can be grown, moved or partially unmapped. Unmapped memory is
+ * only reused by later maps: it never goes back to the OS.
  *
  * Costs: a map is a heap alloc (power-of-two rounding: up to 2x the length) and a
  * memset of the block; an unmap is a class-map lookup and a free. One seam mutex
@@ -51,7 +51,7 @@ static void setup(void) {
     long page = sysconf(_SC_PAGESIZE);
     info.page_size = page > 0 ? (size_t)page : 4096;
     info.granularity = info.page_size;
-    info.caps = ZH__OS_HAS_THREADS;
+    info.caps = ZH__OS_CAN_SHRINK | ZH__OS_HAS_THREADS;
     info.name = "sbrk";
     zh__mutex_init(&heap_lock);
     zh__sc_init(&heap, (zh__sc_source){.brk = os_brk}, CALL);
@@ -89,9 +89,17 @@ void zh__os_unmap(void *p, size_t len) {
     if (!found && zh__config_safety) zh__panic(CALL, "%p is not a mapping", p);
 }
 
+/* Succeeds in place and keeps the block whole: its tail is reused only after the
+ * unmap (which frees the whole block, whatever length it names). Handing the tail
+ * to smaller classes would strand it there, since free blocks never merge. */
 bool zh__os_shrink(void *p, size_t old_len, size_t new_len) {
-    (void)p, (void)old_len, (void)new_len;
-    return false;
+    if (new_len > old_len) return false;
+    zh__os_info_get();
+    zh__sc_class c;
+    zh__mutex_lock(&heap_lock);
+    bool found = zh__sc_class_of(&heap, p, &c);
+    zh__mutex_unlock(&heap_lock);
+    return found && old_len <= c.bytes;
 }
 
 bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
