@@ -57,8 +57,41 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
 #define ZH_RETURN_ADDRESS() ((uintptr_t)0)
 #endif
 
-/* Reports a contract violation and aborts: "zheap: <call>: <message>". Writes with
- * no allocation, so it is safe from inside any allocator. */
+/* Thread-local storage for internal state (C11 _Thread_local; the compiler's
+ * spelling where it has its own). Only for plain data: a destructor at thread exit
+ * needs the platform's zh__tls_key. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define ZH__THREAD_LOCAL __declspec(thread)
+#else
+#define ZH__THREAD_LOCAL _Thread_local
+#endif
+
+/* The cache-line size data is padded to against false sharing; 128 where adjacent-
+ * line prefetch or 128-byte lines make 64 too small (x86-64, aarch64, ppc64). The
+ * machine's own figure is zh__os_cache_line(). */
+#if defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__) || defined(__powerpc64__)
+#define ZH__CACHE_LINE 128
+#else
+#define ZH__CACHE_LINE 64
+#endif
+
+/* Atomic shims: the C11 <stdatomic.h> operations with the orders zheap uses, named
+ * for what they are for. */
+#include <stdatomic.h>
+#define zh__atomic_load_relaxed(p) atomic_load_explicit((p), memory_order_relaxed)
+#define zh__atomic_load_acquire(p) atomic_load_explicit((p), memory_order_acquire)
+#define zh__atomic_store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define zh__atomic_store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
+#define zh__atomic_add_relaxed(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define zh__atomic_sub_relaxed(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_relaxed)
+#define zh__atomic_exchange_acq_rel(p, v) atomic_exchange_explicit((p), (v), memory_order_acq_rel)
+#define zh__atomic_cas_weak_acq_rel(p, expected, desired)                                   \
+    atomic_compare_exchange_weak_explicit((p), (expected), (desired), memory_order_acq_rel, \
+                                          memory_order_acquire)
+
+/* Reports a contract violation and aborts: "zheap: <call>: <message>". Formats into
+ * a stack buffer and writes through the platform (no stdio, no C heap), so it is
+ * safe from inside any allocator and from every layer (src/core/panic.c). */
 ZH_NORETURN ZH_PRINTF(2, 3) void zh__panic(const char *call, const char *fmt, ...);
 
 /* Fills `len` bytes at `p` with ZH_UNDEFINED_BYTE when safety is on. */
