@@ -7,7 +7,8 @@
  * between, and the page-run backend under zh_page_allocator.
  *
  *   zheap-wasm_main.wasm                 all tests; prints "N passed, M failed"
- *   zheap-wasm_main.wasm --double-free   aborts naming zh_wasm_allocator (safety on) */
+ *   zheap-wasm_main.wasm --double-free   aborts naming zh_wasm_allocator (safety on)
+ *   zheap-wasm_main.wasm --wrong-length  aborts: a free with another class's length */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,20 @@ static int double_free(void) {
     return 0;
 }
 
+/* A free with the length of another size class (issue 7): the first slot of a page
+ * is aligned to every smaller class, so only the class map can tell. */
+static int wrong_length(void) {
+    if (!zh_safety_enabled()) {
+        puts("safety checks are off: skipped");
+        return 0;
+    }
+    void *p = zh_alloc(zh_wasm_allocator, 100 * KIB); /* a fresh run of two pages */
+    void *q = zh_alloc(zh_wasm_allocator, 30 * KIB);
+    (void)p;
+    zh_free(zh_wasm_allocator, q, 3000); /* aborts: "... wrong length or alignment?" */
+    return 0;
+}
+
 /* ---- runner --------------------------------------------------------------------------- */
 
 typedef struct test_case {
@@ -541,6 +556,7 @@ static const test_case tests[] = {
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--double-free") == 0) return double_free();
+    if (argc > 1 && strcmp(argv[1], "--wrong-length") == 0) return wrong_length();
     unsigned passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         current_test = tests[i].name;

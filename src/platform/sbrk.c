@@ -15,8 +15,8 @@
  * only reused by later maps: it never goes back to the OS.
  *
  * Costs: a map is a heap alloc (power-of-two rounding: up to 2x the length) and a
- * memset of the block; an unmap is a class-map lookup and a free. One seam mutex
- * guards the heap.
+ * memset of the block; an unmap is a class-map lookup and a free. One word lock of
+ * the seam (zh__lock) guards the heap; zh__os_once sets the backend up.
  *
  * Sharing the break: glibc malloc also moves the break. The heap never assumes that
  * two sbrk calls return adjacent memory, so a single-threaded mix is safe; sbrk(2)
@@ -26,20 +26,21 @@
 #define _DEFAULT_SOURCE
 #endif
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "core/fault.h"
 #include "core/size_classes.h"
+#include "platform/checks.h"
 #include "platform/platform.h"
 
 #define CALL "zh__os_unmap"
 
 /* ---- process-wide state, set up once ------------------------------------------------------- */
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static zh__once info_once = ZH__ONCE_INIT;
 static zh__os_info info;
-static zh_mutex heap_lock;
+static zh__lock heap_lock = ZH__LOCK_INIT;
 static zh__sc_heap heap;
 
 static void *os_brk(void *ctx, intptr_t increment) {
@@ -47,18 +48,18 @@ static void *os_brk(void *ctx, intptr_t increment) {
     return zh__os_sbrk(increment);
 }
 
-static void setup(void) {
+static void setup(void *unused) {
+    (void)unused;
     long page = sysconf(_SC_PAGESIZE);
     info.page_size = page > 0 ? (size_t)page : 4096;
     info.granularity = info.page_size;
-    info.caps = ZH__OS_CAN_SHRINK | ZH__OS_HAS_THREADS;
+    info.caps = ZH__OS_CAN_SHRINK | ZH__OS_HAS_THREADS | ZH__OS_HAS_THREAD_EXIT | ZH__OS_HAS_FORK;
     info.name = "sbrk";
-    zh__mutex_init(&heap_lock);
     zh__sc_init(&heap, (zh__sc_source){.brk = os_brk}, CALL);
 }
 
 const zh__os_info *zh__os_info_get(void) {
-    pthread_once(&once, setup);
+    zh__os_once(&info_once, setup, NULL);
     return &info;
 }
 
@@ -67,13 +68,13 @@ const zh__os_info *zh__os_info_get(void) {
 void *zh__os_map(size_t len, size_t alignment, void *hint) {
     (void)hint; /* the break decides where memory lands */
     const zh__os_info *os = zh__os_info_get();
-    if (len == 0) return NULL;
+    if (len == 0 || zh__fault_injected(ZH__OS_FAULT_MAP)) return NULL;
     if (alignment < os->page_size) alignment = os->page_size;
     zh__sc_class c;
     if (!zh__sc_classify(len > alignment ? len : alignment, &c)) return NULL;
-    zh__mutex_lock(&heap_lock);
+    zh__lock_acquire(&heap_lock);
     void *p = zh__sc_alloc(&heap, c, alignment);
-    zh__mutex_unlock(&heap_lock);
+    zh__lock_release(&heap_lock);
     if (p != NULL) memset(p, 0, len); /* a reused block holds old bytes */
     return p;
 }
@@ -81,11 +82,11 @@ void *zh__os_map(size_t len, size_t alignment, void *hint) {
 void zh__os_unmap(void *p, size_t len) {
     (void)len; /* the whole mapping goes, as without ZH__OS_CAN_UNMAP_PARTIAL */
     zh__os_info_get();
-    zh__mutex_lock(&heap_lock);
+    zh__lock_acquire(&heap_lock);
     zh__sc_class c;
     bool found = zh__sc_class_of(&heap, p, &c);
     if (found) zh__sc_free(&heap, p, c);
-    zh__mutex_unlock(&heap_lock);
+    zh__lock_release(&heap_lock);
     if (!found && zh__config_safety) zh__panic(CALL, "%p is not a mapping", p);
 }
 
@@ -93,18 +94,18 @@ void zh__os_unmap(void *p, size_t len) {
  * unmap (which frees the whole block, whatever length it names). Handing the tail
  * to smaller classes would strand it there, since free blocks never merge. */
 bool zh__os_shrink(void *p, size_t old_len, size_t new_len) {
-    if (new_len > old_len) return false;
+    zh__os_check_shrink(p, old_len, new_len);
     zh__os_info_get();
     zh__sc_class c;
-    zh__mutex_lock(&heap_lock);
+    zh__lock_acquire(&heap_lock);
     bool found = zh__sc_class_of(&heap, p, &c);
-    zh__mutex_unlock(&heap_lock);
+    zh__lock_release(&heap_lock);
     return found && old_len <= c.bytes;
 }
 
 bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
-    (void)p, (void)old_len, (void)new_len;
-    return false;
+    zh__os_check_grow(p, old_len, new_len);
+    return new_len == old_len;
 }
 
 void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
