@@ -116,8 +116,8 @@ static bool map_reserve(zh__sc_heap *h) {
     h->map = entries; /* first, so that freeing the old table updates the new one */
     h->map_capacity = cap;
     if (old != h->map_inline) {
-        zh__sc_class old_c;
-        zh__sc_classify(old_bytes, &old_c);
+        zh__sc_class old_c = {0}; /* the class the old table was taken with */
+        (void)zh__sc_classify(old_bytes, &old_c);
         free_block(h, old, old_c);
     }
     return true;
