@@ -6,8 +6,8 @@
  *
  * Design: power-of-two size classes from 8 bytes to 32 KiB, each carved from 64 KiB
  * "big pages" and recycled through a per-class free list; requests of 32 KiB and
- * more take a power-of-two run of big pages, recycled through per-run-size free
- * lists. New memory comes from the wasm platform backend (memory.grow, 64 KiB
+ * more take a power-of-two run of big pages from the wasm platform backend, which
+ * keeps the free runs of each size (and grows memory with memory.grow, 64 KiB
  * pages). Memory is never returned to the engine (WebAssembly cannot shrink a
  * memory), only reused. As in Zig, a block of `len` bytes occupies the next power
  * of two of max(len + sizeof(size_t), alignment).
