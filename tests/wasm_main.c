@@ -404,6 +404,24 @@ static bool test_partial_unmap(void) {
     return true;
 }
 
+/* A mapping of a page count that is not a power of two takes a larger run and
+ * gives the tail back; unmapped, its pieces join that tail again, so mapping and
+ * unmapping it over and over does not grow memory. */
+static bool test_map_unmap_odd_page_count(void) {
+    unsigned char *p = zh__os_map(3 * PAGE, PAGE, NULL);
+    CHECK(p != NULL);
+    zh__os_unmap(p, 3 * PAGE);
+    size_t pages = memory_pages();
+    for (int round = 0; round < 1000; round++) {
+        unsigned char *q = zh__os_map(3 * PAGE, PAGE, NULL);
+        CHECK(q != NULL);
+        q[3 * PAGE - 1] = 1;
+        zh__os_unmap(q, 3 * PAGE);
+    }
+    CHECK(memory_pages() == pages);
+    return true;
+}
+
 /* A mapping that ends at the end of linear memory grows in place; any other
  * does not. */
 static bool test_grow_at_end(void) {
@@ -549,6 +567,7 @@ static const test_case tests[] = {
     TEST(test_map_zeroed_on_reuse),
     TEST(test_map_alignment),
     TEST(test_partial_unmap),
+    TEST(test_map_unmap_odd_page_count),
     TEST(test_grow_at_end),
     TEST(test_page_allocator),
     TEST(test_growth_refused), /* last: fills memory */

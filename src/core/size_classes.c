@@ -4,7 +4,9 @@
  * bigpage and every big alloc/free add one insert/removal in the class map
  * (open addressing, at most half full); alignment above a bigpage walks the free
  * runs. Space: up to 2x from power-of-two rounding, no per-block header, one map
- * word per bigpage in use (about 0.01%). Free runs are split but never merged. */
+ * word per bigpage in use (about 0.01%). Free runs are split; a range given back
+ * (zh__sc_run_free_range, growth padding) joins a neighbouring run at the head of
+ * its list, and nothing else is merged. */
 #include "core/size_classes.h"
 
 #include "common.h"
@@ -156,6 +158,22 @@ bool zh__sc_class_of(const zh__sc_heap *h, const void *p, zh__sc_class *out) {
 
 /* ---- the source ---------------------------------------------------------------------------- */
 
+/* Pushes a free run of 2^k bigpages, first merging it with the run at the head of
+ * its list while the two are neighbours. O(1), and not a full coalescing: it joins
+ * a range given back piece by piece, such as a mapping of three pages unmapped
+ * right after its tail page went back, which otherwise could never again serve a
+ * request of its original size. */
+static void push_merged(zh__sc_heap *h, uintptr_t run, unsigned k) {
+    for (; k + 1 < ZH__SC_BIG_CLASSES; k++) {
+        uintptr_t head = (uintptr_t)h->big_free[k];
+        size_t bytes = run_bytes(k);
+        if (head == 0 || (head != run + bytes && head + bytes != run)) break;
+        h->big_free[k] = *(void **)head;
+        if (head < run) run = head;
+    }
+    push(&h->big_free[k], (void *)run);
+}
+
 /* Gives whole bigpages of [lo, hi) to the run free lists; counts the rest as lost. */
 static void salvage(zh__sc_heap *h, uintptr_t lo, uintptr_t hi) {
     if (hi <= lo) return;
@@ -169,7 +187,7 @@ static void salvage(zh__sc_heap *h, uintptr_t lo, uintptr_t hi) {
     while (first < last) {
         unsigned k = floor_log2((size_t)(last - first) / BIGPAGE); /* largest 2^k that fits */
         if (k >= ZH__SC_BIG_CLASSES) k = ZH__SC_BIG_CLASSES - 1;
-        push(&h->big_free[k], (void *)first);
+        push_merged(h, first, k);
         first += run_bytes(k);
     }
 }

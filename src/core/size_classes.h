@@ -110,8 +110,9 @@ bool zh__sc_class_of(const zh__sc_heap *h, const void *p, zh__sc_class *out);
  * source refuses. */
 void *zh__sc_run_alloc(zh__sc_heap *h, unsigned k, size_t alignment);
 
-/* Gives [p, p + bytes) back: the whole bigpages in it go onto the run free lists,
- * the rest is counted as lost. */
+/* Gives [p, p + bytes) back: the whole bigpages in it go onto the run free lists
+ * (each piece joining a neighbouring free run of its size at the head of that
+ * list), the rest is counted as lost. */
 void zh__sc_run_free_range(zh__sc_heap *h, void *p, size_t bytes);
 
 /* log2 of the smallest power of two >= x (x >= 1). */

@@ -10,7 +10,8 @@
  * through zh__os_map/unmap: zh_page_allocator and zh_wasm_allocator share them.
  * Unmapped pages are reused, never returned to the engine.
  * Costs: reused pages are zeroed with memset (fresh ones already are zero). Runs are
- * never merged.
+ * not coalesced, except that an unmapped piece joins a neighbouring free run of its
+ * size at the head of that list (so an odd-sized mapping becomes whole again).
  *
  * Threads and diagnostics: wasm32-wasi builds have no threads, so zh_mutex is a
  * no-op, zh__lock only records that it is held (so try-lock answers truthfully and
