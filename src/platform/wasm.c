@@ -46,12 +46,16 @@ const zh__os_info *zh__os_info_get(void) { return &wasm_info; }
 /* wasi-libc's malloc (dlmalloc) up to 2022, as packaged by Debian 12, claims all of
  * linear memory up to its size at the time of its first call as its heap: memory we
  * had grown by then would be handed out twice. So the C heap is set up before our
- * first growth (once; single-threaded, and dlmalloc never calls back into us). */
+ * first growth (once; single-threaded, and dlmalloc never calls back into us). The
+ * block goes through a volatile pointer: a plain free(malloc(1)) is an unused
+ * allocation that optimizing compilers delete, and then nothing is set up. */
 static void claim_c_heap_first(void) {
     static bool done;
+    static void *volatile probe;
     if (done) return;
     done = true;
-    free(malloc(1));
+    probe = malloc(1);
+    free(probe);
 }
 
 size_t zh__os_memory_grow(size_t pages) {
