@@ -17,32 +17,19 @@
 #define CODE_MASK ((uintptr_t)(BIGPAGE - 1))
 #define BIG_CODE 32u
 
-static unsigned floor_log2(size_t x) {
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)(sizeof(unsigned long long) * CHAR_BIT - 1) -
-           (unsigned)__builtin_clzll((unsigned long long)x);
-#else
-    unsigned n = 0;
-    while (x > 1) x >>= 1, n++;
-    return n;
-#endif
-}
-
-unsigned zh__sc_ceil_log2(size_t x) { return x <= 1 ? 0u : floor_log2(x - 1) + 1u; }
-
 static size_t run_bytes(unsigned k) { return ((size_t)1 << k) * BIGPAGE; }
 
 bool zh__sc_classify(size_t need, zh__sc_class *out) {
     unsigned min_log2 = zh__log2_pow2(MIN_SLOT);
     if (need < BIGPAGE) {
-        unsigned log2 = zh__sc_ceil_log2(need < MIN_SLOT ? MIN_SLOT : need);
+        unsigned log2 = zh__ceil_log2(need < MIN_SLOT ? MIN_SLOT : need);
         if (log2 < zh__log2_pow2(BIGPAGE)) {
             *out = (zh__sc_class){false, log2 - min_log2, (size_t)1 << log2};
             return true;
         }
     }
-    size_t pages = need / BIGPAGE + (need % BIGPAGE != 0);
-    unsigned k = zh__sc_ceil_log2(pages);
+    size_t pages = zh__div_ceil(need, BIGPAGE);
+    unsigned k = zh__ceil_log2(pages);
     if (k >= ZH__SC_BIG_CLASSES) return false;
     *out = (zh__sc_class){true, k, run_bytes(k)};
     return true;
@@ -185,7 +172,7 @@ static void salvage(zh__sc_heap *h, uintptr_t lo, uintptr_t hi) {
     }
     h->bytes_lost += (size_t)(first - lo) + (size_t)(hi - last);
     while (first < last) {
-        unsigned k = floor_log2((size_t)(last - first) / BIGPAGE); /* largest 2^k that fits */
+        unsigned k = zh__floor_log2((size_t)(last - first) / BIGPAGE); /* largest 2^k that fits */
         if (k >= ZH__SC_BIG_CLASSES) k = ZH__SC_BIG_CLASSES - 1;
         push_merged(h, first, k);
         first += run_bytes(k);

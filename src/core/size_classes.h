@@ -115,7 +115,4 @@ void *zh__sc_run_alloc(zh__sc_heap *h, unsigned k, size_t alignment);
  * list), the rest is counted as lost. */
 void zh__sc_run_free_range(zh__sc_heap *h, void *p, size_t bytes);
 
-/* log2 of the smallest power of two >= x (x >= 1). */
-unsigned zh__sc_ceil_log2(size_t x);
-
 #endif /* ZHEAP_SRC_CORE_SIZE_CLASSES_H */

@@ -83,13 +83,13 @@ static zh__sc_heap *runs(void) {
     return &heap;
 }
 
-static size_t pages_of(size_t len) { return len / PAGE + (len % PAGE != 0); }
+static size_t pages_of(size_t len) { return zh__div_ceil(len, PAGE); }
 
 void *zh__os_map(size_t len, size_t alignment, void *hint) {
     (void)hint; /* there is one linear memory; placement is not ours to choose */
     if (zh__fault_injected(ZH__OS_FAULT_MAP)) return NULL;
     size_t pages = pages_of(len);
-    unsigned k = zh__sc_ceil_log2(pages);
+    unsigned k = zh__ceil_log2(pages);
     if (len == 0 || k >= ZH__SC_BIG_CLASSES) return NULL;
     uintptr_t end_before = zh__os_memory_grow(0) * PAGE;
     char *run = zh__sc_run_alloc(runs(), k, alignment < PAGE ? PAGE : alignment);
