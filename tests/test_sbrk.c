@@ -122,8 +122,7 @@ static void freed_slot_is_reused_by_its_class(void **unused) {
         assert_non_null(p);
         zh_free(a, p, len);
         /* Any length that rounds to the same power of two takes the freed slot. */
-        size_t slot = 1;
-        while (slot < len || slot < ZH_MALLOC_ALIGNMENT) slot <<= 1;
+        size_t slot = zh__ceil_pow2(len > ZH_MALLOC_ALIGNMENT ? len : ZH_MALLOC_ALIGNMENT);
         void *q = zh_alloc(a, slot);
         assert_ptr_equal(q, p);
         zh_free(a, q, slot);

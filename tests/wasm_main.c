@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zheap/internal.h"
 #include "zheap/page.h"
 #include "zheap/testing.h"
 #include "zheap/wasm.h"
@@ -249,7 +250,7 @@ static bool test_alignments(void) {
             size_t len = lens[i];
             unsigned char *p = zh_alloc_aligned(zh_wasm_allocator, len, alignment);
             CHECK(p != NULL);
-            CHECK(((uintptr_t)p & (alignment - 1)) == 0);
+            CHECK(zh__is_aligned(p, alignment));
             p[len - 1] = 0x78, p[0] = 0x77;
             CHECK(p[0] == 0x77 && (len == 1 || p[len - 1] == 0x78));
             zh_free_aligned(zh_wasm_allocator, p, len, alignment);
@@ -377,8 +378,8 @@ static bool test_map_alignment(void) {
     for (size_t alignment = 1; alignment <= 8 * MIB; alignment <<= 1) {
         unsigned char *p = zh__os_map(PAGE, alignment, NULL);
         CHECK(p != NULL);
-        CHECK(((uintptr_t)p & (alignment - 1)) == 0);
-        CHECK(((uintptr_t)p & (PAGE - 1)) == 0);
+        CHECK(zh__is_aligned(p, alignment));
+        CHECK(zh__is_aligned(p, PAGE));
         zh__os_unmap(p, PAGE);
     }
     return true;
