@@ -51,23 +51,10 @@ ZH_PRINTF(2, 3) static bool check(bool ok, const char *fmt, ...) {
 
 /* ---- the conformance suite ---------------------------------------------------------- */
 
-typedef int (*suite_fn)(zh_allocator a);
-
-static const struct suite_entry {
-    const char *name;
-    suite_fn run;
-} suite[] = {
-    {"zh_test_allocator", zh_test_allocator},
-    {"zh_test_allocator_aligned", zh_test_allocator_aligned},
-    {"zh_test_allocator_large_alignment", zh_test_allocator_large_alignment},
-    {"zh_test_allocator_aligned_shrink", zh_test_allocator_aligned_shrink},
-};
-#define SUITE_LEN (sizeof suite / sizeof suite[0])
-
-/* Runs every suite function on `a`. */
+/* Runs every function of zh_test_suite (testing.h) on `a`. */
 static void run_suite(const char *allocator_name, zh_allocator a) {
-    for (size_t i = 0; i < SUITE_LEN; i++)
-        check(suite[i].run(a) == 0, "%s: %s", allocator_name, suite[i].name);
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++)
+        check(zh_test_suite[i].run(a) == 0, "%s: %s", allocator_name, zh_test_suite[i].name);
 }
 
 /* One buffer for the allocators that live in a caller's memory (fba, the wrappers
@@ -117,14 +104,14 @@ static void test_raw_c_allocator(void) {
 static void test_fba(void) {
     zh_fba fba;
     zh_fba_init(&fba, buffer, sizeof buffer);
-    for (size_t i = 0; i < SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_fba_reset(&fba);
-        check(suite[i].run(zh_fba_allocator(&fba)) == 0, "fba: %s", suite[i].name);
+        check(zh_test_suite[i].run(zh_fba_allocator(&fba)) == 0, "fba: %s", zh_test_suite[i].name);
     }
-    for (size_t i = 0; i < SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_fba_reset(&fba);
-        check(suite[i].run(zh_fba_thread_safe_allocator(&fba)) == 0, "fba thread-safe: %s",
-              suite[i].name);
+        check(zh_test_suite[i].run(zh_fba_thread_safe_allocator(&fba)) == 0, "fba thread-safe: %s",
+              zh_test_suite[i].name);
     }
 }
 
@@ -146,15 +133,15 @@ static void test_arena(void) {
  * suite function (get is called once per instance). */
 static void test_stack_fallback(void) {
     size_t spilled = 0;
-    for (size_t i = 0; i < SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_failing counter;
         zh_failing_init(&counter, zh_page_allocator, SIZE_MAX);
         ZH_STACK_FALLBACK(sf, 4096, zh_failing_allocator(&counter));
-        check(suite[i].run(zh_stack_fallback_get(&sf)) == 0, "stack fallback over page: %s",
-              suite[i].name);
+        check(zh_test_suite[i].run(zh_stack_fallback_get(&sf)) == 0, "stack fallback over page: %s",
+              zh_test_suite[i].name);
         check(counter.allocations == counter.deallocations &&
                   counter.allocated_bytes == counter.freed_bytes,
-              "stack fallback over page: %s returned every fallback block", suite[i].name);
+              "stack fallback over page: %s returned every fallback block", zh_test_suite[i].name);
         spilled += counter.allocations;
     }
     check(spilled > 0, "stack fallback over page: large blocks went to the fallback");
@@ -165,10 +152,10 @@ static void test_thread_safe(void) {
     zh_fba_init(&fba, buffer, sizeof buffer);
     zh_thread_safe ts;
     zh_thread_safe_init(&ts, zh_fba_allocator(&fba));
-    for (size_t i = 0; i < SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_fba_reset(&fba);
-        check(suite[i].run(zh_thread_safe_allocator(&ts)) == 0, "thread-safe over fba: %s",
-              suite[i].name);
+        check(zh_test_suite[i].run(zh_thread_safe_allocator(&ts)) == 0, "thread-safe over fba: %s",
+              zh_test_suite[i].name);
     }
     zh_thread_safe_deinit(&ts);
 

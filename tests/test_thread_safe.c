@@ -130,9 +130,9 @@ static void test_conformance_over_fba(void **state) {
     zh_fba_init(&fba, buffer, len);
     zh_thread_safe ts;
     zh_thread_safe_init(&ts, zh_fba_allocator(&fba));
-    for (size_t i = 0; i < ZHT_CONFORMANCE_SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_fba_reset(&fba);
-        assert_int_equal(zht_conformance_suite[i](zh_thread_safe_allocator(&ts)), 0);
+        zht_assert_test_case(i, zh_thread_safe_allocator(&ts));
     }
     zh_thread_safe_deinit(&ts);
     free(buffer);

@@ -232,13 +232,13 @@ static bool test_objects_1024_and_2048(void) {
     return true;
 }
 
-static bool test_conformance(void) {
-    CHECK(zh_test_allocator(zh_wasm_allocator) == 0);
-    CHECK(zh_test_allocator_aligned(zh_wasm_allocator) == 0);
-    CHECK(zh_test_allocator_large_alignment(zh_wasm_allocator) == 0);
-    CHECK(zh_test_allocator_aligned_shrink(zh_wasm_allocator) == 0);
+/* Every function of zh_test_suite (testing.h) on `a`. */
+static bool run_suite(zh_allocator a) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) CHECK(zh_test_suite[i].run(a) == 0);
     return true;
 }
+
+static bool test_conformance(void) { return run_suite(zh_wasm_allocator); }
 
 /* ---- beyond Zig's tests ------------------------------------------------------------- */
 
@@ -442,13 +442,7 @@ static bool test_grow_at_end(void) {
     return true;
 }
 
-static bool test_page_allocator(void) {
-    CHECK(zh_test_allocator(zh_page_allocator) == 0);
-    CHECK(zh_test_allocator_aligned(zh_page_allocator) == 0);
-    CHECK(zh_test_allocator_large_alignment(zh_page_allocator) == 0);
-    CHECK(zh_test_allocator_aligned_shrink(zh_page_allocator) == 0);
-    return true;
-}
+static bool test_page_allocator(void) { return run_suite(zh_page_allocator); }
 
 /* ---- out of memory: memory.grow refuses ------------------------------------------------
  * Runs last: it fills linear memory up to the module's maximum. */

@@ -88,9 +88,11 @@ typedef enum zh_arena_reset_mode {
 
 struct zh__arena_buffer; /* header at the start of each buffer (private) */
 
-/* Caller-owned arena state. The fields are private; they are visible only so that
- * zh_arena_alloc can be inline. Initialise with zh_arena_init. */
+/* Caller-owned arena state, initialised with zh_arena_init. Visible only so that
+ * zh_arena_alloc_inline can be inline; every field is private (see "Public
+ * structs" in docs/architecture.md). */
 typedef struct zh_arena {
+    /* private */
     unsigned char *cur;               /* first free byte in the newest buffer */
     unsigned char *end;               /* one past the newest buffer's last byte */
     struct zh__arena_buffer *buffers; /* newest first; NULL when empty */

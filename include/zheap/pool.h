@@ -35,6 +35,7 @@ extern "C" {
 #endif
 
 typedef struct zh_pool_options {
+    /* public */
     /* Bytes per item. 0 is allowed (items are then pointer-sized). */
     size_t item_size;
     /* Alignment of every item in bytes, a power of two up to 2^ZH_ALIGN_LOG2_MAX;
@@ -49,14 +50,17 @@ typedef struct zh_pool_options {
 /* Options for a growable pool of objects of type T (Zig's MemoryPool(T)). */
 #define ZH_POOL_OPTIONS(T) (ZH__LITERAL(zh_pool_options){sizeof(T), ZH__ALIGNOF(T), true})
 
-/* Caller-owned pool state. Fields are private (visible for the inline fast
- * paths) except item_size and item_align, which may be read. */
+/* Caller-owned pool state, visible for the inline fast paths (see "Public
+ * structs" in docs/architecture.md). */
 typedef struct zh_pool {
-    void *free_list;   /* first free item; each free item starts with the next */
-    bool checked;      /* ZHEAP_SAFETY build: every call takes the checked path */
-    bool growable;
+    /* read-only */
     size_t item_size;  /* effective size of every item */
     size_t item_align; /* effective alignment of every item */
+    bool checked;      /* the library was built with ZHEAP_SAFETY: every call,
+                          inline or not, takes the checked path */
+    /* private */
+    bool growable;
+    void *free_list;   /* first free item; each free item starts with the next */
     size_t carved;     /* items taken from the arena since the last reset */
     zh_arena arena;    /* where items come from */
 } zh_pool;

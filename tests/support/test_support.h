@@ -32,13 +32,12 @@ void zht_run_threads(size_t n, void (*fn)(void *arg, size_t index), void *arg);
 size_t zht_oom_sweep(zh_allocator backing, bool (*scenario)(zh_allocator a, void *ctx),
                      void *ctx);
 
-/* The four conformance functions, for tests that reset their allocator between them. */
-typedef int (*zht_conformance_fn)(zh_allocator a);
-extern const zht_conformance_fn zht_conformance_suite[];
-#define ZHT_CONFORMANCE_SUITE_LEN 4
-
-/* Asserts that the conformance suite (all four tests) passes on `a`. */
+/* Asserts that the conformance suite (every function of zh_test_suite) passes on
+ * `a`, naming the one that failed. Tests that reset their allocator between the
+ * functions loop over zh_test_suite themselves, through zht_assert_test_case. */
 void zht_assert_conformance(zh_allocator a);
+/* Asserts that zh_test_suite[i] passes on `a`. */
+void zht_assert_test_case(size_t i, zh_allocator a);
 
 /* ---- a recording allocator ----------------------------------------------------------
  * Forwards every call to `child` unchanged and records it: how many calls of each
