@@ -27,6 +27,7 @@
 #include "zheap/wasm.h"
 
 #include "common.h"            /* alignment helpers, ZH_PRINTF */
+#include "support/bytes.h"     /* zht_all_bytes */
 #include "platform/platform.h" /* backend facts: granularity, capabilities */
 
 /* ---- reporting ------------------------------------------------------------------ */
@@ -191,12 +192,6 @@ static void test_wasm(void) { run_suite("wasm", zh_wasm_allocator); }
 
 /* ---- page allocator on this backend ----------------------------------------------------- */
 
-static bool all_bytes(const unsigned char *p, size_t len, unsigned char byte) {
-    for (size_t i = 0; i < len; i++)
-        if (p[i] != byte) return false;
-    return true;
-}
-
 static void test_page_size_and_granularity(void) {
     const zh__os_info *info = zh__os_info_get();
     size_t page = zh_page_size();
@@ -241,13 +236,13 @@ static void test_page_over_aligned(void) {
                     ok = false;
                     break;
                 }
-                ok = ok && zh__is_aligned(live[k], alignment) && all_bytes(live[k], len, 0);
+                ok = ok && zh__is_aligned(live[k], alignment) && zht_all_bytes(live[k], len, 0);
                 memset(live[k], (int)(0x40 + k), len);
                 for (size_t j = 0; j < k; j++) ok = ok && live[j] != live[k];
             }
             for (size_t k = 0; k < LIVE; k++) {
                 if (live[k] == NULL) continue;
-                ok = ok && all_bytes(live[k], len, (unsigned char)(0x40 + k));
+                ok = ok && zht_all_bytes(live[k], len, (unsigned char)(0x40 + k));
                 zh_raw_free(zh_page_allocator, live[k], len, log2, 0);
             }
             check(ok, "page: %d live blocks of %zu bytes aligned to %zu KiB", LIVE, len,
@@ -272,7 +267,7 @@ static void test_page_shrink_then_free(void) {
     check(shrunk == ((info->caps & ZH__OS_CAN_SHRINK) != 0),
           "page: shrink 16 pages to 1 page + 1 byte %s", shrunk ? "succeeded" : "refused");
     size_t kept = shrunk ? page + 1 : len;
-    check(all_bytes(p, kept, 0x5e), "page: the kept %zu bytes survived the shrink", kept);
+    check(zht_all_bytes(p, kept, 0x5e), "page: the kept %zu bytes survived the shrink", kept);
     memset(p, 0x61, kept); /* the kept pages are still committed and writable */
     zh_raw_free(zh_page_allocator, p, kept, log2, 0);
 
@@ -312,7 +307,7 @@ static void test_page_resize_in_place(void) {
         memset(p + len, 0x77, 5 * page - len);
         len = 5 * page;
     }
-    check(all_bytes(p, len, 0x77), "page: contents intact after the growth attempt");
+    check(zht_all_bytes(p, len, 0x77), "page: contents intact after the growth attempt");
 
     size_t before_remap = len;
     unsigned char *moved = zh_raw_remap(zh_page_allocator, p, len, log2, 9 * page, 0);
@@ -322,7 +317,7 @@ static void test_page_resize_in_place(void) {
         p = moved;
         len = 9 * page;
     }
-    check(all_bytes(p, before_remap, 0x77), "page: contents intact after the remap attempt");
+    check(zht_all_bytes(p, before_remap, 0x77), "page: contents intact after the remap attempt");
     zh_raw_free(zh_page_allocator, p, len, log2, 0);
 }
 
@@ -338,14 +333,14 @@ static void test_backend_shrink_grow(void) {
     size_t mapped = len;
     if (info->caps & ZH__OS_CAN_SHRINK) {
         bool shrunk = zh__os_shrink(p, len, 2 * page);
-        check(shrunk && all_bytes(p, 2 * page, 0x19), "backend: shrink to 2 pages keeps them");
+        check(shrunk && zht_all_bytes(p, 2 * page, 0x19), "backend: shrink to 2 pages keeps them");
         if (shrunk) mapped = 2 * page;
     }
     bool grown = zh__os_grow(p, mapped, len);
     if (strcmp(info->name, "virtualalloc") == 0 && mapped < len)
         check(grown, "backend: grow back into the decommitted tail of its reservation");
     if (grown) {
-        check(all_bytes(p, 2 * page, 0x19) && all_bytes(p + mapped, len - mapped, 0),
+        check(zht_all_bytes(p, 2 * page, 0x19) && zht_all_bytes(p + mapped, len - mapped, 0),
               "backend: regrown pages are zero, the head is unchanged");
         memset(p, 0x1a, len);
         mapped = len;
@@ -371,7 +366,7 @@ static void test_backend_over_aligned_no_hint(void) {
         }
         for (size_t k = 0; k < LIVE; k++) {
             if (live[k] == NULL) continue;
-            ok = ok && all_bytes(live[k], 3 * page, (unsigned char)k);
+            ok = ok && zht_all_bytes(live[k], 3 * page, (unsigned char)k);
             zh__os_unmap(live[k], 3 * page);
         }
         check(ok, "backend: %d live 3-page mappings aligned to %zu KiB, no hint", LIVE,

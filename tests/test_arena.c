@@ -22,29 +22,19 @@ static size_t buffer_size(struct zh__arena_buffer *b) {
     return ((size_t *)(void *)b)[1];
 }
 
-/* A child that counts what goes through it and never fails. */
-static void counting_init(zh_failing *f, zh_allocator child) {
-    zh_failing_init(f, child, SIZE_MAX);
-}
-
 static size_t live_bytes(const zh_failing *f) { return f->allocated_bytes - f->freed_bytes; }
-
-static void assert_balanced(const zh_failing *f) {
-    assert_int_equal(f->allocated_bytes, f->freed_bytes);
-    assert_int_equal(f->allocations, f->deallocations);
-}
 
 /* ---- conformance ------------------------------------------------------------------ */
 
 static void conformance_over(zh_allocator child) {
     zh_failing counter;
-    counting_init(&counter, child);
+    zht_counting_init(&counter, child);
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
     zht_assert_conformance(zh_arena_allocator(&arena));
     zh_arena_deinit(&arena);
     assert_int_equal(zh_arena_query_capacity(&arena), 0);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 static void test_conformance_page(void **state) {
@@ -207,7 +197,7 @@ static void fill_several_buffers(zh_arena *arena, size_t total) {
 static void test_reset_empty(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_c_allocator);
+    zht_counting_init(&counter, zh_c_allocator);
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
     assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
@@ -217,27 +207,27 @@ static void test_reset_empty(void **state) {
     assert_int_equal(counter.alloc_index, 0); /* the child was never called */
     assert_non_null(zh_alloc(zh_arena_allocator(&arena), 10));
     zh_arena_deinit(&arena);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 static void test_reset_free_all(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_c_allocator);
+    zht_counting_init(&counter, zh_c_allocator);
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
     fill_several_buffers(&arena, 100 * KIB);
     assert_true(zh_arena_query_capacity(&arena) >= 100 * KIB);
     assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
     assert_int_equal(zh_arena_query_capacity(&arena), 0);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
     zh_arena_deinit(&arena);
 }
 
 static void test_reset_retain_capacity(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_c_allocator);
+    zht_counting_init(&counter, zh_c_allocator);
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
     fill_several_buffers(&arena, 100 * KIB);
@@ -261,13 +251,13 @@ static void test_reset_retain_capacity(void **state) {
         assert_int_equal(counter.allocations, allocations);
     }
     zh_arena_deinit(&arena);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 static void test_reset_with_limit(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_c_allocator);
+    zht_counting_init(&counter, zh_c_allocator);
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
 
@@ -298,7 +288,7 @@ static void test_reset_with_limit(void **state) {
     /* A zero limit frees everything. */
     assert_true(zh_arena_reset(&arena, ZH_ARENA_RETAIN_WITH_LIMIT, 0));
     assert_int_equal(zh_arena_query_capacity(&arena), 0);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
     zh_arena_deinit(&arena);
 }
 
@@ -322,7 +312,7 @@ static void test_reset_reports_refused_merge(void **state) {
     memset(p, 4, kept / 2);
     assert_null(zh_alloc(zh_arena_allocator(&arena), kept)); /* needs the child: refused */
     zh_arena_deinit(&arena);
-    assert_balanced(&child);
+    zht_assert_balanced(&child);
 }
 
 static void reset_bad_mode(void *arg) {
@@ -342,7 +332,7 @@ static void test_reset_bad_mode_aborts(void **state) {
 static void test_reset_with_preheating(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_c_allocator);
+    zht_counting_init(&counter, zh_c_allocator);
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
     zh_allocator a = zh_arena_allocator(&arena);
@@ -369,7 +359,7 @@ static void test_reset_with_preheating(void **state) {
         }
     }
     zh_arena_deinit(&arena);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 /* ---- growth policy ---------------------------------------------------------------- */
@@ -377,7 +367,7 @@ static void test_reset_with_preheating(void **state) {
 static void test_huge_request_gets_its_own_size(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_page_allocator);
+    zht_counting_init(&counter, zh_page_allocator);
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
     assert_non_null(zh_arena_alloc_inline(&arena, 100, 16)); /* a first, small buffer */
@@ -401,13 +391,13 @@ static void test_huge_request_gets_its_own_size(void **state) {
     for (int i = 0; i < 100; i++) assert_non_null(zh_arena_alloc_inline(&arena, 64, 16));
     assert_true(live_bytes(&counter) - before < 1 * MIB);
     zh_arena_deinit(&arena);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 static void test_ordinary_growth_is_geometric_and_capped(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_page_allocator);
+    zht_counting_init(&counter, zh_page_allocator);
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
     /* 256 KiB blocks: each fits the ordinary step once it has grown past it. */
@@ -427,7 +417,7 @@ static void test_ordinary_growth_is_geometric_and_capped(void **state) {
     assert_true(zh_arena_query_capacity(&arena) <
                 total + ZH_ARENA_MAX_BUFFER_SIZE + counter.allocations * 256 * KIB);
     zh_arena_deinit(&arena);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 /* Allocates `bytes` in blocks of 8..256 B (the same sequence for the same seed),
@@ -488,7 +478,7 @@ static void test_growth_in_place_takes_a_step(void **state) {
     zh_fba fba; /* grows its last block in place whenever there is room */
     zh_fba_init(&fba, memory, sizeof memory);
     zh_failing counter;
-    counting_init(&counter, zh_fba_allocator(&fba));
+    zht_counting_init(&counter, zh_fba_allocator(&fba));
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
     assert_non_null(zh_arena_alloc_inline(&arena, ZH_ARENA_FIRST_BUFFER_SIZE - ZH_ARENA_HEADER_SIZE, 1));
@@ -504,7 +494,7 @@ static void test_growth_in_place_takes_a_step(void **state) {
     assert_non_null(zh_arena_alloc_inline(&arena, 2 * ZH_ARENA_FIRST_BUFFER_SIZE, 1));
     assert_int_equal(live_bytes(&counter) - before, 4 * ZH_ARENA_FIRST_BUFFER_SIZE);
     zh_arena_deinit(&arena);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 /* FREE_ALL sizes the next round's first buffer for what this round used, and a
@@ -512,7 +502,7 @@ static void test_growth_in_place_takes_a_step(void **state) {
 static void test_free_all_remembers_the_round(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_page_allocator);
+    zht_counting_init(&counter, zh_page_allocator);
     zh_arena arena;
     zh_arena_init(&arena, zh_failing_allocator(&counter));
     fill_small_blocks(&arena, 3 * MIB, 7u);
@@ -531,7 +521,7 @@ static void test_free_all_remembers_the_round(void **state) {
     assert_non_null(zh_arena_alloc_inline(&arena, 8, 8));
     assert_int_equal(live_bytes(&counter), ZH_ARENA_FIRST_BUFFER_SIZE);
     zh_arena_deinit(&arena);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 static void test_query_available(void **state) {

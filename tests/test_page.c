@@ -12,15 +12,6 @@
 static const zh_allocator *pa(void) { return &zh_page_allocator; }
 static bool has(unsigned cap) { return (zh__os_info_get()->caps & cap) != 0; }
 
-static void fill_pattern(unsigned char *p, size_t len, unsigned seed) {
-    for (size_t i = 0; i < len; i++) p[i] = (unsigned char)(i * 31u + seed);
-}
-static bool has_pattern(const unsigned char *p, size_t len, unsigned seed) {
-    for (size_t i = 0; i < len; i++)
-        if (p[i] != (unsigned char)(i * 31u + seed)) return false;
-    return true;
-}
-
 static void test_conformance(void **state) {
     (void)state;
     zht_assert_conformance(zh_page_allocator);
@@ -63,13 +54,13 @@ static void test_large_alignment(void **state) {
             unsigned char *p = zh_alloc_aligned(*pa(), lens[l], alignments[a]);
             assert_non_null(p);
             assert_true(zh__is_aligned(p, alignments[a]));
-            fill_pattern(p, lens[l], (unsigned)(a * 4 + l));
+            zht_fill_pattern(p, lens[l], (unsigned)(a * 4 + l));
             blocks[a][l] = p;
         }
     }
     for (size_t a = 0; a < 4; a++) {
         for (size_t l = 0; l < 4; l++) {
-            assert_true(has_pattern(blocks[a][l], lens[l], (unsigned)(a * 4 + l)));
+            assert_true(zht_has_pattern(blocks[a][l], lens[l], (unsigned)(a * 4 + l)));
             zh_free_aligned(*pa(), blocks[a][l], lens[l], alignments[a]);
         }
     }
@@ -80,10 +71,10 @@ static void test_resize_same_pages(void **state) {
     size_t page = zh_page_size();
     unsigned char *p = zh_alloc(*pa(), 2 * page - 100);
     assert_non_null(p);
-    fill_pattern(p, 2 * page - 100, 1);
+    zht_fill_pattern(p, 2 * page - 100, 1);
     assert_true(zh_resize(*pa(), p, 2 * page - 100, 2 * page));
     assert_true(zh_resize(*pa(), p, 2 * page, page + 1));
-    assert_true(has_pattern(p, page + 1, 1));
+    assert_true(zht_has_pattern(p, page + 1, 1));
     assert_ptr_equal(zh_remap(*pa(), p, page + 1, 2 * page), p);
     zh_free(*pa(), p, 2 * page);
 }
@@ -93,17 +84,17 @@ static void test_resize_shrink_then_grow(void **state) {
     size_t page = zh_page_size();
     unsigned char *p = zh_alloc(*pa(), 8 * page);
     assert_non_null(p);
-    fill_pattern(p, 8 * page, 2);
+    zht_fill_pattern(p, 8 * page, 2);
     bool shrunk = zh_resize(*pa(), p, 8 * page, 2 * page + 10);
     assert_int_equal(shrunk, has(ZH__OS_CAN_SHRINK));
     size_t len = shrunk ? 2 * page + 10 : 8 * page;
-    assert_true(has_pattern(p, len, 2));
+    assert_true(zht_has_pattern(p, len, 2));
     /* The tail was just given back and nothing has been mapped since. */
     bool grown = zh_resize(*pa(), p, len, 6 * page);
     if (shrunk) assert_int_equal(grown, has(ZH__OS_CAN_GROW));
     if (grown) {
         len = 6 * page;
-        assert_true(has_pattern(p, 2 * page + 10, 2));
+        assert_true(zht_has_pattern(p, 2 * page + 10, 2));
         memset(p, 0x3c, len);
     }
     zh_free(*pa(), p, len);
@@ -118,7 +109,7 @@ static void test_remap_growth_preserves_contents(void **state) {
     assert_non_null(p);
     unsigned char *neighbour = zh_alloc(*pa(), page); /* likely right after p */
     assert_non_null(neighbour);
-    fill_pattern(p, len, 3);
+    zht_fill_pattern(p, len, 3);
     size_t new_len = 512 * page;
     unsigned char *q = zh_remap(*pa(), p, len, new_len);
     if (has(ZH__OS_CAN_REMAP)) assert_non_null(q);
@@ -127,12 +118,12 @@ static void test_remap_growth_preserves_contents(void **state) {
         assert_non_null(q);
     }
     assert_true(zh__is_aligned(q, page));
-    assert_true(has_pattern(q, len, 3));
+    assert_true(zht_has_pattern(q, len, 3));
     memset(q + len, 0x5a, new_len - len);
     /* shrink by remap: in place */
     unsigned char *r = zh_remap(*pa(), q, new_len, page);
     assert_non_null(r);
-    assert_true(has_pattern(r, page, 3));
+    assert_true(zht_has_pattern(r, page, 3));
     zh_free(*pa(), r, page);
     zh_free(*pa(), neighbour, page);
 }
@@ -144,7 +135,7 @@ static void test_remap_keeps_large_alignment(void **state) {
     size_t alignment = (size_t)1 << 20;
     unsigned char *p = zh_alloc_aligned(*pa(), page, alignment);
     assert_non_null(p);
-    fill_pattern(p, page, 4);
+    zht_fill_pattern(p, page, 4);
     unsigned char *blocker = zh_alloc(*pa(), page);
     assert_non_null(blocker);
     unsigned char *q = zh_remap_aligned(*pa(), p, page, 300 * page, alignment);
@@ -154,11 +145,11 @@ static void test_remap_keeps_large_alignment(void **state) {
         len = 300 * page;
         p = q;
     }
-    assert_true(has_pattern(p, page, 4));
+    assert_true(zht_has_pattern(p, page, 4));
     q = zh_realloc_aligned(*pa(), p, len, 600 * page, alignment);
     assert_non_null(q);
     assert_true(zh__is_aligned(q, alignment));
-    assert_true(has_pattern(q, page, 4));
+    assert_true(zht_has_pattern(q, page, 4));
     zh_free_aligned(*pa(), q, 600 * page, alignment);
     zh_free(*pa(), blocker, page);
 }
@@ -225,11 +216,11 @@ static void test_huge_request_fails(void **state) {
     /* a live block refuses impossible growth and stays usable */
     unsigned char *p = zh_alloc(*pa(), 100);
     assert_non_null(p);
-    fill_pattern(p, 100, 5);
+    zht_fill_pattern(p, 100, 5);
     assert_false(zh_resize(*pa(), p, 100, SIZE_MAX - 3));
     assert_null(zh_remap(*pa(), p, 100, SIZE_MAX / 2));
     assert_null(zh_realloc(*pa(), p, 100, SIZE_MAX / 2));
-    assert_true(has_pattern(p, 100, 5));
+    assert_true(zht_has_pattern(p, 100, 5));
     zh_free(*pa(), p, 100);
 }
 
@@ -240,7 +231,7 @@ static bool oom_scenario(zh_allocator a, void *ctx) {
     size_t page = zh_page_size();
     unsigned char *x = zh_alloc(a, 100);
     if (x == NULL) return false;
-    fill_pattern(x, 100, 6);
+    zht_fill_pattern(x, 100, 6);
     unsigned char *y = zh_alloc_aligned(a, 3 * page, (size_t)64 << 10);
     if (y == NULL) {
         zh_free(a, x, 100);
@@ -250,7 +241,7 @@ static bool oom_scenario(zh_allocator a, void *ctx) {
     bool ok = x2 != NULL;
     if (ok) {
         x = x2;
-        ok = has_pattern(x, 100, 6);
+        ok = zht_has_pattern(x, 100, 6);
     }
     size_t x_len = x2 != NULL ? 64 * page : 100;
     unsigned char *z = ok ? zh_alloc(a, page) : NULL;
@@ -286,7 +277,7 @@ static void worker(void *arg, size_t index) {
         expect(p != NULL);
         if (p == NULL) return;
         expect(zh__is_aligned(p, alignment));
-        fill_pattern(p, len, seed + i);
+        zht_fill_pattern(p, len, seed + i);
         size_t new_len = len * 2 + page;
         unsigned char *q = zh_realloc_aligned(zh_page_allocator, p, len, new_len, alignment);
         expect(q != NULL);
@@ -294,9 +285,9 @@ static void worker(void *arg, size_t index) {
             zh_free_aligned(zh_page_allocator, p, len, alignment);
             return;
         }
-        expect(has_pattern(q, len, seed + i));
-        fill_pattern(q, new_len, seed + i + 1);
-        expect(has_pattern(q, new_len, seed + i + 1));
+        expect(zht_has_pattern(q, len, seed + i));
+        zht_fill_pattern(q, new_len, seed + i + 1);
+        expect(zht_has_pattern(q, new_len, seed + i + 1));
         zh_free_aligned(zh_page_allocator, q, new_len, alignment);
     }
 }

@@ -13,8 +13,6 @@
 static size_t page(void) { return zh__os_info_get()->page_size; }
 static bool has(unsigned cap) { return (zh__os_info_get()->caps & cap) != 0; }
 
-static void fill(void *p, size_t len, unsigned char byte) { memset(p, byte, len); }
-
 static void test_info(void **state) {
     (void)state;
     const zh__os_info *info = zh__os_info_get();
@@ -57,7 +55,7 @@ static void test_map_alignments(void **state) {
             assert_true(zh__is_aligned(p, alignment));
             assert_true(zh__is_aligned(p, zh__os_info_get()->granularity));
             assert_true(zht_all_bytes(p, lens[i], 0));
-            fill(p, lens[i], 0x5c);
+            memset(p, 0x5c, lens[i]);
             assert_true(zht_all_bytes(p, lens[i], 0x5c));
             zh__os_unmap(p, lens[i]);
         }
@@ -93,7 +91,7 @@ static void test_unmap_partial(void **state) {
     size_t pg = page();
     unsigned char *p = zh__os_map(4 * pg, 1, NULL);
     assert_non_null(p);
-    fill(p, 4 * pg, 0x11);
+    memset(p, 0x11, 4 * pg);
     zh__os_unmap(p + 2 * pg, 2 * pg); /* tail */
     zh__os_unmap(p, pg);              /* head */
     assert_true(zht_all_bytes(p + pg, pg, 0x11));
@@ -102,7 +100,7 @@ static void test_unmap_partial(void **state) {
         assert_true(zh__os_grow(p + pg, pg, 3 * pg));
         assert_true(zht_all_bytes(p + pg, pg, 0x11));
         if (has(ZH__OS_CAN_RETURN_MEMORY)) assert_true(zht_all_bytes(p + 2 * pg, 2 * pg, 0));
-        fill(p + pg, 3 * pg, 0x22);
+        memset(p + pg, 0x22, 3 * pg);
         zh__os_unmap(p + pg, 3 * pg);
     } else {
         zh__os_unmap(p + pg, pg);
@@ -121,7 +119,7 @@ static void test_shrink(void **state) {
     size_t pg = page();
     unsigned char *p = zh__os_map(8 * pg, 1, NULL);
     assert_non_null(p);
-    fill(p, 8 * pg, 0x33);
+    memset(p, 0x33, 8 * pg);
     assert_true(zh__os_shrink(p, 8 * pg, 3 * pg));
     assert_true(zht_all_bytes(p, 3 * pg, 0x33));
     if (has(ZH__OS_CAN_GROW)) {
@@ -141,7 +139,7 @@ static void test_grow_in_place(void **state) {
     if (!has(ZH__OS_CAN_GROW)) {
         unsigned char *p = zh__os_map(2 * pg, 1, NULL);
         assert_non_null(p);
-        fill(p, 2 * pg, 0x44);
+        memset(p, 0x44, 2 * pg);
         assert_false(zh__os_grow(p, 2 * pg, 16 * pg));
         assert_true(zht_all_bytes(p, 2 * pg, 0x44));
         zh__os_unmap(p, 2 * pg);
@@ -149,10 +147,10 @@ static void test_grow_in_place(void **state) {
     }
     unsigned char *p = map_with_free_tail(2, 16);
     if (p == NULL) skip();
-    fill(p, 2 * pg, 0x44);
+    memset(p, 0x44, 2 * pg);
     assert_true(zh__os_grow(p, 2 * pg, 16 * pg));
     assert_true(zht_all_bytes(p, 2 * pg, 0x44));
-    fill(p, 16 * pg, 0x45);
+    memset(p, 0x45, 16 * pg);
     zh__os_unmap(p, 16 * pg);
 }
 
@@ -170,8 +168,8 @@ static void test_grow_blocked(void **state) {
         zh__os_unmap(p, 2 * pg);
         skip(); /* the OS may ignore a free hint */
     }
-    fill(p, 2 * pg, 0x55);
-    fill(blocker, 2 * pg, 0x66);
+    memset(p, 0x55, 2 * pg);
+    memset(blocker, 0x66, 2 * pg);
     assert_false(zh__os_grow(p, 2 * pg, 4 * pg));
     assert_true(zht_all_bytes(p, 2 * pg, 0x55));
     assert_true(zht_all_bytes(blocker, 2 * pg, 0x66));
@@ -206,7 +204,7 @@ static void test_remap(void **state) {
     assert_non_null(q);
     assert_true(zh__is_aligned(q, pg));
     for (size_t i = 0; i < 3 * pg; i++) assert_int_equal(q[i], (unsigned char)(i * 7));
-    fill(q, 300 * pg, 0x77);
+    memset(q, 0x77, 300 * pg);
     /* and back down */
     unsigned char *r = zh__os_remap(q, 300 * pg, pg);
     assert_non_null(r);

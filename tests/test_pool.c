@@ -9,15 +9,6 @@
 #include "zheap/page.h"
 #include "zheap/pool.h"
 
-static void counting_init(zh_failing *f, zh_allocator child) {
-    zh_failing_init(f, child, SIZE_MAX);
-}
-
-static void assert_balanced(const zh_failing *f) {
-    assert_int_equal(f->allocated_bytes, f->freed_bytes);
-    assert_int_equal(f->allocations, f->deallocations);
-}
-
 struct point {
     double x, y, z;
 };
@@ -63,7 +54,7 @@ static void test_exported_functions_match_inline(void **state) {
 static void test_many_items_distinct_and_writable(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_c_allocator);
+    zht_counting_init(&counter, zh_c_allocator);
     zh_pool pool;
     zh_pool_init(&pool, zh_failing_allocator(&counter),
                  (zh_pool_options){.item_size = 40, .item_align = 8, .growable = true});
@@ -80,7 +71,7 @@ static void test_many_items_distinct_and_writable(void **state) {
     for (size_t i = 0; i < N; i += 2) assert_non_null(zh_pool_create_inline(&pool));
     assert_int_equal(counter.allocations, allocations); /* reused, nothing new */
     zh_pool_deinit(&pool);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 static void test_alignments(void **state) {
@@ -122,7 +113,7 @@ static void test_default_alignment(void **state) {
 static void test_preheat(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_c_allocator);
+    zht_counting_init(&counter, zh_c_allocator);
     zh_pool pool;
     zh_pool_init(&pool, zh_failing_allocator(&counter), ZH_POOL_OPTIONS(struct point));
     assert_true(zh_pool_preheat(&pool, 1000));
@@ -135,7 +126,7 @@ static void test_preheat(void **state) {
     }
     assert_int_equal(counter.allocations, allocations); /* all preheated */
     zh_pool_deinit(&pool);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 static void test_preheat_failure(void **state) {
@@ -148,7 +139,7 @@ static void test_preheat_failure(void **state) {
     assert_false(zh_pool_preheat(&pool, SIZE_MAX / 2)); /* overflow is out-of-memory */
     assert_null(zh_pool_create_inline(&pool));
     zh_pool_deinit(&pool);
-    assert_balanced(&failing);
+    zht_assert_balanced(&failing);
 }
 
 static void test_non_growable_exhaustion(void **state) {
@@ -169,7 +160,7 @@ static void test_non_growable_exhaustion(void **state) {
 static void test_reset_modes(void **state) {
     (void)state;
     zh_failing counter;
-    counting_init(&counter, zh_c_allocator);
+    zht_counting_init(&counter, zh_c_allocator);
     zh_pool pool;
     zh_pool_init(&pool, zh_failing_allocator(&counter), ZH_POOL_OPTIONS(struct point));
     for (int i = 0; i < 2000; i++) assert_non_null(zh_pool_create_inline(&pool));
@@ -190,10 +181,10 @@ static void test_reset_modes(void **state) {
     /* Free all: nothing left with the backing allocator. */
     assert_true(zh_pool_reset(&pool, ZH_ARENA_FREE_ALL, 0));
     assert_int_equal(zh_arena_query_capacity(&pool.arena), 0);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
     assert_non_null(zh_pool_create_inline(&pool)); /* usable after reset */
     zh_pool_deinit(&pool);
-    assert_balanced(&counter);
+    zht_assert_balanced(&counter);
 }
 
 static void test_reset_non_growable_keeps_items(void **state) {

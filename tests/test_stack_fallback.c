@@ -12,18 +12,6 @@
 #include "zheap/stack_fallback.h"
 
 
-static void fill(void *p, size_t len, unsigned seed) {
-    unsigned char *b = p;
-    for (size_t i = 0; i < len; i++) b[i] = (unsigned char)(seed + i * 7u);
-}
-
-static bool holds(const void *p, size_t len, unsigned seed) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < len; i++)
-        if (b[i] != (unsigned char)(seed + i * 7u)) return false;
-    return true;
-}
-
 /* ---- conformance ---------------------------------------------------------------- */
 
 /* A buffer big enough for each whole suite function: the fallback is an allocator
@@ -191,12 +179,12 @@ static void test_growth_beyond_buffer_fails_in_place(void **state) {
     zh_allocator a = zh_stack_fallback_get(&sf);
 
     unsigned char *p = zh_alloc(a, 100);
-    fill(p, 100, 3);
+    zht_fill_pattern(p, 100, 3);
     assert_true(zh_resize(a, p, 100, 200)); /* last block, still fits */
-    fill(p, 200, 3);
+    zht_fill_pattern(p, 200, 3);
     assert_false(zh_resize(a, p, 200, 1000));
     assert_null(zh_remap(a, p, 200, 1000));
-    assert_true(holds(p, 200, 3));
+    assert_true(zht_has_pattern(p, 200, 3));
     assert_int_equal(zht_recorder_calls(&calls), 0); /* the fallback was never asked */
     zh_free(a, p, 200);
 }
@@ -212,13 +200,13 @@ static void test_realloc_moves_buffer_block_to_fallback(void **state) {
 
     unsigned char *p = zh_alloc(a, 200);
     assert_true(zh_stack_fallback_owns_ptr(&sf, p));
-    fill(p, 200, 11);
+    zht_fill_pattern(p, 200, 11);
     unsigned char *q = zh_realloc(a, p, 200, 5000);
     assert_non_null(q);
     assert_false(zh_stack_fallback_owns_ptr(&sf, q));
-    assert_true(holds(q, 200, 11));
+    assert_true(zht_has_pattern(q, 200, 11));
     assert_int_equal(counter.allocations, 1);
-    fill(q, 5000, 12);
+    zht_fill_pattern(q, 5000, 12);
 
     /* The buffer block was freed through the buffer: its room is usable again. */
     void *again = zh_alloc(a, 200);
@@ -228,7 +216,7 @@ static void test_realloc_moves_buffer_block_to_fallback(void **state) {
     unsigned char *r = zh_realloc(a, q, 5000, 40);
     assert_non_null(r);
     assert_false(zh_stack_fallback_owns_ptr(&sf, r));
-    assert_true(holds(r, 40, 12));
+    assert_true(zht_has_pattern(r, 40, 12));
 
     zh_free(a, again, 200);
     zh_free(a, r, 40);
@@ -259,13 +247,13 @@ static void test_second_get(void **state) {
     zh_stack_fallback_init(&sf, buffer, sizeof buffer, zh_c_allocator);
     zh_allocator a = zh_stack_fallback_get(&sf);
     unsigned char *p = zh_alloc(a, 64);
-    fill(p, 64, 5);
+    zht_fill_pattern(p, 64, 5);
     zh_allocator b = zh_stack_fallback_get(&sf);
     unsigned char *q = zh_alloc(b, 64);
     assert_true(zh_stack_fallback_owns_ptr(&sf, q));
     assert_true(q >= p + 64 || q + 64 <= p);
-    fill(q, 64, 6);
-    assert_true(holds(p, 64, 5));
+    zht_fill_pattern(q, 64, 6);
+    assert_true(zht_has_pattern(p, 64, 5));
     zh_free(b, q, 64);
     zh_free(a, p, 64);
 }
@@ -352,26 +340,26 @@ static bool spill_scenario(zh_allocator fallback, void *ctx) {
     size_t small_len = 64, big_len = 1000;
     unsigned char *small = zh_alloc(a, small_len); /* the buffer cannot fail */
     assert_non_null(small);
-    fill(small, small_len, 1);
+    zht_fill_pattern(small, small_len, 1);
     unsigned char *big = zh_alloc(a, big_len);
     if (big == NULL) goto out;
-    fill(big, big_len, 2);
+    zht_fill_pattern(big, big_len, 2);
 
     unsigned char *moved = zh_realloc(a, small, small_len, 2000);
     if (moved == NULL) {
-        assert_true(holds(small, small_len, 1));
+        assert_true(zht_has_pattern(small, small_len, 1));
         goto out;
     }
-    assert_true(holds(moved, small_len, 1));
+    assert_true(zht_has_pattern(moved, small_len, 1));
     small = moved, small_len = 2000;
-    fill(small, small_len, 3);
+    zht_fill_pattern(small, small_len, 3);
 
     unsigned char *grown = zh_realloc(a, big, big_len, 30000);
     if (grown == NULL) {
-        assert_true(holds(big, big_len, 2));
+        assert_true(zht_has_pattern(big, big_len, 2));
         goto out;
     }
-    assert_true(holds(grown, big_len, 2));
+    assert_true(zht_has_pattern(grown, big_len, 2));
     big = grown, big_len = 30000;
     completed = true;
 out:
@@ -401,9 +389,9 @@ static void test_fallback_refuses(void **state) {
     assert_null(zh_alloc(a, 129));
     unsigned char *p = zh_alloc(a, 100);
     assert_non_null(p);
-    fill(p, 100, 9);
+    zht_fill_pattern(p, 100, 9);
     assert_null(zh_realloc(a, p, 100, 500));
-    assert_true(holds(p, 100, 9));
+    assert_true(zht_has_pattern(p, 100, 9));
     zh_free(a, p, 100);
     assert_int_equal(refuse.allocations, 0);
 }

@@ -234,17 +234,13 @@ static uint64_t next_random(uint64_t *s) {
     return *s;
 }
 
-static unsigned char pattern_byte(unsigned seed, size_t i) {
-    return (unsigned char)(seed * 131u + i * 7u + 1u);
-}
-
 static void paint(block *b, size_t from) {
-    for (size_t i = from; i < b->len; i++) b->p[i] = pattern_byte(b->seed, i);
+    for (size_t i = from; i < b->len; i++) b->p[i] = zht_pattern_byte(b->seed, i);
 }
 
 static bool intact(const block *b, size_t upto) {
     for (size_t i = 0; i < upto; i++)
-        if (b->p[i] != pattern_byte(b->seed, i)) return false;
+        if (b->p[i] != zht_pattern_byte(b->seed, i)) return false;
     return true;
 }
 

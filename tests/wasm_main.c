@@ -19,6 +19,7 @@
 #include "zheap/wasm.h"
 
 #include "platform/platform.h"
+#include "support/bytes.h" /* zht_all_bytes */
 
 #define KIB ((size_t)1024)
 #define MIB (KIB * KIB)
@@ -37,13 +38,6 @@ static const char *current_test;
             return false;                                                            \
         }                                                                            \
     } while (0)
-
-static bool all_bytes(const void *p, size_t len, unsigned char byte) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < len; i++)
-        if (b[i] != byte) return false;
-    return true;
-}
 
 static size_t memory_pages(void) { return zh__os_memory_grow(0); }
 
@@ -153,9 +147,9 @@ static bool test_shrink(void) {
     CHECK(s != NULL);
     memset(s, 0x11, 20);
     CHECK(zh_resize(zh_wasm_allocator, s, 20, 17));
-    CHECK(all_bytes(s, 17, 0x11));
+    CHECK(zht_all_bytes(s, 17, 0x11));
     CHECK(zh_resize(zh_wasm_allocator, s, 17, 16));
-    CHECK(all_bytes(s, 16, 0x11));
+    CHECK(zht_all_bytes(s, 16, 0x11));
     zh_free(zh_wasm_allocator, s, 16);
     return true;
 }
@@ -226,7 +220,7 @@ static bool test_objects_1024_and_2048(void) {
     CHECK(a != NULL && b != NULL);
     memset(a, 1, 1025);
     memset(b, 2, 3000);
-    CHECK(all_bytes(a, 1025, 1) && all_bytes(b, 3000, 2));
+    CHECK(zht_all_bytes(a, 1025, 1) && zht_all_bytes(b, 3000, 2));
     zh_free(zh_wasm_allocator, a, 1025);
     zh_free(zh_wasm_allocator, b, 3000);
     return true;
@@ -331,8 +325,8 @@ static bool test_mixed_with_malloc(void) {
         }
     }
     for (size_t i = 0; i < MIXED_COUNT; i++)
-        CHECK(all_bytes(blocks[i], lens[i], (unsigned char)(i & 0xff)));
-    for (size_t j = 0; j < m; j++) CHECK(all_bytes(mallocs[j], 200 * KIB, 0xee));
+        CHECK(zht_all_bytes(blocks[i], lens[i], (unsigned char)(i & 0xff)));
+    for (size_t j = 0; j < m; j++) CHECK(zht_all_bytes(mallocs[j], 200 * KIB, 0xee));
     for (size_t i = 0; i < MIXED_COUNT; i += 2) zh_free(zh_wasm_allocator, blocks[i], lens[i]);
     for (size_t i = 0; i < MIXED_COUNT; i += 2) {
         blocks[i] = zh_alloc(zh_wasm_allocator, lens[i]);
@@ -340,7 +334,7 @@ static bool test_mixed_with_malloc(void) {
         memset(blocks[i], (int)(i & 0xff), lens[i]);
     }
     for (size_t i = 0; i < MIXED_COUNT; i++) {
-        CHECK(all_bytes(blocks[i], lens[i], (unsigned char)(i & 0xff)));
+        CHECK(zht_all_bytes(blocks[i], lens[i], (unsigned char)(i & 0xff)));
         zh_free(zh_wasm_allocator, blocks[i], lens[i]);
     }
     for (size_t j = 0; j < m; j++) free(mallocs[j]);
@@ -364,12 +358,12 @@ static bool test_backend_info(void) {
 static bool test_map_zeroed_on_reuse(void) {
     unsigned char *p = zh__os_map(3 * PAGE, PAGE, NULL);
     CHECK(p != NULL);
-    CHECK(all_bytes(p, 3 * PAGE, 0));
+    CHECK(zht_all_bytes(p, 3 * PAGE, 0));
     memset(p, 0xcd, 3 * PAGE);
     zh__os_unmap(p, 3 * PAGE);
     unsigned char *q = zh__os_map(3 * PAGE, PAGE, NULL);
     CHECK(q != NULL);
-    CHECK(all_bytes(q, 3 * PAGE, 0));
+    CHECK(zht_all_bytes(q, 3 * PAGE, 0));
     zh__os_unmap(q, 3 * PAGE);
     return true;
 }
@@ -392,13 +386,13 @@ static bool test_partial_unmap(void) {
     CHECK(p != NULL);
     memset(p, 0x42, 8 * PAGE);
     zh__os_unmap(p + 2 * PAGE, 4 * PAGE);
-    CHECK(all_bytes(p, 2 * PAGE, 0x42));
-    CHECK(all_bytes(p + 6 * PAGE, 2 * PAGE, 0x42));
+    CHECK(zht_all_bytes(p, 2 * PAGE, 0x42));
+    CHECK(zht_all_bytes(p + 6 * PAGE, 2 * PAGE, 0x42));
     size_t pages = memory_pages();
     unsigned char *q = zh__os_map(4 * PAGE, PAGE, NULL);
     CHECK(q == p + 2 * PAGE);
     CHECK(memory_pages() == pages);
-    CHECK(all_bytes(q, 4 * PAGE, 0));
+    CHECK(zht_all_bytes(q, 4 * PAGE, 0));
     CHECK(zh__os_shrink(p, 8 * PAGE, 6 * PAGE));
     zh__os_unmap(p, 2 * PAGE);
     zh__os_unmap(q, 4 * PAGE);
@@ -433,7 +427,7 @@ static bool test_grow_at_end(void) {
     CHECK(zh__os_grow(p, PAGE, 3 * PAGE));
     CHECK(memory_pages() == end + 3);
     CHECK(p[0] == 0x99);
-    CHECK(all_bytes(p + PAGE, 2 * PAGE, 0));
+    CHECK(zht_all_bytes(p + PAGE, 2 * PAGE, 0));
     CHECK(zh__os_memory_grow(1) == end + 3); /* now something follows it */
     CHECK(!zh__os_grow(p, 3 * PAGE, 4 * PAGE));
     CHECK(memory_pages() == end + 4);
@@ -473,8 +467,8 @@ static bool test_growth_refused(void) {
     CHECK(zh_alloc(zh_wasm_allocator, FILL_LEN) == NULL);
     CHECK(zh__os_map(16 * PAGE, PAGE, NULL) == NULL);
     CHECK(memory_pages() == pages);
-    CHECK(all_bytes(small, 24, 0x3c));
-    for (size_t i = 0; i < n; i++) CHECK(all_bytes(blocks[i], FILL_LEN, (unsigned char)i));
+    CHECK(zht_all_bytes(small, 24, 0x3c));
+    for (size_t i = 0; i < n; i++) CHECK(zht_all_bytes(blocks[i], FILL_LEN, (unsigned char)i));
 
     /* Take every page still free, then free one block: a smaller request is served
      * by splitting that block, since memory cannot grow. */
@@ -499,7 +493,7 @@ static bool test_growth_refused(void) {
     CHECK(memory_pages() == pages);
     zh_free(zh_wasm_allocator, tiny, 5);
     zh_free(zh_wasm_allocator, again, FILL_LEN);
-    CHECK(all_bytes(small, 24, 0x3c));
+    CHECK(zht_all_bytes(small, 24, 0x3c));
     zh_free(zh_wasm_allocator, small, 24);
     return true;
 }

@@ -158,9 +158,9 @@ size_t zht_arena_growth_call_bound(size_t bytes) {
     return 2 * (zh__ceil_log2(bytes / ZH_ARENA_FIRST_BUFFER_SIZE) + 2);
 }
 
-bool zht_all_bytes(const void *p, size_t len, unsigned char byte) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < len; i++)
-        if (b[i] != byte) return false;
-    return true;
+void zht_counting_init(zh_failing *f, zh_allocator child) { zh_failing_init(f, child, SIZE_MAX); }
+
+void zht_assert_balanced(const zh_failing *f) {
+    assert_int_equal(f->allocated_bytes, f->freed_bytes);
+    assert_int_equal(f->allocations, f->deallocations);
 }

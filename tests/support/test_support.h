@@ -16,6 +16,8 @@
 #include "zheap/internal.h" /* the library's bit and alignment helpers */
 #include "zheap/testing.h"
 
+#include "bytes.h" /* zht_all_bytes, zht_fill_pattern, zht_has_pattern */
+
 /* Runs fn(arg) in a forked child with stderr captured, and asserts that the child
  * aborted (SIGABRT) and that its stderr contains `expected` (e.g. the call's name). */
 void zht_expect_abort(void (*fn)(void *arg), void *arg, const char *expected);
@@ -80,7 +82,12 @@ void zht_assert_ret_addr_in(uintptr_t addr, uintptr_t start, uintptr_t end, cons
  * new buffer), from the first step of ZH_ARENA_FIRST_BUFFER_SIZE bytes. */
 size_t zht_arena_growth_call_bound(size_t bytes);
 
-/* True if every byte of [p, p + len) equals `byte`. */
-bool zht_all_bytes(const void *p, size_t len, unsigned char byte);
+/* ---- counting fixtures ---------------------------------------------------------------
+ * A zh_failing that never fails counts what goes through it: bytes and calls. */
+
+/* Starts `f` over `child` with no induced failure. */
+void zht_counting_init(zh_failing *f, zh_allocator child);
+/* Asserts that everything allocated through `f` was freed (bytes and counts). */
+void zht_assert_balanced(const zh_failing *f);
 
 #endif /* ZHEAP_TEST_SUPPORT_H */
