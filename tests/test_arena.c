@@ -37,25 +37,25 @@ static void conformance_over(zh_allocator child) {
     zht_assert_balanced(&counter);
 }
 
-static void test_conformance_page(void **state) {
+static void test_arena_conformance_page(void **state) {
     (void)state;
     conformance_over(zh_page_allocator);
 }
 
-static void test_conformance_c(void **state) {
+static void test_arena_conformance_c(void **state) {
     (void)state;
     conformance_over(zh_c_allocator);
 }
 
 /* ---- the inline fast path --------------------------------------------------------- */
 
-static void test_inline_alloc(void **state) {
+static void test_arena_inline_alloc(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_c_allocator);
     void *zero = zh_arena_alloc_inline(&arena, 0, 8);
     assert_non_null(zero);
-    assert_true(((uintptr_t)zero & 7) == 0);
+    assert_true(zh__is_aligned(zero, 8));
     for (size_t align = 1; align <= 4096; align *= 2) {
         for (size_t len = 1; len < 300; len += 37) {
             unsigned char *p = zh_arena_alloc_inline(&arena, len, align);
@@ -86,7 +86,7 @@ static void exported_alloc_bad_alignment(void *arg) {
 /* The inline-path policy (docs/guide.md): an inline fast path checks everything
  * its exported function checks. The arena's one check (the alignment) is cheap,
  * so both make it in every build. */
-static void test_inline_bad_alignment_aborts(void **state) {
+static void test_arena_inline_bad_alignment_aborts(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_c_allocator);
@@ -96,7 +96,7 @@ static void test_inline_bad_alignment_aborts(void **state) {
 }
 
 /* zh_arena_alloc and zh_arena_alloc_inline hand out the same blocks. */
-static void test_exported_alloc_matches_inline(void **state) {
+static void test_arena_exported_alloc_matches_inline(void **state) {
     (void)state;
     zh_arena inline_arena, exported_arena;
     zh_arena_init(&inline_arena, zh_c_allocator);
@@ -120,7 +120,7 @@ static void test_exported_alloc_matches_inline(void **state) {
 
 /* ---- resize and free of the last block --------------------------------------------- */
 
-static void test_last_allocation_in_place(void **state) {
+static void test_arena_last_allocation_in_place(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_c_allocator);
@@ -160,7 +160,7 @@ static void test_last_allocation_in_place(void **state) {
     zh_arena_deinit(&arena);
 }
 
-static void test_realloc_of_last_block_stays(void **state) {
+static void test_arena_realloc_of_last_block_stays(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_c_allocator);
@@ -194,7 +194,7 @@ static void fill_several_buffers(zh_arena *arena, size_t total) {
     assert_non_null(buffer_next(arena->buffers)); /* at least two buffers */
 }
 
-static void test_reset_empty(void **state) {
+static void test_arena_reset_empty(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_c_allocator);
@@ -210,7 +210,7 @@ static void test_reset_empty(void **state) {
     zht_assert_balanced(&counter);
 }
 
-static void test_reset_free_all(void **state) {
+static void test_arena_reset_free_all(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_c_allocator);
@@ -224,7 +224,7 @@ static void test_reset_free_all(void **state) {
     zh_arena_deinit(&arena);
 }
 
-static void test_reset_retain_capacity(void **state) {
+static void test_arena_reset_retain_capacity(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_c_allocator);
@@ -254,7 +254,7 @@ static void test_reset_retain_capacity(void **state) {
     zht_assert_balanced(&counter);
 }
 
-static void test_reset_with_limit(void **state) {
+static void test_arena_reset_with_limit(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_c_allocator);
@@ -292,7 +292,7 @@ static void test_reset_with_limit(void **state) {
     zh_arena_deinit(&arena);
 }
 
-static void test_reset_reports_refused_merge(void **state) {
+static void test_arena_reset_reports_refused_merge(void **state) {
     (void)state;
     zh_failing child;
     zh_failing_init(&child, zh_c_allocator, SIZE_MAX);
@@ -319,7 +319,7 @@ static void reset_bad_mode(void *arg) {
     (void)zh_arena_reset(arg, (zh_arena_reset_mode)42, 0);
 }
 
-static void test_reset_bad_mode_aborts(void **state) {
+static void test_arena_reset_bad_mode_aborts(void **state) {
     (void)state;
     if (!zh_safety_enabled()) skip();
     zh_arena arena;
@@ -329,7 +329,7 @@ static void test_reset_bad_mode_aborts(void **state) {
 
 /* Zig's "reset with preheating": rounds of random blocks with a retaining reset;
  * a round that fits in the retained capacity never calls the child. */
-static void test_reset_with_preheating(void **state) {
+static void test_arena_reset_with_preheating(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_c_allocator);
@@ -349,7 +349,7 @@ static void test_reset_with_preheating(void **state) {
             size_t len = 16 + (seed >> 8) % 241;
             unsigned char *p = zh_alloc_aligned(a, len, 32);
             assert_non_null(p);
-            assert_true(((uintptr_t)p & 31) == 0);
+            assert_true(zh__is_aligned(p, 32));
             used += len;
             worst += len + 31;
         }
@@ -364,7 +364,7 @@ static void test_reset_with_preheating(void **state) {
 
 /* ---- growth policy ---------------------------------------------------------------- */
 
-static void test_huge_request_gets_its_own_size(void **state) {
+static void test_arena_huge_request_gets_its_own_size(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_page_allocator);
@@ -394,7 +394,7 @@ static void test_huge_request_gets_its_own_size(void **state) {
     zht_assert_balanced(&counter);
 }
 
-static void test_ordinary_growth_is_geometric_and_capped(void **state) {
+static void test_arena_ordinary_growth_is_geometric_and_capped(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_page_allocator);
@@ -460,19 +460,19 @@ static void check_growth_is_logarithmic(zh_allocator child) {
     assert_int_equal(r.allocs, r.frees);
 }
 
-static void test_growth_is_logarithmic_page(void **state) {
+static void test_arena_growth_is_logarithmic_page(void **state) {
     (void)state;
     check_growth_is_logarithmic(zh_page_allocator);
 }
 
-static void test_growth_is_logarithmic_c(void **state) {
+static void test_arena_growth_is_logarithmic_c(void **state) {
     (void)state;
     check_growth_is_logarithmic(zh_c_allocator);
 }
 
 /* Growth in place is by the next step: one request of a few bytes does not
  * make the child extend the buffer by only those bytes. */
-static void test_growth_in_place_takes_a_step(void **state) {
+static void test_arena_growth_in_place_takes_a_step(void **state) {
     (void)state;
     static _Alignas(16) unsigned char memory[1 * MIB];
     zh_fba fba; /* grows its last block in place whenever there is room */
@@ -499,7 +499,7 @@ static void test_growth_in_place_takes_a_step(void **state) {
 
 /* FREE_ALL sizes the next round's first buffer for what this round used, and a
  * small round after a big one goes back to small buffers. */
-static void test_free_all_remembers_the_round(void **state) {
+static void test_arena_free_all_remembers_the_round(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_page_allocator);
@@ -524,7 +524,7 @@ static void test_free_all_remembers_the_round(void **state) {
     zht_assert_balanced(&counter);
 }
 
-static void test_query_available(void **state) {
+static void test_arena_query_available(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_c_allocator);
@@ -548,7 +548,7 @@ static void test_query_available(void **state) {
     zh_arena_deinit(&arena);
 }
 
-static void test_overflowing_request_is_oom(void **state) {
+static void test_arena_overflowing_request_is_oom(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_page_allocator); /* malloc under ASan aborts on huge sizes */
@@ -577,7 +577,7 @@ static bool arena_scenario(zh_allocator child, void *ctx) {
     return ok;
 }
 
-static void test_oom_sweep(void **state) {
+static void test_arena_oom_sweep(void **state) {
     (void)state;
     size_t points = zht_oom_sweep(zh_c_allocator, arena_scenario, NULL);
     assert_true(points >= 3);
@@ -585,7 +585,7 @@ static void test_oom_sweep(void **state) {
 
 /* ---- over caller-provided memory ------------------------------------------------- */
 
-static void test_over_fixed_buffer(void **state) {
+static void test_arena_over_fixed_buffer(void **state) {
     (void)state;
     static unsigned char memory[256 * KIB];
     zh_fba fba;
@@ -614,7 +614,7 @@ static void test_over_fixed_buffer(void **state) {
     assert_int_equal(zh_fba_end_index(&fba), 0);
 }
 
-static void test_conformance_over_fixed_buffer(void **state) {
+static void test_arena_conformance_over_fixed_buffer(void **state) {
     (void)state;
     size_t len = 16 * MIB;
     unsigned char *memory = malloc(len);
@@ -629,7 +629,7 @@ static void test_conformance_over_fixed_buffer(void **state) {
     free(memory);
 }
 
-static void test_tiny_fixed_buffer(void **state) {
+static void test_arena_tiny_fixed_buffer(void **state) {
     (void)state;
     /* Smaller than the first ordinary buffer: the arena takes what fits. */
     static _Alignas(16) unsigned char memory[600];
@@ -647,32 +647,32 @@ static void test_tiny_fixed_buffer(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance_page),
-        cmocka_unit_test(test_conformance_c),
-        cmocka_unit_test(test_inline_alloc),
-        cmocka_unit_test(test_inline_bad_alignment_aborts),
-        cmocka_unit_test(test_exported_alloc_matches_inline),
-        cmocka_unit_test(test_last_allocation_in_place),
-        cmocka_unit_test(test_realloc_of_last_block_stays),
-        cmocka_unit_test(test_reset_empty),
-        cmocka_unit_test(test_reset_free_all),
-        cmocka_unit_test(test_reset_retain_capacity),
-        cmocka_unit_test(test_reset_with_limit),
-        cmocka_unit_test(test_reset_reports_refused_merge),
-        cmocka_unit_test(test_reset_bad_mode_aborts),
-        cmocka_unit_test(test_reset_with_preheating),
-        cmocka_unit_test(test_huge_request_gets_its_own_size),
-        cmocka_unit_test(test_ordinary_growth_is_geometric_and_capped),
-        cmocka_unit_test(test_growth_is_logarithmic_page),
-        cmocka_unit_test(test_growth_is_logarithmic_c),
-        cmocka_unit_test(test_growth_in_place_takes_a_step),
-        cmocka_unit_test(test_free_all_remembers_the_round),
-        cmocka_unit_test(test_query_available),
-        cmocka_unit_test(test_overflowing_request_is_oom),
-        cmocka_unit_test(test_oom_sweep),
-        cmocka_unit_test(test_over_fixed_buffer),
-        cmocka_unit_test(test_conformance_over_fixed_buffer),
-        cmocka_unit_test(test_tiny_fixed_buffer),
+        cmocka_unit_test(test_arena_conformance_page),
+        cmocka_unit_test(test_arena_conformance_c),
+        cmocka_unit_test(test_arena_inline_alloc),
+        cmocka_unit_test(test_arena_inline_bad_alignment_aborts),
+        cmocka_unit_test(test_arena_exported_alloc_matches_inline),
+        cmocka_unit_test(test_arena_last_allocation_in_place),
+        cmocka_unit_test(test_arena_realloc_of_last_block_stays),
+        cmocka_unit_test(test_arena_reset_empty),
+        cmocka_unit_test(test_arena_reset_free_all),
+        cmocka_unit_test(test_arena_reset_retain_capacity),
+        cmocka_unit_test(test_arena_reset_with_limit),
+        cmocka_unit_test(test_arena_reset_reports_refused_merge),
+        cmocka_unit_test(test_arena_reset_bad_mode_aborts),
+        cmocka_unit_test(test_arena_reset_with_preheating),
+        cmocka_unit_test(test_arena_huge_request_gets_its_own_size),
+        cmocka_unit_test(test_arena_ordinary_growth_is_geometric_and_capped),
+        cmocka_unit_test(test_arena_growth_is_logarithmic_page),
+        cmocka_unit_test(test_arena_growth_is_logarithmic_c),
+        cmocka_unit_test(test_arena_growth_in_place_takes_a_step),
+        cmocka_unit_test(test_arena_free_all_remembers_the_round),
+        cmocka_unit_test(test_arena_query_available),
+        cmocka_unit_test(test_arena_overflowing_request_is_oom),
+        cmocka_unit_test(test_arena_oom_sweep),
+        cmocka_unit_test(test_arena_over_fixed_buffer),
+        cmocka_unit_test(test_arena_conformance_over_fixed_buffer),
+        cmocka_unit_test(test_arena_tiny_fixed_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

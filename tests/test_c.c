@@ -151,7 +151,7 @@ static void test_raw_c_resize_and_remap(void **state) {
     free(q);
 }
 
-static void test_huge_requests_fail(void **state) {
+static void test_c_huge_requests_fail(void **state) {
     (void)state;
     assert_null(zh_alloc(zh_c_allocator, SIZE_MAX / 2));
     assert_null(zh_alloc_aligned(zh_c_allocator, SIZE_MAX / 2, 4096));
@@ -192,7 +192,7 @@ static bool oom_scenario(zh_allocator a, void *ctx) {
     return ok;
 }
 
-static void test_oom_sweep(void **state) {
+static void test_c_oom_sweep(void **state) {
     (void)state;
     assert_true(zht_oom_sweep(zh_c_allocator, oom_scenario, NULL) >= 2);
 }
@@ -219,8 +219,8 @@ int main(void) {
         cmocka_unit_test(test_c_in_place_growth),
         cmocka_unit_test(test_c_remap),
         cmocka_unit_test(test_raw_c_resize_and_remap),
-        cmocka_unit_test(test_huge_requests_fail),
-        cmocka_unit_test(test_oom_sweep),
+        cmocka_unit_test(test_c_huge_requests_fail),
+        cmocka_unit_test(test_c_oom_sweep),
         cmocka_unit_test(test_raw_c_over_alignment_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,7 @@
 static const zh_allocator *pa(void) { return &zh_page_allocator; }
 static bool has(unsigned cap) { return (zh__os_info_get()->caps & cap) != 0; }
 
-static void test_conformance(void **state) {
+static void test_page_conformance(void **state) {
     (void)state;
     zht_assert_conformance(zh_page_allocator);
 }
@@ -27,7 +27,7 @@ static void test_page_size(void **state) {
 
 /* Blocks are whole pages straight from the OS: page-aligned and zero-filled (the
  * raw vtable call skips the 0xaa fill of the helpers). */
-static void test_alloc_is_pages(void **state) {
+static void test_page_alloc_is_pages(void **state) {
     (void)state;
     size_t page = zh_page_size();
     size_t lens[] = {1, page - 1, page, page + 1, 5 * page + 3};
@@ -43,7 +43,7 @@ static void test_alloc_is_pages(void **state) {
     }
 }
 
-static void test_large_alignment(void **state) {
+static void test_page_large_alignment(void **state) {
     (void)state;
     size_t alignments[] = {(size_t)64 << 10, (size_t)1 << 20, (size_t)2 << 20, (size_t)8 << 20};
     size_t lens[] = {1, 100, zh_page_size() * 3 + 5, ((size_t)2 << 20) + 1};
@@ -66,7 +66,7 @@ static void test_large_alignment(void **state) {
     }
 }
 
-static void test_resize_same_pages(void **state) {
+static void test_page_resize_same_pages(void **state) {
     (void)state;
     size_t page = zh_page_size();
     unsigned char *p = zh_alloc(*pa(), 2 * page - 100);
@@ -79,7 +79,7 @@ static void test_resize_same_pages(void **state) {
     zh_free(*pa(), p, 2 * page);
 }
 
-static void test_resize_shrink_then_grow(void **state) {
+static void test_page_resize_shrink_then_grow(void **state) {
     (void)state;
     size_t page = zh_page_size();
     unsigned char *p = zh_alloc(*pa(), 8 * page);
@@ -101,7 +101,7 @@ static void test_resize_shrink_then_grow(void **state) {
 }
 
 /* A block whose following pages are taken cannot grow in place; remap may move it. */
-static void test_remap_growth_preserves_contents(void **state) {
+static void test_page_remap_growth_preserves_contents(void **state) {
     (void)state;
     size_t page = zh_page_size();
     size_t len = 3 * page + 7;
@@ -129,7 +129,7 @@ static void test_remap_growth_preserves_contents(void **state) {
 }
 
 /* A block aligned above the page size keeps its alignment through remap. */
-static void test_remap_keeps_large_alignment(void **state) {
+static void test_page_remap_keeps_large_alignment(void **state) {
     (void)state;
     size_t page = zh_page_size();
     size_t alignment = (size_t)1 << 20;
@@ -156,7 +156,7 @@ static void test_remap_keeps_large_alignment(void **state) {
 
 /* The hint steers mappings and moves past each one, so a freed address is not
  * handed out again by the next allocation. */
-static void test_addr_hint(void **state) {
+static void test_page_addr_hint(void **state) {
     (void)state;
     if (!has(ZH__OS_HAS_ADDR_HINT)) skip();
     size_t page = zh_page_size();
@@ -183,7 +183,7 @@ static void test_addr_hint(void **state) {
 /* A hint off a page boundary is rounded up to the next page: passed as is, some
  * mmaps reject it (valgrind's: then every allocation failed) and others round it
  * down (x86-64 Linux), which would land below the address asked for. */
-static void test_addr_hint_rounded_to_page(void **state) {
+static void test_page_addr_hint_rounded_to_page(void **state) {
     (void)state;
     if (!has(ZH__OS_HAS_ADDR_HINT)) skip();
     size_t page = zh_page_size();
@@ -208,7 +208,7 @@ static void test_addr_hint_rounded_to_page(void **state) {
     zh_set_mmap_addr_hint(NULL);
 }
 
-static void test_huge_request_fails(void **state) {
+static void test_page_huge_request_fails(void **state) {
     (void)state;
     assert_null(zh_alloc(*pa(), SIZE_MAX / 2));
     assert_null(zh_alloc(*pa(), SIZE_MAX - 3)); /* cannot even round up to pages */
@@ -252,7 +252,7 @@ static bool oom_scenario(zh_allocator a, void *ctx) {
     return ok;
 }
 
-static void test_oom_sweep(void **state) {
+static void test_page_oom_sweep(void **state) {
     (void)state;
     size_t points = zht_oom_sweep(zh_page_allocator, oom_scenario, NULL);
     assert_true(points >= 3);
@@ -292,7 +292,7 @@ static void worker(void *arg, size_t index) {
     }
 }
 
-static void test_threads(void **state) {
+static void test_page_threads(void **state) {
     (void)state;
     atomic_store(&thread_failures, 0);
     zht_run_threads(8, worker, NULL);
@@ -308,7 +308,7 @@ static void free_misaligned(void *arg) {
     zh_free(zh_page_allocator, p + 16, 16);
 }
 
-static void test_free_misaligned_aborts(void **state) {
+static void test_page_free_misaligned_aborts(void **state) {
     (void)state;
     if (!zh_safety_enabled()) skip();
     zht_expect_abort(free_misaligned, NULL, "zh_page_allocator");
@@ -316,20 +316,20 @@ static void test_free_misaligned_aborts(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance),
+        cmocka_unit_test(test_page_conformance),
         cmocka_unit_test(test_page_size),
-        cmocka_unit_test(test_alloc_is_pages),
-        cmocka_unit_test(test_large_alignment),
-        cmocka_unit_test(test_resize_same_pages),
-        cmocka_unit_test(test_resize_shrink_then_grow),
-        cmocka_unit_test(test_remap_growth_preserves_contents),
-        cmocka_unit_test(test_remap_keeps_large_alignment),
-        cmocka_unit_test(test_addr_hint),
-        cmocka_unit_test(test_addr_hint_rounded_to_page),
-        cmocka_unit_test(test_huge_request_fails),
-        cmocka_unit_test(test_oom_sweep),
-        cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_free_misaligned_aborts),
+        cmocka_unit_test(test_page_alloc_is_pages),
+        cmocka_unit_test(test_page_large_alignment),
+        cmocka_unit_test(test_page_resize_same_pages),
+        cmocka_unit_test(test_page_resize_shrink_then_grow),
+        cmocka_unit_test(test_page_remap_growth_preserves_contents),
+        cmocka_unit_test(test_page_remap_keeps_large_alignment),
+        cmocka_unit_test(test_page_addr_hint),
+        cmocka_unit_test(test_page_addr_hint_rounded_to_page),
+        cmocka_unit_test(test_page_huge_request_fails),
+        cmocka_unit_test(test_page_oom_sweep),
+        cmocka_unit_test(test_page_threads),
+        cmocka_unit_test(test_page_free_misaligned_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 static size_t page(void) { return zh__os_info_get()->page_size; }
 static bool has(unsigned cap) { return (zh__os_info_get()->caps & cap) != 0; }
 
-static void test_info(void **state) {
+static void test_platform_info(void **state) {
     (void)state;
     const zh__os_info *info = zh__os_info_get();
     assert_non_null(info);
@@ -38,14 +38,14 @@ static void info_thread(void *arg, size_t index) {
     if (info->page_size == page() && info->name != NULL) atomic_fetch_add(&seen_page_sizes, 1);
 }
 
-static void test_info_threads(void **state) {
+static void test_platform_info_threads(void **state) {
     (void)state;
     atomic_store(&seen_page_sizes, 0);
     zht_run_threads(8, info_thread, NULL);
     assert_int_equal(atomic_load(&seen_page_sizes), 8);
 }
 
-static void test_map_alignments(void **state) {
+static void test_platform_map_alignments(void **state) {
     (void)state;
     size_t lens[] = {page(), 3 * page(), 17 * page()};
     for (size_t alignment = 1; alignment <= ((size_t)4 << 20); alignment <<= 1) {
@@ -62,7 +62,7 @@ static void test_map_alignments(void **state) {
     }
 }
 
-static void test_map_refuses_huge(void **state) {
+static void test_platform_map_refuses_huge(void **state) {
     (void)state;
     size_t huge = zh__align_backward(SIZE_MAX / 2, page());
     assert_null(zh__os_map(huge, 1, NULL));
@@ -85,7 +85,7 @@ static unsigned char *map_with_free_tail(size_t keep, size_t pages) {
     return p;
 }
 
-static void test_unmap_partial(void **state) {
+static void test_platform_unmap_partial(void **state) {
     (void)state;
     if (!has(ZH__OS_CAN_UNMAP_PARTIAL)) skip();
     size_t pg = page();
@@ -107,7 +107,7 @@ static void test_unmap_partial(void **state) {
     }
 }
 
-static void test_shrink(void **state) {
+static void test_platform_shrink(void **state) {
     (void)state;
     if (!has(ZH__OS_CAN_SHRINK)) {
         unsigned char *p = zh__os_map(4 * page(), 1, NULL);
@@ -133,7 +133,7 @@ static void test_shrink(void **state) {
     }
 }
 
-static void test_grow_in_place(void **state) {
+static void test_platform_grow_in_place(void **state) {
     (void)state;
     size_t pg = page();
     if (!has(ZH__OS_CAN_GROW)) {
@@ -155,7 +155,7 @@ static void test_grow_in_place(void **state) {
 }
 
 /* A mapping placed right after `p` makes in-place growth impossible. */
-static void test_grow_blocked(void **state) {
+static void test_platform_grow_blocked(void **state) {
     (void)state;
     if (!has(ZH__OS_CAN_GROW) || !has(ZH__OS_HAS_ADDR_HINT)) skip();
     size_t pg = page();
@@ -189,7 +189,7 @@ static void test_grow_blocked(void **state) {
     zh__os_unmap(blocker, 2 * pg);
 }
 
-static void test_remap(void **state) {
+static void test_platform_remap(void **state) {
     (void)state;
     size_t pg = page();
     unsigned char *p = zh__os_map(3 * pg, 1, NULL);
@@ -212,7 +212,7 @@ static void test_remap(void **state) {
     zh__os_unmap(r, pg);
 }
 
-static void test_addr_hint(void **state) {
+static void test_platform_addr_hint(void **state) {
     (void)state;
     if (!has(ZH__OS_HAS_ADDR_HINT)) skip();
     size_t pg = page();
@@ -251,7 +251,7 @@ static void count_thread(void *arg, size_t index) {
     }
 }
 
-static void test_mutex(void **state) {
+static void test_platform_mutex(void **state) {
     (void)state;
     struct counter c = {.value = 0};
     zh__mutex_init(&c.lock);
@@ -265,7 +265,7 @@ static void test_mutex(void **state) {
 
 /* ---- C library facts ----------------------------------------------------------------- */
 
-static void test_malloc_usable_size(void **state) {
+static void test_platform_malloc_usable_size(void **state) {
     (void)state;
     for (size_t len = 1; len < 5000; len = len * 3 + 1) {
         unsigned char *p = malloc(len);
@@ -277,7 +277,7 @@ static void test_malloc_usable_size(void **state) {
     }
 }
 
-static void test_sbrk(void **state) {
+static void test_platform_sbrk(void **state) {
     (void)state;
     void *brk = zh__os_sbrk(0);
     assert_ptr_not_equal(brk, (void *)-1);
@@ -286,7 +286,7 @@ static void test_sbrk(void **state) {
 
 /* The test-only fault switch: the n-th armed call and every later one fail, nothing
  * else does, and disarming restores normal service. */
-static void test_fault_injection(void **state) {
+static void test_platform_fault_injection(void **state) {
     (void)state;
     size_t pg = page();
     zh__os_test_fail_after(ZH__OS_FAULT_MAP, 2);
@@ -314,20 +314,20 @@ static void test_fault_injection(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_info_threads), /* first: races the one-time query */
-        cmocka_unit_test(test_info),
-        cmocka_unit_test(test_map_alignments),
-        cmocka_unit_test(test_map_refuses_huge),
-        cmocka_unit_test(test_unmap_partial),
-        cmocka_unit_test(test_shrink),
-        cmocka_unit_test(test_grow_in_place),
-        cmocka_unit_test(test_grow_blocked),
-        cmocka_unit_test(test_remap),
-        cmocka_unit_test(test_addr_hint),
-        cmocka_unit_test(test_mutex),
-        cmocka_unit_test(test_malloc_usable_size),
-        cmocka_unit_test(test_sbrk),
-        cmocka_unit_test(test_fault_injection),
+        cmocka_unit_test(test_platform_info_threads), /* first: races the one-time query */
+        cmocka_unit_test(test_platform_info),
+        cmocka_unit_test(test_platform_map_alignments),
+        cmocka_unit_test(test_platform_map_refuses_huge),
+        cmocka_unit_test(test_platform_unmap_partial),
+        cmocka_unit_test(test_platform_shrink),
+        cmocka_unit_test(test_platform_grow_in_place),
+        cmocka_unit_test(test_platform_grow_blocked),
+        cmocka_unit_test(test_platform_remap),
+        cmocka_unit_test(test_platform_addr_hint),
+        cmocka_unit_test(test_platform_mutex),
+        cmocka_unit_test(test_platform_malloc_usable_size),
+        cmocka_unit_test(test_platform_sbrk),
+        cmocka_unit_test(test_platform_fault_injection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

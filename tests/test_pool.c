@@ -14,7 +14,7 @@ struct point {
 };
 
 /* Zig's "basic": distinct items, and a destroyed item is the next one created. */
-static void test_basic_reuse_is_lifo(void **state) {
+static void test_pool_basic_reuse_is_lifo(void **state) {
     (void)state;
     zh_pool pool;
     zh_pool_init(&pool, zh_c_allocator, ZH_POOL_OPTIONS(struct point));
@@ -36,7 +36,7 @@ static void test_basic_reuse_is_lifo(void **state) {
     zh_pool_deinit(&pool);
 }
 
-static void test_exported_functions_match_inline(void **state) {
+static void test_pool_exported_functions_match_inline(void **state) {
     (void)state;
     zh_pool pool;
     zh_pool_init(&pool, zh_c_allocator, ZH_POOL_OPTIONS(int));
@@ -51,7 +51,7 @@ static void test_exported_functions_match_inline(void **state) {
     zh_pool_deinit(&pool);
 }
 
-static void test_many_items_distinct_and_writable(void **state) {
+static void test_pool_many_items_distinct_and_writable(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_c_allocator);
@@ -74,7 +74,7 @@ static void test_many_items_distinct_and_writable(void **state) {
     zht_assert_balanced(&counter);
 }
 
-static void test_alignments(void **state) {
+static void test_pool_alignments(void **state) {
     (void)state;
     size_t aligns[] = {1, 2, 4, 8, 16, 32, 64, 256, 4096, 65536};
     size_t sizes[] = {0, 1, 3, 8, 24, 100, 5000};
@@ -100,7 +100,7 @@ static void test_alignments(void **state) {
     }
 }
 
-static void test_default_alignment(void **state) {
+static void test_pool_default_alignment(void **state) {
     (void)state;
     zh_pool pool;
     zh_pool_init(&pool, zh_c_allocator, (zh_pool_options){.item_size = 48, .growable = true});
@@ -110,7 +110,7 @@ static void test_default_alignment(void **state) {
     zh_pool_deinit(&pool);
 }
 
-static void test_preheat(void **state) {
+static void test_pool_preheat(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_c_allocator);
@@ -129,7 +129,7 @@ static void test_preheat(void **state) {
     zht_assert_balanced(&counter);
 }
 
-static void test_preheat_failure(void **state) {
+static void test_pool_preheat_failure(void **state) {
     (void)state;
     zh_failing failing;
     zh_failing_init(&failing, zh_c_allocator, 0);
@@ -142,7 +142,7 @@ static void test_preheat_failure(void **state) {
     zht_assert_balanced(&failing);
 }
 
-static void test_non_growable_exhaustion(void **state) {
+static void test_pool_non_growable_exhaustion(void **state) {
     (void)state;
     zh_pool pool;
     zh_pool_init(&pool, zh_c_allocator, (zh_pool_options){sizeof(int), _Alignof(int), false});
@@ -157,7 +157,7 @@ static void test_non_growable_exhaustion(void **state) {
     zh_pool_deinit(&pool);
 }
 
-static void test_reset_modes(void **state) {
+static void test_pool_reset_modes(void **state) {
     (void)state;
     zh_failing counter;
     zht_counting_init(&counter, zh_c_allocator);
@@ -187,7 +187,7 @@ static void test_reset_modes(void **state) {
     zht_assert_balanced(&counter);
 }
 
-static void test_reset_non_growable_keeps_items(void **state) {
+static void test_pool_reset_non_growable_keeps_items(void **state) {
     (void)state;
     zh_pool pool;
     zh_pool_init(&pool, zh_c_allocator, (zh_pool_options){64, 64, false});
@@ -199,7 +199,7 @@ static void test_reset_non_growable_keeps_items(void **state) {
     for (int i = 0; i < 10; i++) {
         unsigned char *p = zh_pool_create_inline(&pool);
         assert_non_null(p);
-        assert_true(((uintptr_t)p & 63) == 0);
+        assert_true(zh__is_aligned(p, 64));
         memset(p, 9, 64);
     }
     assert_null(zh_pool_create_inline(&pool)); /* no more than it had */
@@ -263,13 +263,13 @@ static void check_pool_growth_is_logarithmic(zh_allocator backing) {
     assert_int_equal(r.allocs, r.frees);
 }
 
-static void test_growth_is_logarithmic(void **state) {
+static void test_pool_growth_is_logarithmic(void **state) {
     (void)state;
     check_pool_growth_is_logarithmic(zh_page_allocator);
     check_pool_growth_is_logarithmic(zh_c_allocator);
 }
 
-static void test_oom_sweep(void **state) {
+static void test_pool_oom_sweep(void **state) {
     (void)state;
     assert_true(zht_oom_sweep(zh_c_allocator, pool_scenario, NULL) >= 3);
 }
@@ -281,7 +281,7 @@ static void init_with(void *arg) {
     zh_pool_init(&pool, zh_c_allocator, *(zh_pool_options *)arg);
 }
 
-static void test_bad_options_abort(void **state) {
+static void test_pool_bad_options_abort(void **state) {
     (void)state;
     zh_pool_options not_pow2 = {16, 24, true};
     zht_expect_abort(init_with, &not_pow2, "zh_pool_init");
@@ -313,7 +313,7 @@ static void exported_destroy_null(void *arg) {
     zh_pool_destroy(&pool, NULL);
 }
 
-static void test_bad_destroy_aborts(void **state) {
+static void test_pool_bad_destroy_aborts(void **state) {
     (void)state;
     if (!zh_safety_enabled()) skip();
     zht_expect_abort(destroy_null, NULL, "zh_pool_destroy");
@@ -326,7 +326,7 @@ static void test_bad_destroy_aborts(void **state) {
  * safety build the inline paths always call the exported functions (`checked`),
  * and their items carry the exported functions' 0xaa fill; without safety they
  * stay inline. */
-static void test_inline_paths_check_as_exported(void **state) {
+static void test_pool_inline_paths_check_as_exported(void **state) {
     (void)state;
     zh_pool pool;
     zh_pool_init(&pool, zh_c_allocator, (zh_pool_options){64, 8, true});
@@ -344,7 +344,7 @@ static void test_inline_paths_check_as_exported(void **state) {
     zh_pool_deinit(&pool);
 }
 
-static void test_safety_fills_destroyed_items(void **state) {
+static void test_pool_safety_fills_destroyed_items(void **state) {
     (void)state;
     if (!zh_safety_enabled()) skip();
     zh_pool pool;
@@ -360,22 +360,22 @@ static void test_safety_fills_destroyed_items(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic_reuse_is_lifo),
-        cmocka_unit_test(test_exported_functions_match_inline),
-        cmocka_unit_test(test_inline_paths_check_as_exported),
-        cmocka_unit_test(test_many_items_distinct_and_writable),
-        cmocka_unit_test(test_alignments),
-        cmocka_unit_test(test_default_alignment),
-        cmocka_unit_test(test_preheat),
-        cmocka_unit_test(test_preheat_failure),
-        cmocka_unit_test(test_non_growable_exhaustion),
-        cmocka_unit_test(test_reset_modes),
-        cmocka_unit_test(test_reset_non_growable_keeps_items),
-        cmocka_unit_test(test_growth_is_logarithmic),
-        cmocka_unit_test(test_oom_sweep),
-        cmocka_unit_test(test_bad_options_abort),
-        cmocka_unit_test(test_bad_destroy_aborts),
-        cmocka_unit_test(test_safety_fills_destroyed_items),
+        cmocka_unit_test(test_pool_basic_reuse_is_lifo),
+        cmocka_unit_test(test_pool_exported_functions_match_inline),
+        cmocka_unit_test(test_pool_inline_paths_check_as_exported),
+        cmocka_unit_test(test_pool_many_items_distinct_and_writable),
+        cmocka_unit_test(test_pool_alignments),
+        cmocka_unit_test(test_pool_default_alignment),
+        cmocka_unit_test(test_pool_preheat),
+        cmocka_unit_test(test_pool_preheat_failure),
+        cmocka_unit_test(test_pool_non_growable_exhaustion),
+        cmocka_unit_test(test_pool_reset_modes),
+        cmocka_unit_test(test_pool_reset_non_growable_keeps_items),
+        cmocka_unit_test(test_pool_growth_is_logarithmic),
+        cmocka_unit_test(test_pool_oom_sweep),
+        cmocka_unit_test(test_pool_bad_options_abort),
+        cmocka_unit_test(test_pool_bad_destroy_aborts),
+        cmocka_unit_test(test_pool_safety_fills_destroyed_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

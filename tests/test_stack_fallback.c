@@ -16,7 +16,7 @@
 
 /* A buffer big enough for each whole suite function: the fallback is an allocator
  * that refuses everything, so passing proves every block came from the buffer. */
-static void test_conformance_buffer_suffices(void **state) {
+static void test_stack_fallback_conformance_buffer_suffices(void **state) {
     (void)state;
     const size_t len = (size_t)16 << 20;
     unsigned char *buffer = malloc(len);
@@ -52,18 +52,18 @@ static void conformance_spilling(zh_allocator fallback) {
     assert_true(spilled > 0); /* some suite steps need far more than 4096 bytes */
 }
 
-static void test_conformance_spills_to_c(void **state) {
+static void test_stack_fallback_conformance_spills_to_c(void **state) {
     (void)state;
     conformance_spilling(zh_c_allocator);
 }
 
-static void test_conformance_spills_to_page(void **state) {
+static void test_stack_fallback_conformance_spills_to_page(void **state) {
     (void)state;
     conformance_spilling(zh_page_allocator);
 }
 
 /* No buffer at all: a pure pass-through to the fallback. */
-static void test_conformance_empty_buffer(void **state) {
+static void test_stack_fallback_conformance_empty_buffer(void **state) {
     (void)state;
     zh_stack_fallback sf;
     zh_stack_fallback_init(&sf, NULL, 0, zh_c_allocator);
@@ -77,7 +77,7 @@ static void test_conformance_empty_buffer(void **state) {
 
 /* ---- dispatch by ownership ------------------------------------------------------ */
 
-static void test_dispatch_by_ownership(void **state) {
+static void test_stack_fallback_dispatch_by_ownership(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[1024];
     zh_failing counter;
@@ -119,7 +119,7 @@ static void test_dispatch_by_ownership(void **state) {
 
 /* Once the buffer is exhausted the fallback serves, and freeing the last buffer
  * block makes room in the buffer again. */
-static void test_buffer_then_fallback_then_buffer(void **state) {
+static void test_stack_fallback_buffer_then_fallback_then_buffer(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[256];
     zh_failing counter;
@@ -144,7 +144,7 @@ static void test_buffer_then_fallback_then_buffer(void **state) {
 }
 
 /* Alignment is honoured inside the buffer too. */
-static void test_aligned_blocks_in_buffer(void **state) {
+static void test_stack_fallback_aligned_blocks_in_buffer(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[4096];
     zh_stack_fallback sf;
@@ -170,7 +170,7 @@ static void test_aligned_blocks_in_buffer(void **state) {
 
 /* Zig's behaviour: a buffer block that cannot grow inside the buffer fails to
  * resize/remap (it never migrates on its own), and is left intact. */
-static void test_growth_beyond_buffer_fails_in_place(void **state) {
+static void test_stack_fallback_growth_beyond_buffer_fails_in_place(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[256];
     zht_recorder calls;
@@ -189,7 +189,7 @@ static void test_growth_beyond_buffer_fails_in_place(void **state) {
     zh_free(a, p, 200);
 }
 
-static void test_realloc_moves_buffer_block_to_fallback(void **state) {
+static void test_stack_fallback_realloc_moves_buffer_block_to_fallback(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[256];
     zh_failing counter;
@@ -235,7 +235,7 @@ static void get_twice(void *arg) {
     (void)zh_stack_fallback_get(&sf);
 }
 
-static void test_second_get(void **state) {
+static void test_stack_fallback_second_get(void **state) {
     (void)state;
     if (zh_safety_enabled()) {
         zht_expect_abort(get_twice, NULL, "zh_stack_fallback_get");
@@ -259,7 +259,7 @@ static void test_second_get(void **state) {
 }
 
 /* init after get starts a new instance: get is allowed once more. */
-static void test_init_rearms_get(void **state) {
+static void test_stack_fallback_init_rearms_get(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[128];
     zh_stack_fallback sf;
@@ -301,7 +301,7 @@ static unsigned sum_with_scratch(size_t n) {
     return sum;
 }
 
-static void test_macro_in_function(void **state) {
+static void test_stack_fallback_macro_in_function(void **state) {
     (void)state;
     assert_int_equal(sum_with_scratch(100), 99 * 100 / 2);
     unsigned expect = 0;
@@ -311,7 +311,7 @@ static void test_macro_in_function(void **state) {
 
 /* Each pass of a loop body is a new block: a fresh instance with a fresh
  * buffer, so get is called once per instance and never aborts. */
-static void test_macro_in_loop_body(void **state) {
+static void test_stack_fallback_macro_in_loop_body(void **state) {
     (void)state;
     for (int i = 0; i < 4; i++) {
         ZH_STACK_FALLBACK(sf, 128, zh_c_allocator);
@@ -368,7 +368,7 @@ out:
     return completed;
 }
 
-static void test_fallback_oom_sweep(void **state) {
+static void test_stack_fallback_fallback_oom_sweep(void **state) {
     (void)state;
     size_t points = zht_oom_sweep(zh_c_allocator, spill_scenario, NULL);
     /* At least `big` and the move out of the buffer allocate from the fallback
@@ -378,7 +378,7 @@ static void test_fallback_oom_sweep(void **state) {
 
 /* A fallback that refuses everything: requests that do not fit return NULL and
  * the buffer keeps working. */
-static void test_fallback_refuses(void **state) {
+static void test_stack_fallback_fallback_refuses(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[128];
     zh_failing refuse;
@@ -398,21 +398,21 @@ static void test_fallback_refuses(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance_buffer_suffices),
-        cmocka_unit_test(test_conformance_spills_to_c),
-        cmocka_unit_test(test_conformance_spills_to_page),
-        cmocka_unit_test(test_conformance_empty_buffer),
-        cmocka_unit_test(test_dispatch_by_ownership),
-        cmocka_unit_test(test_buffer_then_fallback_then_buffer),
-        cmocka_unit_test(test_aligned_blocks_in_buffer),
-        cmocka_unit_test(test_growth_beyond_buffer_fails_in_place),
-        cmocka_unit_test(test_realloc_moves_buffer_block_to_fallback),
-        cmocka_unit_test(test_second_get),
-        cmocka_unit_test(test_init_rearms_get),
-        cmocka_unit_test(test_macro_in_function),
-        cmocka_unit_test(test_macro_in_loop_body),
-        cmocka_unit_test(test_fallback_oom_sweep),
-        cmocka_unit_test(test_fallback_refuses),
+        cmocka_unit_test(test_stack_fallback_conformance_buffer_suffices),
+        cmocka_unit_test(test_stack_fallback_conformance_spills_to_c),
+        cmocka_unit_test(test_stack_fallback_conformance_spills_to_page),
+        cmocka_unit_test(test_stack_fallback_conformance_empty_buffer),
+        cmocka_unit_test(test_stack_fallback_dispatch_by_ownership),
+        cmocka_unit_test(test_stack_fallback_buffer_then_fallback_then_buffer),
+        cmocka_unit_test(test_stack_fallback_aligned_blocks_in_buffer),
+        cmocka_unit_test(test_stack_fallback_growth_beyond_buffer_fails_in_place),
+        cmocka_unit_test(test_stack_fallback_realloc_moves_buffer_block_to_fallback),
+        cmocka_unit_test(test_stack_fallback_second_get),
+        cmocka_unit_test(test_stack_fallback_init_rearms_get),
+        cmocka_unit_test(test_stack_fallback_macro_in_function),
+        cmocka_unit_test(test_stack_fallback_macro_in_loop_body),
+        cmocka_unit_test(test_stack_fallback_fallback_oom_sweep),
+        cmocka_unit_test(test_stack_fallback_fallback_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
