@@ -47,30 +47,43 @@ static void test_arena_conformance_c(void **state) {
     conformance_over(zh_c_allocator);
 }
 
+/* ---- fixture: an empty arena over zh_c_allocator, deinitialised after the test ------- */
+
+static int setup_arena_over_c(void **state) {
+    zh_arena *arena = malloc(sizeof *arena);
+    if (arena == NULL) return -1;
+    zh_arena_init(arena, zh_c_allocator);
+    *state = arena;
+    return 0;
+}
+
+static int teardown_arena(void **state) {
+    zh_arena_deinit(*state);
+    free(*state);
+    return 0;
+}
+
 /* ---- the inline fast path --------------------------------------------------------- */
 
 static void test_arena_inline_alloc(void **state) {
-    (void)state;
-    zh_arena arena;
-    zh_arena_init(&arena, zh_c_allocator);
-    void *zero = zh_arena_alloc_inline(&arena, 0, 8);
+    zh_arena *arena = *state;
+    void *zero = zh_arena_alloc_inline(arena, 0, 8);
     assert_non_null(zero);
     assert_true(zh__is_aligned(zero, 8));
     for (size_t align = 1; align <= 4096; align *= 2) {
         for (size_t len = 1; len < 300; len += 37) {
-            unsigned char *p = zh_arena_alloc_inline(&arena, len, align);
+            unsigned char *p = zh_arena_alloc_inline(arena, len, align);
             assert_non_null(p);
             assert_true(zh__is_aligned(p, align));
             memset(p, (int)len, len);
         }
     }
     /* Consecutive small blocks in one buffer are adjacent: no per-block header. */
-    unsigned char *a = zh_arena_alloc_inline(&arena, 24, 8);
-    unsigned char *b = zh_arena_alloc_inline(&arena, 24, 8);
+    unsigned char *a = zh_arena_alloc_inline(arena, 24, 8);
+    unsigned char *b = zh_arena_alloc_inline(arena, 24, 8);
     assert_non_null(a);
     assert_non_null(b);
     if (b > a) assert_true(b == a + 24 || b - a > 4096); /* same buffer, or a new one */
-    zh_arena_deinit(&arena);
 }
 
 static void alloc_bad_alignment(void *arg) {
@@ -87,12 +100,9 @@ static void exported_alloc_bad_alignment(void *arg) {
  * its exported function checks. The arena's one check (the alignment) is cheap,
  * so both make it in every build. */
 static void test_arena_inline_bad_alignment_aborts(void **state) {
-    (void)state;
-    zh_arena arena;
-    zh_arena_init(&arena, zh_c_allocator);
-    zht_expect_abort(alloc_bad_alignment, &arena, "zh_arena_alloc");
-    zht_expect_abort(exported_alloc_bad_alignment, &arena, "zh_arena_alloc");
-    zh_arena_deinit(&arena);
+    zh_arena *arena = *state;
+    zht_expect_abort(alloc_bad_alignment, arena, "zh_arena_alloc");
+    zht_expect_abort(exported_alloc_bad_alignment, arena, "zh_arena_alloc");
 }
 
 /* zh_arena_alloc and zh_arena_alloc_inline hand out the same blocks. */
@@ -121,10 +131,8 @@ static void test_arena_exported_alloc_matches_inline(void **state) {
 /* ---- resize and free of the last block --------------------------------------------- */
 
 static void test_arena_last_allocation_in_place(void **state) {
-    (void)state;
-    zh_arena arena;
-    zh_arena_init(&arena, zh_c_allocator);
-    zh_allocator a = zh_arena_allocator(&arena);
+    zh_arena *arena = *state;
+    zh_allocator a = zh_arena_allocator(arena);
 
     unsigned char *first = zh_alloc(a, 32);
     unsigned char *last = zh_alloc(a, 32);
@@ -147,9 +155,9 @@ static void test_arena_last_allocation_in_place(void **state) {
     assert_ptr_equal(again, last);
 
     /* Freeing an earlier block does nothing. */
-    size_t before = (size_t)(arena.end - arena.cur);
+    size_t before = (size_t)(arena->end - arena->cur);
     zh_free(a, first, 16);
-    assert_int_equal((size_t)(arena.end - arena.cur), before);
+    assert_int_equal((size_t)(arena->end - arena->cur), before);
 
     /* Growing the last block past its buffer fails in place; realloc moves it. */
     assert_false(zh_resize(a, again, 128, 1 * MIB));
@@ -157,14 +165,11 @@ static void test_arena_last_allocation_in_place(void **state) {
     unsigned char *moved = zh_realloc(a, again, 128, 1 * MIB);
     assert_non_null(moved);
     assert_true(zht_all_bytes(moved, 128, 0x5c));
-    zh_arena_deinit(&arena);
 }
 
 static void test_arena_realloc_of_last_block_stays(void **state) {
-    (void)state;
-    zh_arena arena;
-    zh_arena_init(&arena, zh_c_allocator);
-    zh_allocator a = zh_arena_allocator(&arena);
+    zh_arena *arena = *state;
+    zh_allocator a = zh_arena_allocator(arena);
     /* A growing array whose block is the most recent never moves while it fits. */
     size_t len = 8;
     unsigned char *arr = zh_alloc(a, len);
@@ -174,7 +179,6 @@ static void test_arena_realloc_of_last_block_stays(void **state) {
         assert_ptr_equal(grown, arr);
         len *= 2;
     }
-    zh_arena_deinit(&arena);
 }
 
 /* ---- reset ----------------------------------------------------------------------------- */
@@ -649,11 +653,11 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_conformance_page),
         cmocka_unit_test(test_arena_conformance_c),
-        cmocka_unit_test(test_arena_inline_alloc),
-        cmocka_unit_test(test_arena_inline_bad_alignment_aborts),
+        cmocka_unit_test_setup_teardown(test_arena_inline_alloc, setup_arena_over_c, teardown_arena),
+        cmocka_unit_test_setup_teardown(test_arena_inline_bad_alignment_aborts, setup_arena_over_c, teardown_arena),
         cmocka_unit_test(test_arena_exported_alloc_matches_inline),
-        cmocka_unit_test(test_arena_last_allocation_in_place),
-        cmocka_unit_test(test_arena_realloc_of_last_block_stays),
+        cmocka_unit_test_setup_teardown(test_arena_last_allocation_in_place, setup_arena_over_c, teardown_arena),
+        cmocka_unit_test_setup_teardown(test_arena_realloc_of_last_block_stays, setup_arena_over_c, teardown_arena),
         cmocka_unit_test(test_arena_reset_empty),
         cmocka_unit_test(test_arena_reset_free_all),
         cmocka_unit_test(test_arena_reset_retain_capacity),

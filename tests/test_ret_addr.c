@@ -144,7 +144,7 @@ static void check_forwarding(zh_allocator a, zht_recorder *r, const char *what) 
     assert_named(r, before, s, what);
 }
 
-static void test_ret_addr_through_ret_addr_through_thread_safe(void **state) {
+static void test_ret_addr_through_thread_safe(void **state) {
     (void)state;
     zht_recorder r;
     zh_thread_safe ts;
@@ -153,7 +153,7 @@ static void test_ret_addr_through_ret_addr_through_thread_safe(void **state) {
     zh_thread_safe_deinit(&ts);
 }
 
-static void test_ret_addr_through_ret_addr_through_validation(void **state) {
+static void test_ret_addr_through_validation(void **state) {
     (void)state;
     zht_recorder r;
     zh_validator v;
@@ -161,7 +161,7 @@ static void test_ret_addr_through_ret_addr_through_validation(void **state) {
                      "validation");
 }
 
-static void test_ret_addr_through_ret_addr_through_failing(void **state) {
+static void test_ret_addr_through_failing(void **state) {
     (void)state;
     zht_recorder r;
     zh_failing f;
@@ -169,7 +169,7 @@ static void test_ret_addr_through_ret_addr_through_failing(void **state) {
     check_forwarding(zh_failing_allocator(&f), &r, "failing");
 }
 
-static void test_ret_addr_through_ret_addr_through_stack_fallback(void **state) {
+static void test_ret_addr_through_stack_fallback(void **state) {
     (void)state;
     zht_recorder r;
     ZH_STACK_FALLBACK(sf, 64, zht_recorder_init(&r, zh_c_allocator));
@@ -179,7 +179,7 @@ static void test_ret_addr_through_ret_addr_through_stack_fallback(void **state) 
 
 /* ---- the arena ------------------------------------------------------------------------ */
 
-static void test_ret_addr_through_ret_addr_through_arena_vtable(void **state) {
+static void test_ret_addr_through_arena_vtable(void **state) {
     (void)state;
     zht_recorder r;
     zh_arena arena;
@@ -215,7 +215,7 @@ static void test_ret_addr_through_ret_addr_through_arena_vtable(void **state) {
     assert_named(&r, before, s, "zh_arena_deinit");
 }
 
-static void test_ret_addr_through_ret_addr_through_arena_inline(void **state) {
+static void test_ret_addr_through_arena_inline(void **state) {
     (void)state;
     zht_recorder r;
     zh_arena arena;
@@ -234,7 +234,7 @@ static void test_ret_addr_through_ret_addr_through_arena_inline(void **state) {
 }
 
 /* A wrapper over an arena over the recorder: the address still comes through. */
-static void test_ret_addr_through_ret_addr_through_thread_safe_over_arena(void **state) {
+static void test_ret_addr_through_thread_safe_over_arena(void **state) {
     (void)state;
     zht_recorder r;
     zh_arena arena;
@@ -251,7 +251,7 @@ static void test_ret_addr_through_ret_addr_through_thread_safe_over_arena(void *
 
 /* ---- the pool ------------------------------------------------------------------------- */
 
-static void test_ret_addr_through_ret_addr_through_pool(void **state) {
+static void test_ret_addr_through_pool(void **state) {
     (void)state;
     zht_recorder r;
     zh_pool pool;
@@ -284,14 +284,14 @@ static void test_ret_addr_through_ret_addr_through_pool(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ret_addr_through_ret_addr_through_thread_safe),
-        cmocka_unit_test(test_ret_addr_through_ret_addr_through_validation),
-        cmocka_unit_test(test_ret_addr_through_ret_addr_through_failing),
-        cmocka_unit_test(test_ret_addr_through_ret_addr_through_stack_fallback),
-        cmocka_unit_test(test_ret_addr_through_ret_addr_through_arena_vtable),
-        cmocka_unit_test(test_ret_addr_through_ret_addr_through_arena_inline),
-        cmocka_unit_test(test_ret_addr_through_ret_addr_through_thread_safe_over_arena),
-        cmocka_unit_test(test_ret_addr_through_ret_addr_through_pool),
+        cmocka_unit_test(test_ret_addr_through_thread_safe),
+        cmocka_unit_test(test_ret_addr_through_validation),
+        cmocka_unit_test(test_ret_addr_through_failing),
+        cmocka_unit_test(test_ret_addr_through_stack_fallback),
+        cmocka_unit_test(test_ret_addr_through_arena_vtable),
+        cmocka_unit_test(test_ret_addr_through_arena_inline),
+        cmocka_unit_test(test_ret_addr_through_thread_safe_over_arena),
+        cmocka_unit_test(test_ret_addr_through_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
