@@ -105,12 +105,17 @@ static void test_arena_inline_bad_alignment_aborts(void **state) {
     zht_expect_abort(exported_alloc_bad_alignment, arena, "zh_arena_alloc");
 }
 
-/* zh_arena_alloc and zh_arena_alloc_inline hand out the same blocks. */
+/* zh_arena_alloc and zh_arena_alloc_inline hand out the same blocks: over two
+ * equally aligned fixed buffers, at the same offsets. */
 static void test_arena_exported_alloc_matches_inline(void **state) {
     (void)state;
+    static _Alignas(4096) unsigned char buffers[2][64 * 1024];
+    zh_fba inline_fba, exported_fba;
+    zh_fba_init(&inline_fba, buffers[0], sizeof buffers[0]);
+    zh_fba_init(&exported_fba, buffers[1], sizeof buffers[1]);
     zh_arena inline_arena, exported_arena;
-    zh_arena_init(&inline_arena, zh_c_allocator);
-    zh_arena_init(&exported_arena, zh_c_allocator);
+    zh_arena_init(&inline_arena, zh_fba_allocator(&inline_fba));
+    zh_arena_init(&exported_arena, zh_fba_allocator(&exported_fba));
     assert_non_null(zh_arena_alloc(&exported_arena, 0, 64));
     const unsigned char *inline_first = zh_arena_alloc_inline(&inline_arena, 1, 1);
     const unsigned char *exported_first = zh_arena_alloc(&exported_arena, 1, 1);
