@@ -29,11 +29,12 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "${PROJECT_HOMEPAGE_URL}")
 
 set(CPACK_DEBIAN_ZHEAP_RUNTIME_PACKAGE_NAME "${ZHEAP_DEB_RUNTIME}")
 set(CPACK_DEBIAN_ZHEAP_RUNTIME_PACKAGE_SECTION libs)
+# Each package's synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY; these follow it.
 string(CONCAT CPACK_COMPONENT_ZHEAP_RUNTIME_DESCRIPTION
-    "${PROJECT_DESCRIPTION} - shared library\n"
-    "The page, C, fixed-buffer, arena, pool, stack-fallback, thread-safe and sbrk\n"
-    "allocators behind one zh_allocator vtable, and the conformance suite.")
-# shlibs + the ldconfig trigger; library dependencies from dpkg-shlibdeps (dpkg-dev).
+    "The shared library libzheap.so.${PROJECT_VERSION_MAJOR}: every allocator behind the one\n"
+    "zh_allocator vtable, and the conformance suite that checks any allocator\n"
+    "against Zig's contract.")
+# A shlibs file and ldconfig in postinst/postrm; Depends from dpkg-shlibdeps (dpkg-dev).
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 find_program(ZHEAP_DPKG_SHLIBDEPS dpkg-shlibdeps)
 mark_as_advanced(ZHEAP_DPKG_SHLIBDEPS)
@@ -44,8 +45,7 @@ endif()
 set(CPACK_DEBIAN_ZHEAP_DEVELOPMENT_PACKAGE_NAME libzheap-dev)
 set(CPACK_DEBIAN_ZHEAP_DEVELOPMENT_PACKAGE_SECTION libdevel)
 string(CONCAT CPACK_COMPONENT_ZHEAP_DEVELOPMENT_DESCRIPTION
-    "${PROJECT_DESCRIPTION} - development files\n"
-    "Headers, the static library, the CMake package (find_package(zheap)) and the\n"
-    "pkg-config files zheap.pc and zheap-static.pc.")
+    "The development files: headers, the static library, the CMake package\n"
+    "(find_package(zheap)) and the pkg-config files zheap.pc and zheap-static.pc.")
 
 include(CPack)
