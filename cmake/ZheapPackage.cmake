@@ -1,7 +1,7 @@
 # ZheapPackage.cmake - CPack: Debian packages made of the two install components.
 #
-#   cmake -B build-deb -DCMAKE_INSTALL_PREFIX=/usr -DZHEAP_BUILD_TESTS=OFF ...
-#   cmake --build build-deb && (cd build-deb && cpack -G DEB)
+#   cmake -B build/deb -DCMAKE_INSTALL_PREFIX=/usr -DZHEAP_BUILD_TESTS=OFF ...
+#   cmake --build build/deb && (cd build/deb && cpack -G DEB)
 #
 # gives libzheap<MAJOR>_<version>_<arch>.deb (component zheap_runtime: the shared
 # library) and libzheap-dev_<version>_<arch>.deb (zheap_development: headers, static

@@ -1,9 +1,8 @@
 # ZheapSummary.cmake - zheap_print_summary(): what this configuration builds, printed
 # once at the end of configuring (like mimalloc's and libuv's summaries).
 #
-# Reads the resolved settings of CMakeLists.txt and the cmake/ modules. The stack-trace
-# line shows ZHEAP_BACKTRACE_RESOLVED, which the debug allocator's ZHEAP_BACKTRACE
-# option sets; until then it is "none".
+# Reads the resolved settings of CMakeLists.txt and the cmake/ modules (the stack-trace
+# provider is ZHEAP_BACKTRACE_RESOLVED, from ZheapPlatform.cmake).
 
 function(_zheap_summary_line name value)
   string(LENGTH "${name}" _len)
@@ -42,12 +41,6 @@ function(zheap_print_summary)
   endif()
   _zheap_safety_text(_safety)
 
-  if(DEFINED ZHEAP_BACKTRACE_RESOLVED)
-    set(_backtrace "${ZHEAP_BACKTRACE_RESOLVED}")
-  else()
-    set(_backtrace "none")
-  endif()
-
   set(_libs "")
   if(ZHEAP_BUILD_SHARED)
     list(APPEND _libs shared)
@@ -80,7 +73,7 @@ function(zheap_print_summary)
   _zheap_summary_line("build type" "${_build_type}")
   _zheap_summary_line("platform backend" "${ZHEAP_PLATFORM_RESOLVED} (ZHEAP_PLATFORM=${ZHEAP_PLATFORM}), page size ${ZHEAP_PAGE_SIZE_MIN}..${ZHEAP_PAGE_SIZE_MAX}")
   _zheap_summary_line("safety checks" "${_safety}")
-  _zheap_summary_line("stack traces" "${_backtrace}")
+  _zheap_summary_line("stack traces" "${ZHEAP_BACKTRACE_RESOLVED}")
   if(ZHEAP_SANITIZE)
     _zheap_summary_line("sanitizers" "${ZHEAP_SANITIZE} (zheap's own targets)")
   else()
