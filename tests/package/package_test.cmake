@@ -69,9 +69,11 @@ set(zheap_only_flags " -(W[a-z]|Werror|fsanitize|fno-sanitize)")
 set(parent_sources "/(consumer/main|subdir/loose)\\.c$")
 
 # A parent project embedding zheap (tests/package/subdir): configure it into <build>.
+# Empty CMAKE_C_FLAGS: any flag on the parent's sources then came from zheap (not from
+# a CFLAGS in the environment).
 function(configure_parent build)
   run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/package/subdir" -B "${build}"
-      -DZHEAP_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_C_COMPILER=${C_COMPILER}
+      -DZHEAP_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_C_COMPILER=${C_COMPILER} -DCMAKE_C_FLAGS=
       -DCMAKE_BUILD_TYPE=${CONFIG} -DCMAKE_EXPORT_COMPILE_COMMANDS=ON ${ARGN})
 endfunction()
 
