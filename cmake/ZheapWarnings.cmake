@@ -2,17 +2,20 @@
 # ZHEAP_WERROR and ZHEAP_SANITIZE.
 #
 # zheap_target_defaults(<target>) gives one of zheap's targets (the libraries, tests,
-# benches) all of that, PRIVATE only: nothing reaches a consumer's targets, in-tree
-# (add_subdirectory, FetchContent) or installed.
+# benches; C and C++ alike, the C-only warnings on C sources) all of that, PRIVATE
+# only: nothing reaches a consumer's targets, in-tree (add_subdirectory, FetchContent)
+# or installed.
 
 function(zheap_target_defaults target)
   # The one place C11 is required; the libraries also tell consumers their headers
-  # need C11 (an INTERFACE compile feature in CMakeLists.txt).
+  # need C11 (an INTERFACE compile feature in CMakeLists.txt). C++ targets (tests/cxx)
+  # choose their standard; extensions stay off for both.
   set_target_properties(${target} PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON
-                                             C_EXTENSIONS OFF)
+                                             C_EXTENSIONS OFF CXX_EXTENSIONS OFF)
   if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
-                           -Wstrict-prototypes -Wmissing-prototypes -Wno-unknown-pragmas)
+                           "$<$<COMPILE_LANGUAGE:C>:-Wstrict-prototypes;-Wmissing-prototypes>"
+                           -Wno-unknown-pragmas)
     if(ZHEAP_WERROR)
       target_compile_options(${target} PRIVATE -Werror)
     endif()

@@ -47,7 +47,7 @@ typedef struct zh_pool_options {
 } zh_pool_options;
 
 /* Options for a growable pool of objects of type T (Zig's MemoryPool(T)). */
-#define ZH_POOL_OPTIONS(T) ((zh_pool_options){sizeof(T), _Alignof(T), true})
+#define ZH_POOL_OPTIONS(T) (ZH__LITERAL(zh_pool_options){sizeof(T), ZH__ALIGNOF(T), true})
 
 /* Caller-owned pool state. Fields are private (visible for the inline fast
  * paths) except item_size and item_align, which may be read. */
