@@ -53,7 +53,7 @@ for f in usr/include/zheap/zheap.h usr/include/zheap/config.h "$libdir/libzheap.
          "$libdir/pkgconfig/zheap.pc" "$libdir/pkgconfig/zheap-static.pc"; do
   grep -qxF "$f" <<<"$actual_dev" || fail "libzheap-dev lacks $f"
 done
-stray=$(grep -vE "^(usr/include/zheap/[a-z_]+\.h|$libdir/libzheap\.(a|so)|$libdir/cmake/zheap/zheap[A-Za-z-]*\.cmake|$libdir/pkgconfig/zheap(-static)?\.pc)$" \
+stray=$(grep -vE "^(usr/include/zheap/[A-Za-z0-9_]+\.(h|hpp)|$libdir/libzheap\.(a|so)|$libdir/cmake/zheap/zheap[A-Za-z-]*\.cmake|$libdir/pkgconfig/zheap(-static)?\.pc)$" \
         <<<"$actual_dev" || true)
 [[ -z $stray ]] || fail "libzheap-dev holds files that are not development files:"$'\n'"$stray"
 depends=$(dpkg-deb -f "$dev" Depends)
