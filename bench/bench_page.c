@@ -186,9 +186,7 @@ int main(int argc, char **argv) {
 
     page_bench b = {0};
     b.page = zh_page_size();
-    /* Under callgrind (--instructions) the big growth costs minutes and tells
-     * nothing more per doubling than the smaller one. */
-    b.growth_end = zhb_quick() || zhb_instructions() ? GROWTH_END_QUICK : GROWTH_END;
+    b.growth_end = zhb_quick() ? GROWTH_END_QUICK : GROWTH_END;
 
     bench_alloc_free(&b, b.page, false);
     bench_alloc_free(&b, (size_t)64 << 10, false);

@@ -227,7 +227,6 @@ void zhb_init(int argc, char **argv, const char *bench_name) {
 
 bool zhb_quick(void) { return zhb.quick; }
 
-bool zhb_instructions(void) { return zhb.instructions; }
 
 /* ---- notes ------------------------------------------------------------------------ */
 
@@ -336,13 +335,13 @@ static double zhb_median(double *sorted, size_t n) {
 
 /* ---- progress (stderr, terminals only) ----------------------------------------------- */
 
-/* One line, rewritten in place: "  bench · group · case (c/n) · what". */
+/* One line, rewritten in place: "  [case/cases] group: case: what" (bench/run.sh
+ * has named the bench above it). */
 static void zhb_progress(const char *group, const char *name, size_t index, size_t count,
                          const char *what) {
     if (!zhb.progress) return;
     char line[256];
-    snprintf(line, sizeof line, "  %s: %s: %s (%zu/%zu): %s", zhb.bench_name, group, name,
-             index + 1, count, what);
+    snprintf(line, sizeof line, "  [%zu/%zu] %s: %s: %s", index + 1, count, group, name, what);
     fprintf(stderr, "\r%-*.*s", ZHB_PROGRESS_WIDTH, ZHB_PROGRESS_WIDTH, line);
     fflush(stderr);
 }
@@ -494,7 +493,7 @@ static void zhb_count_group(const char *group, const zhb_case_spec *cases, size_
                             const bool *selected, zhb_result *out) {
     for (size_t c = 0; c < count; c++) {
         if (!selected[c]) continue;
-        zhb_progress(group, cases[c].name, c, count, "counting instructions");
+        zhb_progress(group, cases[c].name, c, count, "callgrind");
         const zhb_job job = {cases[c].fn, cases[c].ctx, cases[c].setup, cases[c].teardown};
         size_t ops = cases[c].ops_per_iteration ? cases[c].ops_per_iteration : 1;
         out[c] = (zhb_result){.ran = true};
@@ -526,7 +525,7 @@ static void zhb_time_group(const char *group, const zhb_case_spec *cases, size_t
         for (size_t c = 0; c < count; c++) {
             if (!selected[c]) continue;
             char what[48];
-            snprintf(what, sizeof what, "repetition %u/%u", rep + 1, zhb.reps);
+            snprintf(what, sizeof what, "rep %u/%u", rep + 1, zhb.reps);
             zhb_progress(group, cases[c].name, c, count, what);
             size_t ops = cases[c].ops_per_iteration ? cases[c].ops_per_iteration : 1;
             double elapsed = (double)zhb_time_once(&jobs[c], iterations[c]);

@@ -96,11 +96,6 @@ void zhb_note_environment(void);
  * --min-time (e.g. the largest remap target). */
 bool zhb_quick(void);
 
-/* True under --instructions (every case runs under callgrind, about 50x slower):
- * benches may shrink workloads whose instruction count per op does not depend on
- * their size (e.g. the largest remap target). */
-bool zhb_instructions(void);
-
 /* Reports a failure (e.g. an allocator returned NULL) on stderr; zhb_finish then
  * returns nonzero. Measuring continues. */
 ZHB_PRINTF(1, 2) void zhb_fail(const char *fmt, ...);
