@@ -8,9 +8,9 @@
  * elsewhere on a shared machine falls on all of them alike. A group's table rows and
  * CSV rows are written as soon as the group completes, so the table grows while the
  * bench runs and a crash later loses nothing already measured. With --instructions
- * (under callgrind) a case runs once warm, then once between CALLGRIND_ZERO_STATS
- * and CALLGRIND_DUMP_STATS_AT, and the dump's event total divided by the ops run is
- * its Ir/op.
+ * (under callgrind) a case runs one warm-up iteration, then a counted run between
+ * CALLGRIND_ZERO_STATS and CALLGRIND_DUMP_STATS_AT (same setup, so the counted run
+ * starts warm), and the dump's event total divided by the ops run is its Ir/op.
  *
  * Costs: two clock_gettime calls per repetition, so the clock's own overhead is
  * amortised over thousands of operations; memory is one small record per case. The
@@ -305,9 +305,12 @@ static uint64_t zhb_time_once(const zhb_job *job, size_t iterations) {
     return end - start;
 }
 
-/* The iteration count that makes one repetition last about --min-time. */
+/* The iteration count that makes one repetition last about --min-time. An untimed
+ * iteration comes first, so that a cold start (an empty pool or arena, a heap not
+ * yet grown) cannot pass for the cost of every iteration. */
 static size_t zhb_calibrate(const zhb_job *job) {
     const double target_ns = zhb.min_time_s * 1e9;
+    (void)zhb_time_once(job, 1);
     size_t iterations = 1;
     for (;;) {
         uint64_t elapsed = zhb_time_once(job, iterations);
@@ -463,13 +466,17 @@ static size_t zhb_instruction_iterations(size_t ops_per_iteration, uint64_t one_
     return iterations < 2 ? 2 : iterations;
 }
 
-/* Ir per op of one case: a warm-up iteration, then a counted run (setup and
- * teardown are not counted; the loop around the operations is, as it is timed
- * otherwise). Returns the iterations counted in *iterations. */
+/* Ir per op of one case, in its steady state: after setup, one warm-up iteration
+ * (which also sizes the counted run), then the counted run; setup and teardown
+ * are not counted, the loop around the operations is, as it is timed otherwise.
+ * Returns the iterations counted in *iterations. */
 static double zhb_count_instructions(const zhb_job *job, size_t ops, size_t *iterations) {
 #ifdef ZHB_HAVE_CALLGRIND
-    *iterations = zhb_instruction_iterations(ops, zhb_time_once(job, 1));
     if (job->setup) job->setup(job->ctx);
+    zhb_clobber();
+    const uint64_t start = zhb_now_ns();
+    job->fn(job->ctx, 1);
+    *iterations = zhb_instruction_iterations(ops, zhb_now_ns() - start);
     zhb_clobber();
     CALLGRIND_ZERO_STATS;
     job->fn(job->ctx, *iterations);

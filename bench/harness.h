@@ -10,8 +10,9 @@
  * soon as the group is done.
  *
  * With --instructions, run under `valgrind --tool=callgrind` (default output file
- * names, in the current directory), nothing is timed: each case runs once warm, then
- * once between a callgrind zero-stats and a dump request, and the table shows
+ * names, in the current directory), nothing is timed: each case runs one warm-up
+ * iteration, then a counted run between a callgrind zero-stats and a dump request
+ * (so it starts warm: a pool has its items, an arena its buffer), and the table shows
  * instructions per op (Ir/op) read back from that dump, a figure that does not move
  * with machine load. bench/run.sh --instructions does this for every bench.
  *

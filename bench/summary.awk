@@ -187,7 +187,7 @@ function evaluate_all(    t, ir_verdict) {
         verdict[t] = verdict_of(r_n, r_met)
         evaluate(t, ir)
         ir_fig[t] = r_n ? fmt_range(r_lo, r_hi) : "-"
-        if (r_n && !t_judge_ir[t]) ir_fig[t] = ir_fig[t] " (user space)"
+        if (r_n && !t_judge_ir[t]) ir_fig[t] = ir_fig[t] "*"
         ir_verdict = verdict_of(r_n, r_met)
         if (r_n && t_judge_ir[t] && verdict[t] != "not measured" && ir_verdict != verdict[t])
             verdict[t] = verdict[t] "; by Ir: " ir_verdict
@@ -204,8 +204,9 @@ function print_targets_text(    t, goal) {
     for (t = 1; t <= nt; t++)
         printf "%-52s %-11s %-13s %-13s %s\n", t_label[t], t_workload[t], time_fig[t],
                ir_fig[t], verdict[t]
-    printf "(time: ratio of interleaved medians; Ir: callgrind instructions per op%s)\n",
+    printf "(time: ratio of interleaved medians; Ir: callgrind instructions per op%s;\n",
            have_ir ? "" : ", bench/run.sh --instructions"
+    printf " * user-space instructions only, the system calls are not counted: no verdict)\n"
 }
 
 function print_targets_md(    t) {
@@ -219,7 +220,9 @@ function print_targets_md(    t) {
                ir_fig[t], verdict[t] > md
     print "" > md
     print "Time: ratio of the medians of interleaved repetitions in each group (range over" > md
-    print "groups); Ir: the same ratio of callgrind instructions per op (`--instructions`)." > md
+    print "groups); Ir: the same ratio of callgrind instructions per op (`--instructions`);" > md
+    print "\\* user-space instructions only (the system calls are not counted), so the Ir" > md
+    print "figure gives no verdict there." > md
     print "" > md
 }
 
