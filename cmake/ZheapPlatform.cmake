@@ -29,8 +29,10 @@ endif()
 set(ZHEAP_PLATFORM_RESOLVED ${_zh_platform})
 set(ZHEAP_PLATFORM_SOURCES "src/platform/${_zh_platform}.c")
 if(_zh_platform MATCHES "^(mmap|sbrk)$")
-  list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/posix.c)   # locks, yield, libc facts
+  list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/posix.c)   # threads, diagnostics, libc facts
 endif()
+# The stack-capture provider (ZHEAP_BACKTRACE comes with the debug allocator).
+list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/stacktrace_none.c)
 set(ZHEAP_PLATFORM_LIBS "")
 set(ZHEAP_HAVE_WASM_ALLOCATOR 0)
 set(ZHEAP_HAVE_THREADS ON)
@@ -51,6 +53,12 @@ elseif(NOT WIN32)
   set(THREADS_PREFER_PTHREAD_FLAG ON)
   find_package(Threads REQUIRED)
   list(APPEND ZHEAP_PLATFORM_LIBS Threads::Threads)
+endif()
+
+if(ZHEAP_HAVE_THREADS)
+  set(ZHEAP_HAVE_THREADS_01 1)
+else()
+  set(ZHEAP_HAVE_THREADS_01 0)
 endif()
 
 # Page size bounds per architecture (the runtime value is zh_page_size()).

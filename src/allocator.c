@@ -4,24 +4,9 @@
  * allocator: zero-length requests, alignment in bytes, size overflow, 0xaa fill
  * under ZHEAP_SAFETY, and realloc as remap-or-copy. Each is a few branches around
  * one indirect call. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "common.h"
-
-void zh__panic(const char *call, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    int n = snprintf(msg, sizeof msg, "zheap: %s: ", call);
-    va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof msg) vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
-    va_end(ap);
-    fputs(msg, stderr);
-    fputc('\n', stderr);
-    fflush(stderr);
-    abort();
-}
 
 bool zh_safety_enabled(void) { return zh__config_safety; }
 

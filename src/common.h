@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "zheap/allocator.h"
+#include "zheap/internal.h" /* bit and alignment helpers, ZH__LIKELY */
 
 /* ZH_CONFIG_SAFETY is set by CMake from ZHEAP_SAFETY. Debug-only code is written as
  * `if (zh__config_safety) { ... }` so that it is compiled and type-checked in
@@ -57,47 +58,46 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
 #define ZH_RETURN_ADDRESS() ((uintptr_t)0)
 #endif
 
-/* Reports a contract violation and aborts: "zheap: <call>: <message>". Writes with
- * no allocation, so it is safe from inside any allocator. */
+/* Thread-local storage for internal state (C11 _Thread_local; the compiler's
+ * spelling where it has its own). Only for plain data: a destructor at thread exit
+ * needs the platform's zh__tls_key. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define ZH__THREAD_LOCAL __declspec(thread)
+#else
+#define ZH__THREAD_LOCAL _Thread_local
+#endif
+
+/* The cache-line size data is padded to against false sharing; 128 where adjacent-
+ * line prefetch or 128-byte lines make 64 too small (x86-64, aarch64, ppc64). The
+ * machine's own figure is zh__os_cache_line(). */
+#if defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__) || defined(__powerpc64__)
+#define ZH__CACHE_LINE 128
+#else
+#define ZH__CACHE_LINE 64
+#endif
+
+/* Atomic shims: the C11 <stdatomic.h> operations with the orders zheap uses, named
+ * for what they are for. */
+#include <stdatomic.h>
+#define zh__atomic_load_relaxed(p) atomic_load_explicit((p), memory_order_relaxed)
+#define zh__atomic_load_acquire(p) atomic_load_explicit((p), memory_order_acquire)
+#define zh__atomic_store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define zh__atomic_store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
+#define zh__atomic_add_relaxed(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define zh__atomic_sub_relaxed(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_relaxed)
+#define zh__atomic_exchange_acq_rel(p, v) atomic_exchange_explicit((p), (v), memory_order_acq_rel)
+#define zh__atomic_cas_weak_acq_rel(p, expected, desired)                                   \
+    atomic_compare_exchange_weak_explicit((p), (expected), (desired), memory_order_acq_rel, \
+                                          memory_order_acquire)
+
+/* Reports a contract violation and aborts: "zheap: <call>: <message>". Formats into
+ * a stack buffer and writes through the platform (no stdio, no C heap), so it is
+ * safe from inside any allocator and from every layer (src/core/panic.c). */
 ZH_NORETURN ZH_PRINTF(2, 3) void zh__panic(const char *call, const char *fmt, ...);
 
 /* Fills `len` bytes at `p` with ZH_UNDEFINED_BYTE when safety is on. */
 static inline void zh__mark_undefined(void *p, size_t len) {
     if (zh__config_safety) memset(p, ZH_UNDEFINED_BYTE, len);
-}
-
-static inline bool zh__is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
-
-/* log2 of a power of two. */
-static inline unsigned zh__log2_pow2(size_t x) {
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_ctzll((unsigned long long)x);
-#else
-    unsigned n = 0;
-    while (x > 1) x >>= 1, n++;
-    return n;
-#endif
-}
-
-/* Rounds x up to a multiple of `alignment` (a power of two). The caller ensures
- * no overflow, or uses zh__align_forward_checked. */
-static inline size_t zh__align_forward(size_t x, size_t alignment) {
-    return (x + alignment - 1) & ~(alignment - 1);
-}
-static inline uintptr_t zh__align_forward_addr(uintptr_t x, size_t alignment) {
-    return (x + alignment - 1) & ~(uintptr_t)(alignment - 1);
-}
-static inline size_t zh__align_backward(size_t x, size_t alignment) {
-    return x & ~(alignment - 1);
-}
-/* False on overflow. */
-static inline bool zh__align_forward_checked(size_t x, size_t alignment, size_t *out) {
-    if (x > SIZE_MAX - (alignment - 1)) return false;
-    *out = zh__align_forward(x, alignment);
-    return true;
-}
-static inline bool zh__is_aligned(const void *p, size_t alignment) {
-    return ((uintptr_t)p & (alignment - 1)) == 0;
 }
 
 /* The pointer handed out for zero-length requests: non-NULL, aligned, never

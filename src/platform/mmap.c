@@ -9,8 +9,8 @@
  * of exactly `len` bytes. On Linux, mremap grows in place (no MAYMOVE) and moves
  * without copying (MAYMOVE); elsewhere growth maps the pages right after the
  * mapping (MAP_FIXED_NOREPLACE where it exists, otherwise hint-and-check) and
- * moving is not offered. The page size is read once with sysconf and published
- * with C11 atomics.
+ * moving is not offered. The page size is read once with sysconf
+ * through zh__os_once.
  *
  * Costs: one mmap per map (plus up to two munmaps when over-aligned), one syscall
  * per unmap/shrink/grow/remap. Nothing here touches the C heap. */
@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "core/fault.h"
+#include "platform/checks.h"
 #include "platform/platform.h"
 
 #if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
@@ -42,8 +44,7 @@
 #define ZH__MMAP_REMAP_CAPS ZH__OS_CAN_GROW
 #endif
 
-enum { INFO_UNSET, INFO_BUSY, INFO_READY };
-static atomic_int info_state = INFO_UNSET;
+static zh__once info_once = ZH__ONCE_INIT;
 static zh__os_info info;
 
 static size_t query_page_size(void) {
@@ -51,23 +52,19 @@ static size_t query_page_size(void) {
     return n > 0 ? (size_t)n : 4096;
 }
 
+static void read_info(void *unused) {
+    (void)unused;
+    size_t page = query_page_size();
+    info.page_size = page;
+    info.granularity = page;
+    info.caps = ZH__OS_CAN_UNMAP_PARTIAL | ZH__OS_CAN_SHRINK | ZH__MMAP_REMAP_CAPS |
+                ZH__OS_CAN_RETURN_MEMORY | ZH__OS_HAS_ADDR_HINT | ZH__OS_HAS_THREADS |
+                ZH__OS_HAS_THREAD_EXIT | ZH__OS_HAS_FORK;
+    info.name = "mmap";
+}
+
 const zh__os_info *zh__os_info_get(void) {
-    if (ZH_LIKELY(atomic_load_explicit(&info_state, memory_order_acquire) == INFO_READY))
-        return &info;
-    int expected = INFO_UNSET;
-    if (atomic_compare_exchange_strong_explicit(&info_state, &expected, INFO_BUSY,
-                                                memory_order_acquire, memory_order_acquire)) {
-        size_t page = query_page_size();
-        info.page_size = page;
-        info.granularity = page;
-        info.caps = ZH__OS_CAN_UNMAP_PARTIAL | ZH__OS_CAN_SHRINK | ZH__MMAP_REMAP_CAPS |
-                    ZH__OS_CAN_RETURN_MEMORY | ZH__OS_HAS_ADDR_HINT | ZH__OS_HAS_THREADS;
-        info.name = "mmap";
-        atomic_store_explicit(&info_state, INFO_READY, memory_order_release);
-        return &info;
-    }
-    /* Another thread is filling it in: a few instructions, so just wait. */
-    while (atomic_load_explicit(&info_state, memory_order_acquire) != INFO_READY) sched_yield();
+    zh__os_once(&info_once, read_info, NULL);
     return &info;
 }
 
@@ -81,6 +78,7 @@ static void *map_anonymous(void *hint, size_t len) {
 }
 
 void *zh__os_map(size_t len, size_t alignment, void *hint) {
+    if (zh__fault_injected(ZH__OS_FAULT_MAP)) return NULL;
     size_t page = page_size();
     if (alignment <= page) return map_anonymous(hint, len);
 
@@ -102,6 +100,7 @@ void *zh__os_map(size_t len, size_t alignment, void *hint) {
 void zh__os_unmap(void *p, size_t len) { munmap(p, len); }
 
 bool zh__os_shrink(void *p, size_t old_len, size_t new_len) {
+    zh__os_check_shrink(p, old_len, new_len);
     if (new_len < old_len) munmap((char *)p + new_len, old_len - new_len);
     return true;
 }
@@ -138,11 +137,14 @@ static void *mremap_ordered(void *p, size_t old_len, size_t new_len, int flags) 
 }
 
 bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
-    if (new_len <= old_len) return true;
+    zh__os_check_grow(p, old_len, new_len);
+    if (new_len == old_len) return true;
+    if (zh__fault_injected(ZH__OS_FAULT_GROW)) return false;
     return mremap_ordered(p, old_len, new_len, 0) != NULL;
 }
 
 void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
+    if (zh__fault_injected(ZH__OS_FAULT_REMAP)) return NULL;
     return mremap_ordered(p, old_len, new_len, MREMAP_MAYMOVE);
 }
 
@@ -152,7 +154,9 @@ void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
  * the kernel refuse an occupied range; where it is unknown the address is only a
  * hint, and a mapping placed elsewhere is undone. */
 bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
-    if (new_len <= old_len) return true;
+    zh__os_check_grow(p, old_len, new_len);
+    if (new_len == old_len) return true;
+    if (zh__fault_injected(ZH__OS_FAULT_GROW)) return false;
     char *tail = (char *)p + old_len;
     size_t extra = new_len - old_len;
     int flags = MAP_PRIVATE | MAP_ANONYMOUS;
