@@ -90,24 +90,7 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
     atomic_compare_exchange_weak_explicit((p), (expected), (desired), memory_order_acq_rel, \
                                           memory_order_acquire)
 
-/* Reports a contract violation and aborts: "zheap: <call>: <message>". Formats into
- * a stack buffer and writes through the platform (no stdio, no C heap), so it is
- * safe from inside any allocator and from every layer (src/core/panic.c). */
-ZH_NORETURN ZH_PRINTF(2, 3) void zh__panic(const char *call, const char *fmt, ...);
-
-/* Fills `len` bytes at `p` with ZH_UNDEFINED_BYTE when safety is on. */
-static inline void zh__mark_undefined(void *p, size_t len) {
-    if (zh__config_safety) memset(p, ZH_UNDEFINED_BYTE, len);
-}
-
-/* The pointer handed out for zero-length requests: non-NULL, aligned, never
- * dereferenced, and at the top of the address space so it never equals a real block
- * (Zig uses the same address). */
-static inline void *zh__zero_length_ptr(size_t alignment) {
-    return (void *)(UINTPTR_MAX & ~(uintptr_t)(alignment - 1));
-}
-
-/* Atomic operations on an ordinary uintptr_t object, like Zig's @atomicLoad and
+/* The same on an ordinary (not _Atomic) uintptr_t object, like Zig's @atomicLoad and
  * @cmpxchgWeak on a plain field: for state whose common path is single-threaded and
  * must stay a plain variable the compiler can keep in a register (the fba cursor),
  * while a thread-safe variant updates the same object atomically. Relaxed loads and
@@ -127,7 +110,6 @@ static inline bool zh__atomic_cas_weak_uintptr(uintptr_t *obj, uintptr_t *expect
 #else
 /* Other C11 compilers: through an _Atomic view of the object, which has the plain
  * type's size and representation wherever uintptr_t atomics are lock-free. */
-#include <stdatomic.h>
 _Static_assert(sizeof(_Atomic uintptr_t) == sizeof(uintptr_t),
                "an _Atomic uintptr_t must be laid out like a uintptr_t");
 static inline uintptr_t zh__atomic_load_uintptr(const uintptr_t *obj) {
@@ -142,5 +124,22 @@ static inline bool zh__atomic_cas_weak_uintptr(uintptr_t *obj, uintptr_t *expect
                                                  memory_order_acq_rel, memory_order_relaxed);
 }
 #endif
+
+/* Reports a contract violation and aborts: "zheap: <call>: <message>". Formats into
+ * a stack buffer and writes through the platform (no stdio, no C heap), so it is
+ * safe from inside any allocator and from every layer (src/core/panic.c). */
+ZH_NORETURN ZH_PRINTF(2, 3) void zh__panic(const char *call, const char *fmt, ...);
+
+/* Fills `len` bytes at `p` with ZH_UNDEFINED_BYTE when safety is on. */
+static inline void zh__mark_undefined(void *p, size_t len) {
+    if (zh__config_safety) memset(p, ZH_UNDEFINED_BYTE, len);
+}
+
+/* The pointer handed out for zero-length requests: non-NULL, aligned, never
+ * dereferenced, and at the top of the address space so it never equals a real block
+ * (Zig uses the same address). */
+static inline void *zh__zero_length_ptr(size_t alignment) {
+    return (void *)(UINTPTR_MAX & ~(uintptr_t)(alignment - 1));
+}
 
 #endif /* ZHEAP_SRC_COMMON_H */
