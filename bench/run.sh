@@ -26,7 +26,8 @@
 # on stderr and erased as it goes; in a log there is none. Exits nonzero only when
 # the build fails or a bench fails to run; a missed target is reported, never an
 # error. Environment: CMAKE_GENERATOR, CC and JOBS (default 2) are honoured; extra
-# cmake arguments can go in ZHEAP_BENCH_CMAKE_ARGS.
+# cmake arguments can go in ZHEAP_BENCH_CMAKE_ARGS, extra arguments for every timed
+# bench in ZHEAP_BENCH_ARGS (e.g. "--reps 21" on a busy machine).
 set -eu
 
 usage() {
@@ -122,7 +123,8 @@ run_timed() { # name index
     echo "== [$2/$count] zheap-bench-$1${quick:+ (--quick)}"
     t0=$(now)
     # $quick is empty or one word; leaving it unquoted drops it when empty.
-    if ! "$exe" $quick --csv "$results/$1.csv"; then
+    # shellcheck disable=SC2086 # ZHEAP_BENCH_ARGS is a list of arguments
+    if ! "$exe" $quick ${ZHEAP_BENCH_ARGS:-} --csv "$results/$1.csv"; then
         echo "run.sh: zheap-bench-$1 failed" >&2
         failed="$failed $1"
     fi
@@ -177,6 +179,7 @@ dirty=$(git -C "$source_dir" status --porcelain --untracked-files=no 2>/dev/null
 [ -z "$dirty" ] || commit="$commit (with local changes)"
 model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 command="bench/run.sh${quick:+ $quick}${instructions:+ --instructions}"
+[ -z "${ZHEAP_BENCH_ARGS:-}" ] || command="ZHEAP_BENCH_ARGS='$ZHEAP_BENCH_ARGS' $command"
 {
     echo "# libzheap benchmark results"
     echo

@@ -282,6 +282,7 @@ function write_chart_files(    c, n, names, i, k, dat, gp, panels) {
     print "set terminal pngcairo noenhanced size 1400," (300 * int((panels + 1) / 2) + 80) \
           " font 'sans,10'" > gp
     print "set output '" chart_dir "/chart.png'" > gp
+    gsub(/'/, "", title)  # it goes between single quotes
     print "set multiplot layout " int((panels + 1) / 2) ",2 title '" title "'" > gp
     print "set style fill solid 0.85 border -1" > gp
     print "unset key; set grid xtics; set xlabel 'ns per op (lower is better)'" > gp
