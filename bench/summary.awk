@@ -15,9 +15,10 @@
 # of one bench whose name matches a pattern:
 #   kind "ratio"   figure = subject / reference, met when every figure <= limit
 #   kind "speedup" figure = reference / subject, met when every figure >= limit
-# The verdict is by time (medians of interleaved repetitions); the instruction
-# figure (callgrind, independent of machine load) is computed the same way and,
-# where it is meaningful, a disagreement is written next to the verdict.
+# Both figures are computed the same way, from times (medians of interleaved
+# repetitions) and from callgrind instruction counts; the verdict is by instructions
+# where they were counted and mean something (not for system-call-bound cases),
+# else by time, and the other figure's verdict is added when it differs.
 
 function target(label, workload, bench, groups, subject, refs, kind, limit, judge_ir) {
     nt++
@@ -180,18 +181,26 @@ function verdict_of(n, met) {
     return "partly met (" met " of " n ")"
 }
 
-function evaluate_all(    t, ir_verdict) {
+# The verdict: by instructions where they were counted and judge (they do not move
+# with the load on the machine), else by time; the other figure's verdict is added
+# when it differs.
+function evaluate_all(    t, time_verdict, ir_verdict, ir_n) {
     for (t = 1; t <= nt; t++) {
         evaluate(t, ns)
         time_fig[t] = r_n ? fmt_range(r_lo, r_hi) : "-"
-        verdict[t] = verdict_of(r_n, r_met)
+        time_verdict = verdict_of(r_n, r_met)
         evaluate(t, ir)
+        ir_n = r_n
         ir_fig[t] = r_n ? fmt_range(r_lo, r_hi) : "-"
         if (r_n && !t_judge_ir[t]) ir_fig[t] = ir_fig[t] "*"
         ir_verdict = verdict_of(r_n, r_met)
-        if (r_n && t_judge_ir[t] && verdict[t] != "not measured" && ir_verdict != verdict[t])
-            verdict[t] = verdict[t] "; by Ir: " ir_verdict
-        if (verdict[t] == "not measured" && r_n) verdict[t] = ir_verdict " (by Ir only)"
+        if (ir_n && t_judge_ir[t]) {
+            verdict[t] = ir_verdict
+            if (time_verdict != "not measured" && time_verdict != ir_verdict)
+                verdict[t] = verdict[t] "; time: " time_verdict
+        } else {
+            verdict[t] = time_verdict
+        }
     }
 }
 
@@ -206,7 +215,8 @@ function print_targets_text(    t, goal) {
                ir_fig[t], verdict[t]
     printf "(time: ratio of interleaved medians; Ir: callgrind instructions per op%s;\n",
            have_ir ? "" : ", bench/run.sh --instructions"
-    printf " * user-space instructions only, the system calls are not counted: no verdict)\n"
+    printf " verdict by Ir where counted, else by time, the other added when it differs;\n"
+    printf " * user-space instructions only, the system calls are not counted: verdict by time)\n"
 }
 
 function print_targets_md(    t) {
@@ -220,9 +230,10 @@ function print_targets_md(    t) {
                ir_fig[t], verdict[t] > md
     print "" > md
     print "Time: ratio of the medians of interleaved repetitions in each group (range over" > md
-    print "groups); Ir: the same ratio of callgrind instructions per op (`--instructions`);" > md
-    print "\\* user-space instructions only (the system calls are not counted), so the Ir" > md
-    print "figure gives no verdict there." > md
+    print "groups); Ir: the same ratio of callgrind instructions per op (`--instructions`)." > md
+    print "The verdict is by Ir where it was counted, else by time; the other figure's" > md
+    print "verdict is added when it differs. \\* user-space instructions only (the system" > md
+    print "calls are not counted): the verdict there is by time." > md
     print "" > md
 }
 
