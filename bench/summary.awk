@@ -220,21 +220,21 @@ function print_targets_text(    t, goal) {
 }
 
 function print_targets_md(    t) {
-    print "## Targets" > md
-    print "" > md
-    if (quick) { print "--quick: a smoke run, not a measurement." > md; print "" > md }
-    print "| target | workload | measured (time) | measured (Ir) | verdict |" > md
-    print "|---|---|---:|---:|---|" > md
+    print "## Targets" >> md
+    print "" >> md
+    if (quick) { print "--quick: a smoke run, not a measurement." >> md; print "" >> md }
+    print "| target | workload | measured (time) | measured (Ir) | verdict |" >> md
+    print "|---|---|---:|---:|---|" >> md
     for (t = 1; t <= nt; t++)
         printf "| %s | %s | %s | %s | %s |\n", t_label[t], t_workload[t], time_fig[t],
-               ir_fig[t], verdict[t] > md
-    print "" > md
-    print "Time: ratio of the medians of interleaved repetitions in each group (range over" > md
-    print "groups); Ir: the same ratio of callgrind instructions per op (`--instructions`)." > md
-    print "The verdict is by Ir where it was counted, else by time; the other figure's" > md
-    print "verdict is added when it differs. \\* user-space instructions only (the system" > md
-    print "calls are not counted): the verdict there is by time." > md
-    print "" > md
+               ir_fig[t], verdict[t] >> md
+    print "" >> md
+    print "Time: ratio of the medians of interleaved repetitions in each group (range over" >> md
+    print "groups); Ir: the same ratio of callgrind instructions per op (`--instructions`)." >> md
+    print "The verdict is by Ir where it was counted, else by time; the other figure's" >> md
+    print "verdict is added when it differs. \\* user-space instructions only (the system" >> md
+    print "calls are not counted): the verdict there is by time." >> md
+    print "" >> md
 }
 
 function bar(n, ch,    s) {
@@ -321,10 +321,10 @@ function write_chart_files(    c, n, names, i, k, dat, gp, panels) {
 function print_tables_md(    b, bench, g, group, gk, i, name, k, first, timefig, irfig) {
     for (b = 1; b <= nb; b++) {
         bench = bench_list[b]
-        print "### " bench > md
-        print "" > md
-        print "| group | case | median ns/op | min..max | ratio | Ir/op | Ir ratio |" > md
-        print "|---|---|---:|---:|---:|---:|---:|" > md
+        print "### " bench >> md
+        print "" >> md
+        print "| group | case | median ns/op | min..max | ratio | Ir/op | Ir ratio |" >> md
+        print "|---|---|---:|---:|---:|---:|---:|" >> md
         for (g = 1; g <= group_count[bench]; g++) {
             group = group_list[bench, g]
             gk = bench SUBSEP group
@@ -338,10 +338,10 @@ function print_tables_md(    b, bench, g, group, gk, i, name, k, first, timefig,
                               sprintf("%.2fx", ns_ratio[k])
                 irfig = (k in ir) ? sprintf("%.1f | %.2fx", ir[k], ir_ratio[k]) : "- | -"
                 printf "| %s | %s%s | %s | %s |\n", first ? group : "", name,
-                       first ? " (baseline)" : "", timefig, irfig > md
+                       first ? " (baseline)" : "", timefig, irfig >> md
             }
         }
-        print "" > md
+        print "" >> md
     }
 }
 
@@ -352,8 +352,8 @@ END {
     write_chart_files()
     if (md != "") {
         print_targets_md()
-        print "## Results" > md
-        print "" > md
+        print "## Results" >> md
+        print "" >> md
         print_tables_md()
     }
 }
