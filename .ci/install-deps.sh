@@ -5,7 +5,7 @@
 #                                 bench/run.sh --instructions, gnuplot for its chart)
 #   .ci/install-deps.sh --cross   also the mingw-w64/wine and wasm32-wasi toolchains
 set -euo pipefail
-packages=(cmake make gcc clang-14 pkg-config libcmocka-dev libunwind-dev
+packages=(cmake make gcc g++ clang-14 pkg-config libcmocka-dev libunwind-dev
           libtalloc-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
           binutils valgrind python3 gnuplot-nox)
 if [[ "${1:-}" == "--cross" ]]; then

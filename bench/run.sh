@@ -98,7 +98,7 @@ if [ "$(cat "$build_rc")" != 0 ]; then
 fi
 
 # A fixed order: the building blocks first, then what is built on them.
-all_benches="page c fba arena pool smp debug"
+all_benches="page c fba arena arena_growth pool smp debug"
 benches=""
 for name in $all_benches; do
     [ -x "$build_dir/bench/zheap-bench-$name" ] && benches="$benches $name"

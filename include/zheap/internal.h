@@ -20,6 +20,18 @@
 #define ZH__UNLIKELY(x) (x)
 #endif
 
+/* `static inline`, and inlined even in unoptimized builds: for inline fast paths
+ * whose slow path names its own return address, which must then be the user's
+ * call site (what the debug allocator reports), never an out-of-line copy of the
+ * fast path. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ZH__ALWAYS_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define ZH__ALWAYS_INLINE static __forceinline
+#else
+#define ZH__ALWAYS_INLINE static inline
+#endif
+
 static inline bool zh__is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 /* floor(log2(x)) for x > 0. */
