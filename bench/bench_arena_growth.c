@@ -55,7 +55,7 @@ typedef struct counting {
 
 static bool changes_pages(size_t len, size_t new_len) {
     size_t page = zh_page_size();
-    return (len + page - 1) / page != (new_len + page - 1) / page;
+    return zh__div_ceil(len, page) != zh__div_ceil(new_len, page);
 }
 
 static void *counting_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
