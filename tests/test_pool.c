@@ -3,6 +3,7 @@
  * option validation. */
 #include "test_support.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "zheap/c.h"
@@ -110,23 +111,44 @@ static void test_pool_default_alignment(void **state) {
     zh_pool_deinit(&pool);
 }
 
-static void test_pool_preheat(void **state) {
-    (void)state;
+/* ---- fixture: a pool of points over a counting child ------------------------------------
+ * Teardown deinitialises the pool and fails the test if anything leaked. */
+
+typedef struct counted_pool {
     zh_failing counter;
-    zht_counting_init(&counter, zh_c_allocator);
     zh_pool pool;
-    zh_pool_init(&pool, zh_failing_allocator(&counter), ZH_POOL_OPTIONS(struct point));
-    assert_true(zh_pool_preheat(&pool, 1000));
-    assert_true(zh_pool_preheat(&pool, 0));
-    size_t allocations = counter.allocations;
+} counted_pool;
+
+static int setup_counted_point_pool(void **state) {
+    counted_pool *cp = malloc(sizeof *cp);
+    if (cp == NULL) return -1;
+    zht_counting_init(&cp->counter, zh_c_allocator);
+    zh_pool_init(&cp->pool, zh_failing_allocator(&cp->counter), ZH_POOL_OPTIONS(struct point));
+    *state = cp;
+    return 0;
+}
+
+static int teardown_counted_pool(void **state) {
+    counted_pool *cp = *state;
+    zh_pool_deinit(&cp->pool);
+    zht_assert_balanced(&cp->counter);
+    free(cp);
+    return 0;
+}
+
+static void test_pool_preheat(void **state) {
+    counted_pool *cp = *state;
+    zh_pool *pool = &cp->pool;
+    const zh_failing *counter = &cp->counter;
+    assert_true(zh_pool_preheat(pool, 1000));
+    assert_true(zh_pool_preheat(pool, 0));
+    size_t allocations = counter->allocations;
     for (int i = 0; i < 1000; i++) {
-        struct point *p = zh_pool_create_inline(&pool);
+        struct point *p = zh_pool_create_inline(pool);
         assert_non_null(p);
         p->x = i;
     }
-    assert_int_equal(counter.allocations, allocations); /* all preheated */
-    zh_pool_deinit(&pool);
-    zht_assert_balanced(&counter);
+    assert_int_equal(counter->allocations, allocations); /* all preheated */
 }
 
 static void test_pool_preheat_failure(void **state) {
@@ -158,33 +180,29 @@ static void test_pool_non_growable_exhaustion(void **state) {
 }
 
 static void test_pool_reset_modes(void **state) {
-    (void)state;
-    zh_failing counter;
-    zht_counting_init(&counter, zh_c_allocator);
-    zh_pool pool;
-    zh_pool_init(&pool, zh_failing_allocator(&counter), ZH_POOL_OPTIONS(struct point));
-    for (int i = 0; i < 2000; i++) assert_non_null(zh_pool_create_inline(&pool));
-    size_t capacity = zh_arena_query_capacity(&pool.arena);
+    counted_pool *cp = *state;
+    zh_pool *pool = &cp->pool;
+    const zh_failing *counter = &cp->counter;
+    for (int i = 0; i < 2000; i++) assert_non_null(zh_pool_create_inline(pool));
+    size_t capacity = zh_arena_query_capacity(&pool->arena);
 
     /* Retain: the next round of the same size asks the backing allocator nothing. */
-    assert_true(zh_pool_reset(&pool, ZH_ARENA_RETAIN_CAPACITY, 0));
-    assert_int_equal(zh_arena_query_capacity(&pool.arena), capacity);
-    size_t allocations = counter.allocations;
-    for (int i = 0; i < 2000; i++) assert_non_null(zh_pool_create_inline(&pool));
-    assert_int_equal(counter.allocations, allocations);
+    assert_true(zh_pool_reset(pool, ZH_ARENA_RETAIN_CAPACITY, 0));
+    assert_int_equal(zh_arena_query_capacity(&pool->arena), capacity);
+    size_t allocations = counter->allocations;
+    for (int i = 0; i < 2000; i++) assert_non_null(zh_pool_create_inline(pool));
+    assert_int_equal(counter->allocations, allocations);
 
     /* With a limit: at most that much is kept. */
-    assert_true(zh_pool_reset(&pool, ZH_ARENA_RETAIN_WITH_LIMIT, 1000));
-    assert_int_equal(zh_arena_query_capacity(&pool.arena), 1000);
-    for (int i = 0; i < 100; i++) assert_non_null(zh_pool_create_inline(&pool));
+    assert_true(zh_pool_reset(pool, ZH_ARENA_RETAIN_WITH_LIMIT, 1000));
+    assert_int_equal(zh_arena_query_capacity(&pool->arena), 1000);
+    for (int i = 0; i < 100; i++) assert_non_null(zh_pool_create_inline(pool));
 
     /* Free all: nothing left with the backing allocator. */
-    assert_true(zh_pool_reset(&pool, ZH_ARENA_FREE_ALL, 0));
-    assert_int_equal(zh_arena_query_capacity(&pool.arena), 0);
-    zht_assert_balanced(&counter);
-    assert_non_null(zh_pool_create_inline(&pool)); /* usable after reset */
-    zh_pool_deinit(&pool);
-    zht_assert_balanced(&counter);
+    assert_true(zh_pool_reset(pool, ZH_ARENA_FREE_ALL, 0));
+    assert_int_equal(zh_arena_query_capacity(&pool->arena), 0);
+    zht_assert_balanced(counter);
+    assert_non_null(zh_pool_create_inline(pool)); /* usable after reset */
 }
 
 static void test_pool_reset_non_growable_keeps_items(void **state) {
@@ -366,10 +384,12 @@ int main(void) {
         cmocka_unit_test(test_pool_many_items_distinct_and_writable),
         cmocka_unit_test(test_pool_alignments),
         cmocka_unit_test(test_pool_default_alignment),
-        cmocka_unit_test(test_pool_preheat),
+        cmocka_unit_test_setup_teardown(test_pool_preheat, setup_counted_point_pool,
+                                        teardown_counted_pool),
         cmocka_unit_test(test_pool_preheat_failure),
         cmocka_unit_test(test_pool_non_growable_exhaustion),
-        cmocka_unit_test(test_pool_reset_modes),
+        cmocka_unit_test_setup_teardown(test_pool_reset_modes, setup_counted_point_pool,
+                                        teardown_counted_pool),
         cmocka_unit_test(test_pool_reset_non_growable_keeps_items),
         cmocka_unit_test(test_pool_growth_is_logarithmic),
         cmocka_unit_test(test_pool_oom_sweep),
