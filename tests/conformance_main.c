@@ -66,15 +66,15 @@ static _Alignas(max_align_t) unsigned char buffer[BUFFER_LEN];
 
 /* ---- allocators ------------------------------------------------------------------------ */
 
-static void test_page_allocator(void) { run_suite("page", zh_page_allocator); }
+static void test_page_conformance(void) { run_suite("page", zh_page_allocator); }
 
-static void test_c_allocator(void) { run_suite("c", zh_c_allocator); }
+static void test_c_conformance(void) { run_suite("c", zh_c_allocator); }
 
 /* zh_raw_c_allocator takes no alignment above max_align_t (a contract violation, it
  * aborts), so only the suite functions that stay within it run: the aligned and
  * large-alignment ones go up to 512 bytes and 64 KiB. The alignments it does take
  * are checked here instead. */
-static void test_raw_c_allocator(void) {
+static void test_raw_c_conformance(void) {
     zh_allocator a = zh_raw_c_allocator;
     check(zh_test_allocator(a) == 0, "raw_c: zh_test_allocator");
     check(zh_test_allocator_aligned_shrink(a) == 0, "raw_c: zh_test_allocator_aligned_shrink");
@@ -102,7 +102,7 @@ static void test_raw_c_allocator(void) {
 }
 
 /* As Zig's FixedBufferAllocator tests: one buffer, reset before each suite function. */
-static void test_fba(void) {
+static void test_fba_conformance(void) {
     zh_fba fba;
     zh_fba_init(&fba, buffer, sizeof buffer);
     for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
@@ -118,7 +118,7 @@ static void test_fba(void) {
 
 /* The child is counted through a failing allocator that never fails, so the test
  * sees that the arena really used it and gave every buffer back. */
-static void test_arena(void) {
+static void test_arena_conformance(void) {
     zh_failing counter;
     zh_failing_init(&counter, zh_page_allocator, SIZE_MAX);
     zh_arena arena;
@@ -132,7 +132,7 @@ static void test_arena(void) {
 
 /* As Zig's test: a 4096-byte stack buffer over a fallback, a fresh instance per
  * suite function (get is called once per instance). */
-static void test_stack_fallback(void) {
+static void test_stack_fallback_conformance(void) {
     size_t spilled = 0;
     for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_failing counter;
@@ -148,7 +148,7 @@ static void test_stack_fallback(void) {
     check(spilled > 0, "stack fallback over page: large blocks went to the fallback");
 }
 
-static void test_thread_safe(void) {
+static void test_thread_safe_conformance(void) {
     zh_fba fba;
     zh_fba_init(&fba, buffer, sizeof buffer);
     zh_thread_safe ts;
@@ -176,7 +176,7 @@ static void *fake_sbrk(intptr_t increment) {
     return old;
 }
 
-static void test_sbrk(void) {
+static void test_sbrk_conformance(void) {
     fake_break = 0;
     memset(buffer, 0, sizeof buffer); /* fresh break memory is zero, as from the OS */
     zh_sbrk s;
@@ -187,7 +187,7 @@ static void test_sbrk(void) {
 }
 
 #if ZH_HAVE_WASM_ALLOCATOR
-static void test_wasm(void) { run_suite("wasm", zh_wasm_allocator); }
+static void test_wasm_conformance(void) { run_suite("wasm", zh_wasm_allocator); }
 #endif
 
 /* ---- page allocator on this backend ----------------------------------------------------- */
@@ -389,16 +389,16 @@ int main(void) {
     printf("zheap conformance on backend %s (safety %s)\n", ZH_PLATFORM_NAME,
            zh_safety_enabled() ? "on" : "off");
 
-    test_page_allocator();
-    test_c_allocator();
-    test_raw_c_allocator();
-    test_fba();
-    test_arena();
-    test_stack_fallback();
-    test_thread_safe();
-    test_sbrk();
+    test_page_conformance();
+    test_c_conformance();
+    test_raw_c_conformance();
+    test_fba_conformance();
+    test_arena_conformance();
+    test_stack_fallback_conformance();
+    test_thread_safe_conformance();
+    test_sbrk_conformance();
 #if ZH_HAVE_WASM_ALLOCATOR
-    test_wasm();
+    test_wasm_conformance();
 #endif
 
     test_page_size_and_granularity();

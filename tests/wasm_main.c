@@ -61,14 +61,14 @@ static bool in_list(uint64_t *const *list, const uint64_t *p) {
     return false;
 }
 
-static bool test_small_free_same_order(void) {
+static bool test_wasm_small_free_same_order(void) {
     static uint64_t *list[SMALL_COUNT];
     CHECK(create_many(list));
     for (size_t i = 0; i < SMALL_COUNT; i++) ZH_DESTROY(zh_wasm_allocator, list[i]);
     return true;
 }
 
-static bool test_small_free_reverse_order(void) {
+static bool test_wasm_small_free_reverse_order(void) {
     static uint64_t *list[SMALL_COUNT];
     CHECK(create_many(list));
     for (size_t i = SMALL_COUNT; i-- > 0;) ZH_DESTROY(zh_wasm_allocator, list[i]);
@@ -76,7 +76,7 @@ static bool test_small_free_reverse_order(void) {
 }
 
 /* Freed small slots are handed out again before any new memory is used. */
-static bool test_small_reuse(void) {
+static bool test_wasm_small_reuse(void) {
     static uint64_t *first[SMALL_COUNT], *second[SMALL_COUNT];
     CHECK(create_many(first));
     for (size_t i = 0; i < SMALL_COUNT; i++) ZH_DESTROY(zh_wasm_allocator, first[i]);
@@ -88,7 +88,7 @@ static bool test_small_reuse(void) {
     return true;
 }
 
-static bool test_large_allocations(void) {
+static bool test_wasm_large_allocations(void) {
     uint64_t *p1 = ZH_ALLOC_ARRAY(zh_wasm_allocator, uint64_t, 42768);
     uint64_t *p2 = ZH_ALLOC_ARRAY(zh_wasm_allocator, uint64_t, 52768);
     CHECK(p1 != NULL && p2 != NULL);
@@ -105,7 +105,7 @@ static bool test_large_allocations(void) {
 }
 
 /* A freed big block is the next one of its size handed out. */
-static bool test_large_reuse(void) {
+static bool test_wasm_large_reuse(void) {
     char *a = zh_alloc(zh_wasm_allocator, 300 * KIB);
     CHECK(a != NULL);
     zh_free(zh_wasm_allocator, a, 300 * KIB);
@@ -117,7 +117,7 @@ static bool test_large_reuse(void) {
     return true;
 }
 
-static bool test_very_large_allocation(void) {
+static bool test_wasm_very_large_allocation(void) {
     size_t pages = memory_pages();
     CHECK(zh_alloc(zh_wasm_allocator, SIZE_MAX) == NULL);
     CHECK(zh_alloc(zh_wasm_allocator, SIZE_MAX - 3) == NULL);
@@ -127,7 +127,7 @@ static bool test_very_large_allocation(void) {
     return true;
 }
 
-static bool test_realloc(void) {
+static bool test_wasm_realloc(void) {
     unsigned char *s = zh_alloc_aligned(zh_wasm_allocator, 1, 4);
     CHECK(s != NULL);
     s[0] = 0x12;
@@ -142,7 +142,7 @@ static bool test_realloc(void) {
     return true;
 }
 
-static bool test_shrink(void) {
+static bool test_wasm_shrink(void) {
     unsigned char *s = zh_alloc(zh_wasm_allocator, 20);
     CHECK(s != NULL);
     memset(s, 0x11, 20);
@@ -154,7 +154,7 @@ static bool test_shrink(void) {
     return true;
 }
 
-static bool test_large_object_grow(void) {
+static bool test_wasm_large_object_grow(void) {
     size_t len = BIG_PAGE_BYTES * 2 - 20;
     unsigned char *s = zh_alloc(zh_wasm_allocator, len);
     CHECK(s != NULL);
@@ -173,7 +173,7 @@ static bool test_large_object_grow(void) {
     return true;
 }
 
-static bool test_realloc_small_to_large(void) {
+static bool test_wasm_realloc_small_to_large(void) {
     unsigned char *s = zh_alloc(zh_wasm_allocator, 70);
     CHECK(s != NULL);
     s[0] = 0x12, s[60] = 0x34;
@@ -185,7 +185,7 @@ static bool test_realloc_small_to_large(void) {
     return true;
 }
 
-static bool test_shrink_large_to_large(void) {
+static bool test_wasm_shrink_large_to_large(void) {
     size_t len = BIG_PAGE_BYTES * 2 + 50;
     unsigned char *s = zh_alloc(zh_wasm_allocator, len);
     CHECK(s != NULL);
@@ -202,7 +202,7 @@ static bool test_shrink_large_to_large(void) {
     return true;
 }
 
-static bool test_realloc_large_to_small(void) {
+static bool test_wasm_realloc_large_to_small(void) {
     size_t len = BIG_PAGE_BYTES * 2 + 50;
     unsigned char *s = zh_alloc(zh_wasm_allocator, len);
     CHECK(s != NULL);
@@ -214,7 +214,7 @@ static bool test_realloc_large_to_small(void) {
     return true;
 }
 
-static bool test_objects_1024_and_2048(void) {
+static bool test_wasm_objects_1024_and_2048(void) {
     unsigned char *a = zh_alloc(zh_wasm_allocator, 1025);
     unsigned char *b = zh_alloc(zh_wasm_allocator, 3000);
     CHECK(a != NULL && b != NULL);
@@ -232,12 +232,12 @@ static bool run_suite(zh_allocator a) {
     return true;
 }
 
-static bool test_conformance(void) { return run_suite(zh_wasm_allocator); }
+static bool test_wasm_conformance(void) { return run_suite(zh_wasm_allocator); }
 
 /* ---- beyond Zig's tests ------------------------------------------------------------- */
 
 /* Every alignment from 1 byte to 4 MiB, for lengths around it. */
-static bool test_alignments(void) {
+static bool test_wasm_alignments(void) {
     for (size_t alignment = 1; alignment <= 4 * MIB; alignment <<= 1) {
         size_t lens[] = {1, alignment / 2 + 1, alignment, alignment + 1};
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
@@ -255,7 +255,7 @@ static bool test_alignments(void) {
 
 /* A one-page block cannot shrink into a small size class (a later free with the
  * small length would lose the page), nor can a small block grow into a page. */
-static bool test_resize_never_crosses_small_and_big(void) {
+static bool test_wasm_resize_never_crosses_small_and_big(void) {
     size_t len = 40 * KIB; /* with its link word, a one-page slot */
     unsigned char *p = zh_alloc(zh_wasm_allocator, len);
     CHECK(p != NULL);
@@ -276,7 +276,7 @@ static bool test_resize_never_crosses_small_and_big(void) {
  * (a shrink that split the slot for good took a fresh 4 KiB every round): 100k
  * rounds with zh_resize and with zh_realloc (shrink-to-fit), then 4 MiB blocks,
  * may grow memory by no more than the few pages their classes need. */
-static bool test_shrink_and_free_in_bounded_memory(void) {
+static bool test_wasm_shrink_and_free_in_bounded_memory(void) {
     size_t pages = memory_pages();
     for (int round = 0; round < 100000; round++) {
         unsigned char *p = zh_alloc(zh_wasm_allocator, 4096);
@@ -306,7 +306,7 @@ static bool test_shrink_and_free_in_bounded_memory(void) {
 /* Live blocks of many sizes, interleaved with wasi-libc malloc growing the same
  * memory, never overlap or corrupt each other. */
 #define MIXED_COUNT 96
-static bool test_mixed_with_malloc(void) {
+static bool test_wasm_mixed_with_malloc(void) {
     static unsigned char *blocks[MIXED_COUNT];
     static size_t lens[MIXED_COUNT];
     static void *mallocs[MIXED_COUNT / 8];
@@ -355,7 +355,7 @@ static bool test_backend_info(void) {
 }
 
 /* Mapped memory is zero-filled, also when it is reused. */
-static bool test_map_zeroed_on_reuse(void) {
+static bool test_backend_map_zeroed_on_reuse(void) {
     unsigned char *p = zh__os_map(3 * PAGE, PAGE, NULL);
     CHECK(p != NULL);
     CHECK(zht_all_bytes(p, 3 * PAGE, 0));
@@ -368,7 +368,7 @@ static bool test_map_zeroed_on_reuse(void) {
     return true;
 }
 
-static bool test_map_alignment(void) {
+static bool test_backend_map_alignment(void) {
     for (size_t alignment = 1; alignment <= 8 * MIB; alignment <<= 1) {
         unsigned char *p = zh__os_map(PAGE, alignment, NULL);
         CHECK(p != NULL);
@@ -381,7 +381,7 @@ static bool test_map_alignment(void) {
 
 /* Unmapping the middle of a mapping keeps both ends usable, and the unmapped
  * pages come back from later maps. */
-static bool test_partial_unmap(void) {
+static bool test_backend_partial_unmap(void) {
     unsigned char *p = zh__os_map(8 * PAGE, PAGE, NULL);
     CHECK(p != NULL);
     memset(p, 0x42, 8 * PAGE);
@@ -402,7 +402,7 @@ static bool test_partial_unmap(void) {
 /* A mapping of a page count that is not a power of two takes a larger run and
  * gives the tail back; unmapped, its pieces join that tail again, so mapping and
  * unmapping it over and over does not grow memory. */
-static bool test_map_unmap_odd_page_count(void) {
+static bool test_backend_map_unmap_odd_page_count(void) {
     unsigned char *p = zh__os_map(3 * PAGE, PAGE, NULL);
     CHECK(p != NULL);
     zh__os_unmap(p, 3 * PAGE);
@@ -419,7 +419,7 @@ static bool test_map_unmap_odd_page_count(void) {
 
 /* A mapping that ends at the end of linear memory grows in place; any other
  * does not. */
-static bool test_grow_at_end(void) {
+static bool test_backend_grow_at_end(void) {
     size_t end = zh__os_memory_grow(1);
     CHECK(end != SIZE_MAX);
     unsigned char *p = (unsigned char *)(end * PAGE);
@@ -436,7 +436,7 @@ static bool test_grow_at_end(void) {
     return true;
 }
 
-static bool test_page_allocator(void) { return run_suite(zh_page_allocator); }
+static bool test_page_conformance(void) { return run_suite(zh_page_allocator); }
 
 /* ---- out of memory: memory.grow refuses ------------------------------------------------
  * Runs last: it fills linear memory up to the module's maximum. */
@@ -445,7 +445,7 @@ static bool test_page_allocator(void) { return run_suite(zh_page_allocator); }
 #define FILL_LEN (MIB - 64) /* with its link word, a run of 16 pages */
 #define DRAIN_MAX 1024      /* 64 MiB of pages */
 
-static bool test_growth_refused(void) {
+static bool test_wasm_growth_refused(void) {
     static unsigned char *blocks[FILL_MAX];
     static unsigned char *drained[DRAIN_MAX];
     size_t n = 0, d = 0;
@@ -534,32 +534,32 @@ typedef struct test_case {
 
 #define TEST(fn) {#fn, fn}
 static const test_case tests[] = {
-    TEST(test_small_free_same_order),
-    TEST(test_small_free_reverse_order),
-    TEST(test_small_reuse),
-    TEST(test_large_allocations),
-    TEST(test_large_reuse),
-    TEST(test_very_large_allocation),
-    TEST(test_realloc),
-    TEST(test_shrink),
-    TEST(test_large_object_grow),
-    TEST(test_realloc_small_to_large),
-    TEST(test_shrink_large_to_large),
-    TEST(test_realloc_large_to_small),
-    TEST(test_objects_1024_and_2048),
-    TEST(test_conformance),
-    TEST(test_alignments),
-    TEST(test_resize_never_crosses_small_and_big),
-    TEST(test_shrink_and_free_in_bounded_memory),
-    TEST(test_mixed_with_malloc),
+    TEST(test_wasm_small_free_same_order),
+    TEST(test_wasm_small_free_reverse_order),
+    TEST(test_wasm_small_reuse),
+    TEST(test_wasm_large_allocations),
+    TEST(test_wasm_large_reuse),
+    TEST(test_wasm_very_large_allocation),
+    TEST(test_wasm_realloc),
+    TEST(test_wasm_shrink),
+    TEST(test_wasm_large_object_grow),
+    TEST(test_wasm_realloc_small_to_large),
+    TEST(test_wasm_shrink_large_to_large),
+    TEST(test_wasm_realloc_large_to_small),
+    TEST(test_wasm_objects_1024_and_2048),
+    TEST(test_wasm_conformance),
+    TEST(test_wasm_alignments),
+    TEST(test_wasm_resize_never_crosses_small_and_big),
+    TEST(test_wasm_shrink_and_free_in_bounded_memory),
+    TEST(test_wasm_mixed_with_malloc),
     TEST(test_backend_info),
-    TEST(test_map_zeroed_on_reuse),
-    TEST(test_map_alignment),
-    TEST(test_partial_unmap),
-    TEST(test_map_unmap_odd_page_count),
-    TEST(test_grow_at_end),
-    TEST(test_page_allocator),
-    TEST(test_growth_refused), /* last: fills memory */
+    TEST(test_backend_map_zeroed_on_reuse),
+    TEST(test_backend_map_alignment),
+    TEST(test_backend_partial_unmap),
+    TEST(test_backend_map_unmap_odd_page_count),
+    TEST(test_backend_grow_at_end),
+    TEST(test_page_conformance),
+    TEST(test_wasm_growth_refused), /* last: fills memory */
 };
 
 int main(int argc, char **argv) {
