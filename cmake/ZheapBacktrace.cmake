@@ -4,7 +4,7 @@
 #         (auto: libunwind when pkg-config finds it, else the frame-pointer walker on
 #          GCC/Clang POSIX targets, CaptureStackBackTrace on Windows, else none)
 # Output: ZHEAP_BACKTRACE_RESOLVED, ZHEAP_BACKTRACE_SYMBOLIZER (libdw, dladdr, windows,
-#         none); appends to ZHEAP_PLATFORM_SOURCES, ZHEAP_PLATFORM_LIBS and
+#         none), ZHEAP_BACKTRACE_COMPILE_OPTIONS/INCLUDE_DIRS/LINK_DIRS/PC_LIBS; appends to ZHEAP_PLATFORM_SOURCES, ZHEAP_PLATFORM_LIBS and
 #         ZHEAP_PLATFORM_DEFINITIONS (set by ZheapPlatform.cmake, included first).
 # elfutils libdw (pkg-config libdw) is optional: with it reports name static
 # functions and give file:line; without it dladdr names exported symbols only.
@@ -49,9 +49,13 @@ endif()
 set(ZHEAP_BACKTRACE_RESOLVED ${_zh_bt})
 
 set(ZHEAP_BACKTRACE_SYMBOLIZER none)
+set(ZHEAP_BACKTRACE_COMPILE_OPTIONS "")
 set(ZHEAP_BACKTRACE_INCLUDE_DIRS "")
 set(ZHEAP_BACKTRACE_LINK_DIRS "")
 if(_zh_bt MATCHES "^(libunwind|frame-pointer)$")
+  # The frame-pointer walk starts inside libzheap: every libzheap frame between the
+  # caller and the walker must keep its frame pointer (about 1% of speed).
+  set(ZHEAP_BACKTRACE_COMPILE_OPTIONS -fno-omit-frame-pointer)
   string(REPLACE "-" "_" _zh_bt_file "${_zh_bt}")
   list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/stacktrace_${_zh_bt_file}.c
                                      src/platform/stacktrace_elf.c)
