@@ -23,6 +23,8 @@ if(NOT WIN32 AND NOT ZHEAP_PLATFORM_RESOLVED STREQUAL "wasm"
   set(_zh_elf_host ON)
 endif()
 
+option(ZHEAP_BACKTRACE_LIBDW "Symbolize with elfutils libdw when pkg-config finds it" ON)
+
 find_package(PkgConfig QUIET)
 set(_zh_bt "${ZHEAP_BACKTRACE}")
 if(_zh_elf_host AND PKG_CONFIG_FOUND AND _zh_bt MATCHES "^(auto|libunwind)$")
@@ -66,7 +68,7 @@ if(_zh_bt MATCHES "^(libunwind|frame-pointer)$")
     list(APPEND ZHEAP_BACKTRACE_INCLUDE_DIRS ${ZH_LIBUNWIND_INCLUDE_DIRS})
     list(APPEND ZHEAP_BACKTRACE_LINK_DIRS ${ZH_LIBUNWIND_LIBRARY_DIRS})
   endif()
-  if(PKG_CONFIG_FOUND)
+  if(PKG_CONFIG_FOUND AND ZHEAP_BACKTRACE_LIBDW)
     pkg_check_modules(ZH_LIBDW QUIET libdw)
   endif()
   if(ZH_LIBDW_FOUND)
