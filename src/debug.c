@@ -87,6 +87,10 @@ struct zh_debug {
     class_layout layout[CLASSES_MAX];
     bucket *current[CLASSES_MAX]; /* newest bucket of each class (list head) */
     bucket *retired;              /* never_unmap: retired buckets, linked by next */
+    bucket *quarantine_head, *quarantine_tail; /* retired, not yet checked (FIFO by next) */
+    size_t quarantined;
+    bucket *ready; /* checked quarantine leavers whose pages new buckets take first */
+    size_t ready_count;
     large_table large;
     size_t total_requested, limit;
     size_t live_count, peak_bytes, total_allocations, total_frees, buckets, large_count,
@@ -180,20 +184,17 @@ static void load_trace(const zh_debug *d, const uintptr_t *src, trace *t) {
 
 /* ---- byte patterns ----------------------------------------------------------------------- */
 
-/* Index of the first byte in [p, p + len) that is not `byte`, or len. */
+/* Index of the first byte in [p, p + len) that is not `byte`, or len. memcmp
+ * against a chunk of the pattern runs at the C library's vector speed. */
 static size_t first_mismatch(const unsigned char *p, size_t len, unsigned char byte) {
+    enum { CHUNK = 256 };
+    unsigned char pattern[CHUNK];
+    memset(pattern, byte, len < CHUNK ? len : CHUNK);
     size_t i = 0;
-    while (i < len && ((uintptr_t)(p + i) & (sizeof(uintptr_t) - 1)) != 0) {
-        if (p[i] != byte) return i;
-        i++;
-    }
-    uintptr_t word;
-    memset(&word, byte, sizeof word);
-    while (i + sizeof word <= len) {
-        uintptr_t w;
-        memcpy(&w, p + i, sizeof w);
-        if (w != word) break;
-        i += sizeof word;
+    while (i < len) {
+        size_t n = len - i < CHUNK ? len - i : CHUNK;
+        if (memcmp(p + i, pattern, n) != 0) break;
+        i += n;
     }
     for (; i < len; i++)
         if (p[i] != byte) return i;
@@ -596,14 +597,31 @@ static void account(zh_debug *d, size_t old_len, size_t new_len) {
 
 /* ---- allocation ------------------------------------------------------------------------------ */
 
-static bucket *new_bucket(zh_debug *d, unsigned cls, uintptr_t ret_addr) {
-    const class_layout *lay = &d->layout[cls];
+/* A page for a new bucket: a checked quarantine leaver if there is one (resident
+ * already: no system call, no page faults), else one from the backing allocator. */
+static unsigned char *bucket_page(zh_debug *d, uintptr_t ret_addr, bool *dirty) {
+    bucket *old = d->ready;
+    if (old != NULL) {
+        d->ready = old->next;
+        d->ready_count--;
+        old->canary = 0; /* stale pointers into the page no longer find this header */
+        *dirty = true;
+        return (unsigned char *)page_of(d, (uintptr_t)old);
+    }
+    *dirty = !d->cfg.backing_allocator_zeroes;
     unsigned char *page = d->cfg.backing.vtable->alloc(
         d->cfg.backing.ctx, d->cfg.page_size, (zh_align)zh__log2_pow2(d->cfg.page_size), ret_addr);
+    if (page != NULL) d->backing_bytes += d->cfg.page_size;
+    return page;
+}
+
+static bucket *new_bucket(zh_debug *d, unsigned cls, uintptr_t ret_addr) {
+    const class_layout *lay = &d->layout[cls];
+    bool dirty;
+    unsigned char *page = bucket_page(d, ret_addr, &dirty);
     if (page == NULL) return NULL;
     bucket *b = (bucket *)(void *)(page + lay->header_offset);
-    if (!d->cfg.backing_allocator_zeroes)
-        memset(used_bits(b), 0, lay->sizes - sizeof(bucket));
+    if (dirty) memset(used_bits(b), 0, lay->sizes - sizeof(bucket));
     b->allocated_count = b->freed_count = 0;
     b->canary = d->cfg.canary;
     b->owner = d;
@@ -613,7 +631,6 @@ static bucket *new_bucket(zh_debug *d, unsigned cls, uintptr_t ret_addr) {
     if (b->prev != NULL) b->prev->next = b;
     d->current[cls] = b;
     d->buckets++;
-    d->backing_bytes += d->cfg.page_size;
     return b;
 }
 
@@ -780,13 +797,18 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
     for (uint32_t s = 0; s < b->allocated_count; s++) {
         if (slot_used(b, s)) continue;
         report r;
-        if (!find_damage(slot_addr(d, b, s), 0, size, FREE_BYTE, &r)) continue;
+        unsigned char *p = slot_addr(d, b, s);
+        size_t len = slot_sizes(d, b)[s];
+        bool hit = find_damage(p, 0, len, FREE_BYTE, &r);
+        if (!hit && d->cfg.check_overflow) hit = find_damage(p, len, size, CANARY_BYTE, &r);
+        if (!hit) continue;
+        unsigned char expected = r.expected;
         size_t off = r.bad_offset, count = r.bad_count;
         unsigned char found[REPORT_BYTES_SHOWN];
         memcpy(found, r.found, sizeof found);
         start_report(&r, ZH_DEBUG_USE_AFTER_FREE, op);
         describe_slot(d, b, s, &r);
-        r.bad_offset = off, r.bad_count = count, r.expected = FREE_BYTE;
+        r.bad_offset = off, r.bad_count = count, r.expected = expected;
         memcpy(r.found, found, sizeof found);
         if (tl_reporting == 0) emit(d, &r, NULL);
         damaged++;
@@ -794,18 +816,51 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
     return damaged;
 }
 
-/* A bucket whose every slot was freed: check it outside the lock, then release it. */
+static void free_bucket_page(zh_debug *d, bucket *b, uintptr_t ret_addr) {
+    d->backing_bytes -= d->cfg.page_size;
+    d->cfg.backing.vtable->free(d->cfg.backing.ctx, (void *)page_of(d, (uintptr_t)b),
+                                d->cfg.page_size, (zh_align)zh__log2_pow2(d->cfg.page_size),
+                                ret_addr);
+}
+
+/* Checked leavers of the quarantine kept for new buckets (beyond this: backing). */
+#define READY_MAX 4
+
+/* A bucket whose every slot was freed. never_unmap: kept to the end. Otherwise it
+ * joins the quarantine (filled, still mapped, checked when it leaves); the oldest
+ * quarantined bucket leaves, is checked outside the lock and its page is reused by
+ * the next new bucket or goes back to the backing allocator. With
+ * bucket_quarantine 0 it leaves at once (Zig: back to the backing allocator). */
 static void retire_bucket(zh_debug *d, bucket *b, uintptr_t ret_addr) {
-    check_freed_slots(d, b, "bucket retirement");
     const zh_debug *outer = lock_instance(d);
+    bucket *leaver = NULL;
     if (d->cfg.never_unmap) {
         b->next = d->retired;
         d->retired = b;
     } else {
-        d->backing_bytes -= d->cfg.page_size;
-        d->cfg.backing.vtable->free(d->cfg.backing.ctx, (void *)page_of(d, (uintptr_t)b),
-                                    d->cfg.page_size, (zh_align)zh__log2_pow2(d->cfg.page_size),
-                                    ret_addr);
+        b->next = NULL;
+        if (d->quarantine_tail != NULL)
+            d->quarantine_tail->next = b;
+        else
+            d->quarantine_head = b;
+        d->quarantine_tail = b;
+        if (++d->quarantined > d->cfg.bucket_quarantine) {
+            leaver = d->quarantine_head;
+            d->quarantine_head = leaver->next;
+            if (d->quarantine_head == NULL) d->quarantine_tail = NULL;
+            d->quarantined--;
+        }
+    }
+    unlock_instance(d, outer);
+    if (leaver == NULL) return;
+    check_freed_slots(d, leaver, "bucket retirement");
+    outer = lock_instance(d);
+    if (d->cfg.bucket_quarantine > 0 && d->ready_count < READY_MAX) {
+        leaver->next = d->ready;
+        d->ready = leaver;
+        d->ready_count++;
+    } else {
+        free_bucket_page(d, leaver, ret_addr);
     }
     unlock_instance(d, outer);
 }
@@ -816,12 +871,15 @@ static bucket *free_small(zh_debug *d, bucket *b, uint32_t slot, const trace *t)
     set_used(b, slot, false);
     slot_tids(d, b, slot)[1] = current_tid();
     store_trace(d, slot_trace(d, b, slot, TRACE_FREE), t);
-    if (d->cfg.check_use_after_free)
-        memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
+    /* The slack after len keeps its canary, checked with the fill. */
+    if (d->cfg.check_use_after_free) memset(slot_addr(d, b, slot), FREE_BYTE, len);
     account(d, len, 0);
     d->live_count--;
     d->total_frees++;
-    if (++b->freed_count < b->allocated_count) return NULL;
+    /* A free nested in a report (a sink that allocates) never retires: the report
+     * may be walking the bucket lists. The empty bucket stays linked until a later
+     * free, or destroy. */
+    if (++b->freed_count < b->allocated_count || tl_reporting != 0) return NULL;
     unlink_bucket(d, b);
     return b;
 }
@@ -1153,6 +1211,7 @@ static size_t detect_leaks(zh_debug *d, const char *op, bool report_leaks) {
     for (unsigned c = 0; c < d->class_count; c++)
         for (bucket *b = d->current[c]; b != NULL; b = b->prev) leaks += leaks_in_bucket(d, b, op, report_leaks);
     for (bucket *b = d->retired; b != NULL; b = b->next) check_freed_slots(d, b, op);
+    for (bucket *b = d->quarantine_head; b != NULL; b = b->next) check_freed_slots(d, b, op);
     for (size_t i = 0; i < d->large.cap; i++) {
         large *e = large_at(&d->large, i);
         if (e->addr == 0) continue;
@@ -1175,10 +1234,11 @@ static size_t detect_leaks(zh_debug *d, const char *op, bool report_leaks) {
         start_report(&r, ZH_DEBUG_LEAK, op);
         describe_large(d, e, &r);
         leaks++;
-        if (report_leaks && tl_reporting == 0) emit(d, &r, NULL);
         report over;
         over.active = false;
         check_large_canary(d, e, op, &over);
+        /* e is not touched after a report: a sink may allocate and grow the table. */
+        if (report_leaks && tl_reporting == 0) emit(d, &r, NULL);
         if (over.active && tl_reporting == 0) emit(d, &over, NULL);
     }
     return leaks;
@@ -1214,12 +1274,36 @@ void zh_debug_flush_retained_metadata(zh_debug *d) {
     release_retained(d, true);
 }
 
+/* Buckets left empty by frees nested in reports (never retired) go back at destroy;
+ * buckets with leaks stay, so that leaked blocks remain valid. */
+static void free_empty_buckets(zh_debug *d) {
+    for (unsigned c = 0; c < d->class_count; c++) {
+        bucket *b = d->current[c];
+        while (b != NULL) {
+            bucket *older = b->prev;
+            if (b->freed_count == b->allocated_count) {
+                unlink_bucket(d, b);
+                free_bucket_page(d, b, ZH_RETURN_ADDRESS());
+            }
+            b = older;
+        }
+    }
+}
+
 zh_check zh_debug_destroy(zh_debug *d) {
     /* Zig reports leaks at deinit only with safety; the fills are checked always. */
     bool leaked = detect_leaks(d, "destroy", d->cfg.safety) > 0 && d->cfg.safety;
     release_retained(d, false);
+    free_empty_buckets(d);
     zh_allocator backing = d->cfg.backing;
     zh_align page_align = (zh_align)zh__log2_pow2(d->cfg.page_size);
+    for (bucket **list = &d->quarantine_head; list != NULL;
+         list = list == &d->quarantine_head ? &d->ready : NULL)
+        while (*list != NULL) {
+            bucket *b = *list;
+            *list = b->next;
+            free_bucket_page(d, b, ZH_RETURN_ADDRESS());
+        }
     while (d->retired != NULL) {
         bucket *b = d->retired;
         d->retired = b->next;
