@@ -141,18 +141,27 @@ typedef struct zh_debug_config {
     bool check_use_after_free;
 } zh_debug_config;
 
-/* The defaults (an initialiser): Zig's Config defaults over zh_page_allocator. */
+/* The defaults (an initialiser): Zig's Config defaults over zh_page_allocator.
+ * Positional, in field order, so that it is also valid C++11. */
 #define ZH_DEBUG_CONFIG_DEFAULT                                                        \
     {                                                                                  \
-        .stack_trace_frames = ZH_DEBUG_FRAMES_AUTO, .enable_memory_limit = false,      \
-        .safety = true, .thread_safe = true, .lock_hook = {NULL, NULL, NULL},          \
-        .never_unmap = false, .bucket_quarantine = ZH_DEBUG_QUARANTINE_DEFAULT,         \
-        .retain_metadata = false, .verbose_log = false,                                 \
-        .backing_allocator_zeroes = true, .resize_stack_traces = false,                \
-        .canary = ZH_DEBUG_CANARY_DEFAULT, .page_size = ZH_DEBUG_PAGE_SIZE_DEFAULT,    \
-        .backing = {NULL, NULL}, .report = NULL, .report_user = NULL,                  \
-        .unwinder = ZH_DEBUG_UNWIND_DEFAULT, .check_overflow = true,                   \
-        .check_use_after_free = true                                                   \
+        ZH_DEBUG_FRAMES_AUTO,        /* stack_trace_frames */                          \
+            false,                   /* enable_memory_limit */                         \
+            true,                    /* safety */                                      \
+            true,                    /* thread_safe */                                 \
+            {NULL, NULL, NULL},      /* lock_hook */                                   \
+            false,                   /* never_unmap */                                 \
+            ZH_DEBUG_QUARANTINE_DEFAULT, /* bucket_quarantine */                       \
+            false,                   /* retain_metadata */                             \
+            false,                   /* verbose_log */                                 \
+            true,                    /* backing_allocator_zeroes */                    \
+            false,                   /* resize_stack_traces */                         \
+            ZH_DEBUG_CANARY_DEFAULT, /* canary */                                      \
+            ZH_DEBUG_PAGE_SIZE_DEFAULT, /* page_size */                                \
+            {NULL, NULL},            /* backing: zh_page_allocator */                  \
+            NULL, NULL,              /* report (stderr), report_user */                \
+            ZH_DEBUG_UNWIND_DEFAULT, /* unwinder */                                    \
+            true, true               /* check_overflow, check_use_after_free */        \
     }
 /* A backing allocator left as {NULL, NULL} means zh_page_allocator. */
 
