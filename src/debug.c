@@ -707,6 +707,16 @@ static bucket *probe(const zh_debug *d, uintptr_t addr, unsigned cls) {
     return b;
 }
 
+/* A double free through zh_free has just written 0xaa over the freed block (the
+ * helpers fill before they free): restore the patterns so that the write is not
+ * reported again as a write after free. */
+static void refill_freed_slot(const zh_debug *d, bucket *b, uint32_t slot) {
+    unsigned char *p = slot_addr(d, b, slot);
+    size_t len = slot_sizes(d, b)[slot];
+    if (d->cfg.check_use_after_free) memset(p, FREE_BYTE, len);
+    if (d->cfg.check_overflow) memset(p + len, CANARY_BYTE, ((size_t)1 << b->class_index) - len);
+}
+
 /* Locates the slot of `mem` for free/resize/remap, reporting into r what makes the
  * call invalid (another instance, not a block start, never allocated, already
  * freed). A block in the large table with a wrong len gives FOUND_LARGE. */
@@ -745,6 +755,7 @@ static lookup find_slot(zh_debug *d, void *mem, size_t len, zh_align align, cons
     if (!slot_used(b, slot)) {
         describe_slot(d, b, slot, r);
         r->event = ZH_DEBUG_DOUBLE_FREE;
+        refill_freed_slot(d, b, slot);
         return REFUSED;
     }
     r->active = false;
@@ -910,6 +921,8 @@ static large *find_large(zh_debug *d, void *mem, size_t len, zh_align align, con
     if (e->freed) {
         start_report(&reps[0], ZH_DEBUG_DOUBLE_FREE, op);
         describe_large(d, e, &reps[0]);
+        if (d->cfg.never_unmap && d->cfg.check_use_after_free) /* see refill_freed_slot */
+            memset((void *)e->addr, FREE_BYTE, e->len + large_tail(d));
         return NULL;
     }
     check_mismatch(d, len, align, e->len, e->align, op, &reps[0]);
