@@ -53,10 +53,13 @@ static void ignore_reports(void *user, zh_debug_event event, const char *text, s
     (void)len;
 }
 
+/* One instance per case for the whole run, as a program has one for its lifetime
+ * (a fresh instance per repetition would time its warm-up: the first buckets are
+ * fresh pages); each repetition starts from an empty live set. */
 static void churn_setup(void *ctx) {
     churn_case *k = ctx;
     churn_reset(&k->c);
-    if (!k->use_debug) return;
+    if (!k->use_debug || k->d != NULL) return;
     k->d = zh_debug_create(&k->cfg);
     if (k->d == NULL) zhb_fail("zh_debug_create refused the configuration");
     k->a = zh_debug_allocator(k->d);
@@ -75,10 +78,14 @@ static void churn_teardown(void *ctx) {
         else
             free(k->c.block[i]);
     }
-    if (k->use_debug && k->d != NULL && zh_debug_destroy(k->d) != ZH_CHECK_OK)
-        zhb_fail("the churn leaked");
     if (k->reports != 0) zhb_fail("%zu unexpected reports", k->reports);
-    k->d = NULL;
+}
+
+static void churn_destroy(churn_case *k, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (k[i].d != NULL && zh_debug_destroy(k[i].d) != ZH_CHECK_OK) zhb_fail("the churn leaked");
+        k[i].d = NULL;
+    }
 }
 
 static void run_malloc(void *ctx, size_t iterations) {
@@ -144,6 +151,7 @@ static void bench_churn(void) {
     };
     zhb_result r[4];
     zhb_run_group("churn", cases, 4, r);
+    churn_destroy(k, 4);
     if (!r[0].ran) return;
     double min = 0, max = 0;
     size_t reps = zhb_quick() ? 3 : 11;
@@ -194,6 +202,7 @@ static void bench_config(void) {
     zhb_case_spec cases[N];
     for (size_t i = 0; i < N; i++) cases[i] = churn_spec(names[i], &k[i]);
     zhb_run_group("config", cases, N, NULL);
+    churn_destroy(k, N);
     zhb_note("config: never_unmap and retain_metadata cost memory rather than time (every "
              "retired bucket / freed large block stays mapped until destroy), so the churn, "
              "which would grow without bound, does not time them; resize_stack_traces costs "

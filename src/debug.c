@@ -186,10 +186,16 @@ static void load_trace(const zh_debug *d, const uintptr_t *src, trace *t) {
 
 /* Index of the first byte in [p, p + len) that is not `byte`, or len. memcmp
  * against a chunk of the pattern runs at the C library's vector speed. */
+#define P4(x) x, x, x, x
+#define P16(x) P4(x), P4(x), P4(x), P4(x)
+#define P64(x) P16(x), P16(x), P16(x), P16(x)
+#define P256(x) P64(x), P64(x), P64(x), P64(x)
+static const unsigned char free_pattern[256] = {P256(FREE_BYTE)};
+static const unsigned char canary_pattern[256] = {P256(CANARY_BYTE)};
+
 static size_t first_mismatch(const unsigned char *p, size_t len, unsigned char byte) {
-    enum { CHUNK = 256 };
-    unsigned char pattern[CHUNK];
-    memset(pattern, byte, len < CHUNK ? len : CHUNK);
+    enum { CHUNK = sizeof free_pattern };
+    const unsigned char *pattern = byte == FREE_BYTE ? free_pattern : canary_pattern;
     size_t i = 0;
     while (i < len) {
         size_t n = len - i < CHUNK ? len - i : CHUNK;
@@ -711,10 +717,8 @@ static bucket *probe(const zh_debug *d, uintptr_t addr, unsigned cls) {
  * helpers fill before they free): restore the patterns so that the write is not
  * reported again as a write after free. */
 static void refill_freed_slot(const zh_debug *d, bucket *b, uint32_t slot) {
-    unsigned char *p = slot_addr(d, b, slot);
-    size_t len = slot_sizes(d, b)[slot];
-    if (d->cfg.check_use_after_free) memset(p, FREE_BYTE, len);
-    if (d->cfg.check_overflow) memset(p + len, CANARY_BYTE, ((size_t)1 << b->class_index) - len);
+    if (d->cfg.check_use_after_free)
+        memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
 }
 
 /* Locates the slot of `mem` for free/resize/remap, reporting into r what makes the
@@ -805,14 +809,21 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
     if (!d->cfg.check_use_after_free) return 0;
     size_t damaged = 0;
     size_t size = (size_t)1 << b->class_index;
+    const unsigned char *base = slot_addr(d, b, 0);
+    bool all_freed = b->freed_count == b->allocated_count;
     for (uint32_t s = 0; s < b->allocated_count; s++) {
-        if (slot_used(b, s)) continue;
+        /* A bucket with every slot freed is one run of FREE_BYTE: one scan finds the
+         * first damaged slot. */
+        if (all_freed) {
+            size_t from = (size_t)s * size, end = (size_t)b->allocated_count * size;
+            size_t bad = from + first_mismatch(base + from, end - from, FREE_BYTE);
+            if (bad == end) break;
+            s = (uint32_t)(bad / size);
+        } else if (slot_used(b, s)) {
+            continue;
+        }
         report r;
-        unsigned char *p = slot_addr(d, b, s);
-        size_t len = slot_sizes(d, b)[s];
-        bool hit = find_damage(p, 0, len, FREE_BYTE, &r);
-        if (!hit && d->cfg.check_overflow) hit = find_damage(p, len, size, CANARY_BYTE, &r);
-        if (!hit) continue;
+        if (!find_damage(slot_addr(d, b, s), 0, size, FREE_BYTE, &r)) continue;
         unsigned char expected = r.expected;
         size_t off = r.bad_offset, count = r.bad_count;
         unsigned char found[REPORT_BYTES_SHOWN];
@@ -834,8 +845,9 @@ static void free_bucket_page(zh_debug *d, bucket *b, uintptr_t ret_addr) {
                                 ret_addr);
 }
 
-/* Checked leavers of the quarantine kept for new buckets (beyond this: backing). */
-#define READY_MAX 4
+/* Checked leavers of the quarantine kept for new buckets: up to bucket_quarantine
+ * (at least READY_MIN) pages; beyond, they go back to the backing allocator. */
+#define READY_MIN 4
 
 /* A bucket whose every slot was freed. never_unmap: kept to the end. Otherwise it
  * joins the quarantine (filled, still mapped, checked when it leaves); the oldest
@@ -866,7 +878,8 @@ static void retire_bucket(zh_debug *d, bucket *b, uintptr_t ret_addr) {
     if (leaver == NULL) return;
     check_freed_slots(d, leaver, "bucket retirement");
     outer = lock_instance(d);
-    if (d->cfg.bucket_quarantine > 0 && d->ready_count < READY_MAX) {
+    size_t ready_max = d->cfg.bucket_quarantine > READY_MIN ? d->cfg.bucket_quarantine : READY_MIN;
+    if (d->cfg.bucket_quarantine > 0 && d->ready_count < ready_max) {
         leaver->next = d->ready;
         d->ready = leaver;
         d->ready_count++;
@@ -882,8 +895,9 @@ static bucket *free_small(zh_debug *d, bucket *b, uint32_t slot, const trace *t)
     set_used(b, slot, false);
     slot_tids(d, b, slot)[1] = current_tid();
     store_trace(d, slot_trace(d, b, slot, TRACE_FREE), t);
-    /* The slack after len keeps its canary, checked with the fill. */
-    if (d->cfg.check_use_after_free) memset(slot_addr(d, b, slot), FREE_BYTE, len);
+    /* The whole slot (its slack was checked above): retirement scans one run. */
+    if (d->cfg.check_use_after_free)
+        memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
     account(d, len, 0);
     d->live_count--;
     d->total_frees++;
