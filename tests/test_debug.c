@@ -1069,6 +1069,13 @@ static NOINLINE size_t capture_here(zh__stack_method m, uintptr_t *frames, size_
     return n;
 }
 
+/* first_address 0: the trace starts in the function that asked. */
+static NOINLINE size_t capture_from_zero(zh__stack_method m, uintptr_t *frames, size_t max) {
+    size_t n = zh__os_stack_capture(m, 0, frames, max);
+    KEEP_FRAME();
+    return n;
+}
+
 static NOINLINE void check_method(zh__stack_method m) {
     uintptr_t frames[8];
     size_t n = capture_here(m, frames, 8);
@@ -1093,6 +1100,11 @@ static NOINLINE void check_method(zh__stack_method m) {
     }
     assert_true(zh__os_symbolize(frames[1], &sym));
     assert_string_equal(sym.function, "test_stack_capture");
+    assert_int_equal(capture_from_zero(m, frames, 3), 3);
+    assert_true(zh__os_symbolize(frames[0], &sym));
+    assert_string_equal(sym.function, "capture_from_zero");
+    assert_true(zh__os_symbolize(frames[1], &sym));
+    assert_string_equal(sym.function, "check_method");
 }
 
 static void test_stack_capture(void **state) {
