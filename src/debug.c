@@ -10,26 +10,32 @@
  *   page_size bytes per class at a time, slots from the front, metadata at the back
  *   (header with canary and owner, used bits, requested sizes, alignments, thread
  *   ids, two traces per slot). Slots are taken in order and never reused, so a
- *   bucket retires (returns to the backing allocator, or with never_unmap to a
- *   retired list) when every slot it handed out is freed. Buckets form a doubly
- *   linked list per class so that any one can be unlinked (Zig #22892).
+ *   bucket retires when every slot it handed out is freed: into a FIFO quarantine
+ *   of bucket_quarantine buckets (Zig: straight back to the backing allocator; with
+ *   never_unmap to a retired list kept to the end). A bucket leaving the quarantine
+ *   is checked and its resident page reused by the next new bucket (or returned),
+ *   which saves the system call and fresh page faults Zig pays per bucket. Buckets
+ *   form a doubly linked list per class so that any one can be unlinked (Zig #22892).
  * - Large blocks: straight from the backing allocator (+ a canary tail), tracked in
  *   an open-addressing table (linear probing, backward-shift deletion) whose memory
  *   comes from the backing allocator and is reserved before the block is allocated.
  * - Beyond Zig: the slack between a block's length and its slot end (and the large
  *   tail) holds CANARY_BYTE, checked on free, resize and leak check; freed slots are
- *   filled with FREE_BYTE, checked when the bucket retires, at detect_leaks and at
- *   destroy. Damage is reported once (then repaired).
+ *   filled whole with FREE_BYTE, checked when the bucket leaves the quarantine (one
+ *   scan of the bucket), at detect_leaks and at destroy. Damage is reported once
+ *   (then repaired).
  * - Threads: one lock (zh__lock or the user's hook). Traces are captured before the
  *   lock is taken; reports are copied out under the lock and formatted, symbolized
  *   and handed to the sink after it is released; bucket retirement scans outside it.
  *   A thread-local guard serves calls nested in a report (a sink or symbolizer that
  *   allocates) without traces or reports, and aborts with a message instead of
  *   deadlocking when the backing allocator or lock hook calls back in.
- * Costs: an allocation is a trace capture (0 frames: none; ~100 ns by frame
- * pointer; more through libunwind), a lock, a bit set and a few stores; a free also
- * fills the slot. Memory: each slot carries 2 * frames words of traces plus ~14
- * bytes, and the never-reused slots waste up to a bucket per class. */
+ * Costs: an allocation is a trace capture (0 frames: none; ~30 ns by frame
+ * pointer, ~200 ns through libunwind), a lock, a bit set, a few stores and the slack
+ * canary; a free also checks the canary and fills the slot, and the slot is scanned
+ * once more when its bucket leaves the quarantine (docs/benchmarks.md). Memory: each
+ * slot carries 2 * frames words of traces plus ~14 bytes, never-reused slots waste up
+ * to a bucket per class, and the quarantine holds up to 2 * bucket_quarantine pages. */
 #include "zheap/debug.h"
 
 #include <stdarg.h>
