@@ -135,11 +135,13 @@ static double run_asan(size_t iterations, size_t reps, double *min, double *max)
 }
 
 static void bench_churn(void) {
-    static churn_case k[4];
+    static churn_case k[5];
     memset(&k[0], 0, sizeof k[0]);
     k[1] = debug_case(0, ZH_DEBUG_UNWIND_DEFAULT);
     k[2] = debug_case(6, ZH_DEBUG_UNWIND_DEFAULT);
     k[3] = debug_case(6, ZH_DEBUG_UNWIND_FRAME_POINTER);
+    k[4] = debug_case(0, ZH_DEBUG_UNWIND_DEFAULT); /* Zig's checks only */
+    k[4].cfg.check_overflow = k[4].cfg.check_use_after_free = false;
     char default_name[64], fp_name[64];
     snprintf(default_name, sizeof default_name, "debug, 6 frames (%s)", zh_debug_backtrace_provider());
     snprintf(fp_name, sizeof fp_name, "debug, 6 frames (frame pointer)");
@@ -148,10 +150,11 @@ static void bench_churn(void) {
         churn_spec("debug, 0 frames", &k[1]),
         churn_spec(default_name, &k[2]),
         churn_spec(fp_name, &k[3]),
+        churn_spec("debug, 0 frames, Zig's checks only", &k[4]),
     };
-    zhb_result r[4];
-    zhb_run_group("churn", cases, 4, r);
-    churn_destroy(k, 4);
+    zhb_result r[5];
+    zhb_run_group("churn", cases, 5, r);
+    churn_destroy(k, 5);
     if (!r[0].ran) return;
     double min = 0, max = 0;
     size_t reps = zhb_quick() ? 3 : 11;
@@ -164,10 +167,12 @@ static void bench_churn(void) {
              "%.1f ns/op (%.1f..%.1f) = %.2fx glibc malloc",
              asan, min, max, asan / r[0].median_ns);
     zhb_note("churn ratios: debug 0 frames %.2fx malloc; debug 6 frames %s %.2fx malloc = "
-             "%.2fx ASan; 6 frames by frame pointer %.2fx malloc = %.2fx ASan",
+             "%.2fx ASan; 6 frames by frame pointer %.2fx malloc = %.2fx ASan; 0 frames "
+             "without the fill checks %.2fx malloc",
              r[1].median_ns / r[0].median_ns, zh_debug_backtrace_provider(),
              r[2].median_ns / r[0].median_ns, r[2].median_ns / asan,
-             r[3].median_ns / r[0].median_ns, r[3].median_ns / asan);
+             r[3].median_ns / r[0].median_ns, r[3].median_ns / asan,
+             r[4].median_ns / r[0].median_ns);
 }
 
 /* ---- the cost of each configuration field -------------------------------------------------- */
