@@ -735,8 +735,12 @@ static lookup find_slot(zh_debug *d, void *mem, size_t len, zh_align align, cons
     uintptr_t addr = (uintptr_t)mem;
     /* A large block freed with a small len: its address may not have a bucket
      * header in reach, so ask the table before reading memory. */
-    if (d->large.count > 0 && large_find(d, addr) != NULL) return FOUND_LARGE;
+    large *known = d->large.count > 0 ? large_find(d, addr) : NULL;
+    if (known != NULL && !known->freed) return FOUND_LARGE;
     bucket *b = probe(d, addr, size_class(len, align));
+    /* A retained (freed) large block's address may since be a bucket's: the bucket
+     * wins; without one it is that large block's double free. */
+    if (b == NULL && known != NULL) return FOUND_LARGE;
     for (unsigned c = 0; b == NULL && c < d->class_count; c++) b = probe(d, addr, c);
     start_report(r, ZH_DEBUG_INVALID_FREE, op);
     r->addr = addr;
