@@ -316,7 +316,7 @@ static void deliver(const zh_debug_config *cfg, zh_debug_event event, const char
 }
 
 /* Formats and delivers `r`; `now` is the trace of the operation that found it. */
-static void emit(zh_debug *d, const report *r, const trace *now) {
+ZH_NOINLINE static void emit(zh_debug *d, const report *r, const trace *now) {
     char buf[REPORT_BUFFER];
     text t = {buf, 0, sizeof buf};
     uint32_t tid = current_tid();
@@ -367,9 +367,9 @@ static void emit(zh_debug *d, const report *r, const trace *now) {
 }
 
 /* Reports collected by one operation: the trace of the call, captured outside the
- * lock only when something is reported. */
-static void emit_pending(zh_debug *d, report *reps, size_t n, uintptr_t ret_addr) {
-    if (tl_reporting != 0) return; /* nested in a report: served silently */
+ * lock only when something is reported. The common case (nothing) stays inline;
+ * the report buffers live in the out-of-line part, off the hot path's stack. */
+ZH_NOINLINE static void emit_reports(zh_debug *d, report *reps, size_t n, uintptr_t ret_addr) {
     trace now;
     bool captured = false;
     for (size_t i = 0; i < n; i++) {
@@ -379,7 +379,16 @@ static void emit_pending(zh_debug *d, report *reps, size_t n, uintptr_t ret_addr
     }
 }
 
-ZH_PRINTF(2, 3) static void log_line(zh_debug *d, const char *fmt, ...) {
+static void emit_pending(zh_debug *d, report *reps, size_t n, uintptr_t ret_addr) {
+    if (tl_reporting != 0) return; /* nested in a report: served silently */
+    for (size_t i = 0; i < n; i++)
+        if (reps[i].active) {
+            emit_reports(d, reps, n, ret_addr);
+            return;
+        }
+}
+
+ZH_NOINLINE ZH_PRINTF(2, 3) static void log_line(zh_debug *d, const char *fmt, ...) {
     if (tl_reporting != 0) return;
     char buf[256];
     va_list ap;
