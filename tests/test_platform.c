@@ -288,6 +288,34 @@ static void test_sbrk(void **state) {
     assert_ptr_equal(zh__os_sbrk(0), brk);
 }
 
+/* The test-only fault switch: the n-th armed call and every later one fail, nothing
+ * else does, and disarming restores normal service. */
+static void test_fault_injection(void **state) {
+    (void)state;
+    size_t pg = page();
+    zh__os_test_fail_after(ZH__OS_FAULT_MAP, 2);
+    void *a = zh__os_map(pg, 1, NULL);
+    void *b = zh__os_map(pg, 1, NULL);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_null(zh__os_map(pg, 1, NULL));
+    assert_null(zh__os_map(pg, 1, NULL));
+    assert_int_equal(zh__os_test_fault_count(), 4);
+    if (has(ZH__OS_CAN_GROW)) {
+        /* grow armed from its first call: refused with nothing changed */
+        zh__os_test_fail_after(ZH__OS_FAULT_GROW, 0);
+        assert_false(zh__os_grow(a, pg, 2 * pg));
+        assert_int_equal(zh__os_test_fault_count(), 1);
+    }
+    zh__os_test_fail_after(0, SIZE_MAX);
+    void *c = zh__os_map(pg, 1, NULL);
+    assert_non_null(c);
+    assert_int_equal(zh__os_test_fault_count(), 0);
+    zh__os_unmap(a, pg);
+    zh__os_unmap(b, pg);
+    zh__os_unmap(c, pg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_info_threads), /* first: races the one-time query */
@@ -303,6 +331,7 @@ int main(void) {
         cmocka_unit_test(test_mutex),
         cmocka_unit_test(test_malloc_usable_size),
         cmocka_unit_test(test_sbrk),
+        cmocka_unit_test(test_fault_injection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "core/fault.h"
 #include "platform/checks.h"
 #include "platform/platform.h"
 
@@ -83,6 +84,7 @@ static void *map_anonymous(void *hint, size_t len) {
 }
 
 void *zh__os_map(size_t len, size_t alignment, void *hint) {
+    if (zh__fault_injected(ZH__OS_FAULT_MAP)) return NULL;
     size_t page = page_size();
     if (alignment <= page) return map_anonymous(hint, len);
 
@@ -154,10 +156,12 @@ static void *mremap_ordered(void *p, size_t old_len, size_t new_len, int flags) 
 bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
     zh__os_check_grow(p, old_len, new_len);
     if (new_len == old_len) return true;
+    if (zh__fault_injected(ZH__OS_FAULT_GROW)) return false;
     return mremap_ordered(p, old_len, new_len, 0) != NULL;
 }
 
 void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
+    if (zh__fault_injected(ZH__OS_FAULT_REMAP)) return NULL;
     return mremap_ordered(p, old_len, new_len, MREMAP_MAYMOVE);
 }
 
@@ -169,6 +173,7 @@ void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
 bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
     zh__os_check_grow(p, old_len, new_len);
     if (new_len == old_len) return true;
+    if (zh__fault_injected(ZH__OS_FAULT_GROW)) return false;
     char *tail = (char *)p + old_len;
     size_t extra = new_len - old_len;
     int flags = MAP_PRIVATE | MAP_ANONYMOUS;

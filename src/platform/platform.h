@@ -284,4 +284,22 @@ void *zh__os_sbrk(intptr_t increment);
  * when the engine refuses (memory.grow returned -1). (wasm backend only.) */
 size_t zh__os_memory_grow(size_t pages);
 
+/* ---- testing: fault injection ----------------------------------------------------------
+ * In builds with ZH_CONFIG_FAULT_INJECTION (on whenever the tests are built) a test can
+ * make the memory calls fail, to prove that every caller turns that into NULL or
+ * false with nothing leaked. Elsewhere these functions exist and nothing fails. */
+#define ZH__OS_FAULT_MAP (1u << 0)   /* zh__os_map returns NULL */
+#define ZH__OS_FAULT_GROW (1u << 1)  /* zh__os_grow returns false */
+#define ZH__OS_FAULT_REMAP (1u << 2) /* zh__os_remap returns NULL */
+#define ZH__OS_FAULT_ALL (ZH__OS_FAULT_MAP | ZH__OS_FAULT_GROW | ZH__OS_FAULT_REMAP)
+
+/* From now on the calls of the kinds in `ops` are counted from 0 (in all threads
+ * together); the n-th and every later one fails with nothing changed, until the next
+ * zh__os_test_fail_after. n == SIZE_MAX disarms (the default state). Backends that
+ * take their memory from a process-wide pool (sbrk, wasm) count a map that the pool
+ * serves too. */
+void zh__os_test_fail_after(unsigned ops, size_t n);
+/* The calls of the armed kinds counted since the last zh__os_test_fail_after. */
+size_t zh__os_test_fault_count(void);
+
 #endif /* ZHEAP_PLATFORM_H */
