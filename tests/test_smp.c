@@ -13,6 +13,7 @@
 #include "zheap/smp.h"
 
 #include "common.h"
+#include "platform/platform.h"
 
 static const zh_allocator A = {0};
 #define SMP zh_smp_allocator
@@ -244,6 +245,53 @@ static void test_memory_returns_after_free(void **state) {
     if (rss_before != 0) assert_true(rss_bytes() < rss_before + ((size_t)2 << 20));
 }
 
+
+/* Out of memory from the platform: with every map refused, requests that need new
+ * memory return NULL (small, large and huge), blocks already handed out stay
+ * intact, and once the OS gives memory again the allocator carries on. */
+static void test_out_of_memory_from_platform(void **state) {
+    (void)state;
+    enum { MAX_BLOCKS = 4096 };
+    static void *large[MAX_BLOCKS], *small[MAX_BLOCKS * 8];
+    size_t nlarge = 0, nsmall = 0;
+    zh_smp_trim();
+    unsigned char *keep = zh_alloc(SMP, 200);
+    assert_non_null(keep);
+    memset(keep, 0x77, 200);
+    zh_smp_stats before = stats();
+
+    zh__os_test_fail_after(ZH__OS_FAULT_MAP, 0);
+    void *huge = zh_alloc(SMP, (size_t)20 << 20); /* needs a mapping */
+    /* Use up the free units of the mapped segments with 4 MiB runs, then single
+     * units, then 32 KiB blocks (pages of 4 units), until the allocator must map
+     * and cannot. */
+    while (nlarge < MAX_BLOCKS && (large[nlarge] = zh_alloc(SMP, (size_t)4 << 20)) != NULL)
+        nlarge++;
+    while (nlarge < MAX_BLOCKS && (large[nlarge] = zh_alloc(SMP, 65536)) != NULL) nlarge++;
+    while (nsmall < MAX_BLOCKS * 8 && (small[nsmall] = zh_alloc(SMP, 32768)) != NULL) nsmall++;
+    void *unit = zh_alloc(SMP, 65536);
+    zh__os_test_fail_after(ZH__OS_FAULT_MAP, SIZE_MAX); /* before any assertion */
+    assert_null(huge);
+    assert_null(unit);
+    assert_true(nlarge < MAX_BLOCKS);
+    assert_true(nsmall < MAX_BLOCKS * 8);
+
+    assert_true(zht_all_bytes(keep, 200, 0x77));
+    void *again = zh_alloc(SMP, 32768);
+    void *again_huge = zh_alloc(SMP, (size_t)20 << 20);
+    assert_non_null(again);
+    assert_non_null(again_huge);
+    zh_free(SMP, again, 32768);
+    zh_free(SMP, again_huge, (size_t)20 << 20);
+    while (nlarge > 0) zh_smp_free_unsized(large[--nlarge]);
+    while (nsmall > 0) zh_free(SMP, small[--nsmall], 32768);
+    zh_smp_stats after = stats();
+    assert_int_equal(after.large_live, before.large_live);
+    assert_int_equal(after.allocated, before.allocated);
+    zh_free(SMP, keep, 200);
+    zht_assert_conformance(SMP);
+}
+
 #if ZH_CONFIG_SAFETY
 static void free_with_wrong_size(void *arg) {
     (void)arg;
@@ -279,6 +327,7 @@ int main(void) {
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_large_cache_steady_state),
         cmocka_unit_test(test_memory_returns_after_free),
+        cmocka_unit_test(test_out_of_memory_from_platform),
         cmocka_unit_test(test_contract_violations_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
