@@ -129,6 +129,7 @@ _Static_assert(sizeof(smp_huge) <= SMP_HUGE_HEADER, "the huge header fits before
 
 struct smp_heap {
     _Alignas(ZH__CACHE_LINE) _Atomic(smp_block *) remote; /* pushed by other threads */
+    _Atomic(bool) released; /* its thread has left: pushers drain it themselves */
     _Alignas(ZH__CACHE_LINE) smp_page *current[SMP_CLASSES];
     smp_page *avail[SMP_CLASSES]; /* pages with free blocks, besides current */
     smp_page *full[SMP_CLASSES];
@@ -517,6 +518,7 @@ static smp_heap *heap_record_new(void) {
 
 static void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner);
 static void heap_drain_remote(smp_heap *h);
+static void heap_pass_on_remote(smp_heap *h);
 
 /* Called at thread exit with the thread's heap: empty pages go back, the others
  * are abandoned for adoption, and the record returns to the pool. */
@@ -545,6 +547,8 @@ static void heap_release(smp_heap *h) {
         }
         global_unlock();
     }
+    atomic_store_explicit(&h->released, true, memory_order_seq_cst);
+    heap_pass_on_remote(h); /* frees that raced with the abandoning */
     global_lock();
     h->in_use = false;
     h->pool_next = g.heap_pool;
@@ -579,7 +583,8 @@ static ZH_NOINLINE smp_heap *heap_attach(void) {
     }
     global_unlock();
     if (h == NULL) return NULL;
-    heap_drain_remote(h); /* frees that reached the record after its last owner left */
+    atomic_store_explicit(&h->released, false, memory_order_seq_cst);
+    heap_pass_on_remote(h); /* frees that reached the record after its last owner left */
     if (heap_key_ok) zh__tls_set(heap_key, h);
     tl_heap = h;
     return h;
@@ -686,7 +691,25 @@ static void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner) {
     do {
         b->next = top;
     } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &top, b,
-                                                    memory_order_release, memory_order_relaxed));
+                                                    memory_order_seq_cst, memory_order_relaxed));
+    /* The owner may have left after we read it from the page, and drained for the
+     * last time before our push: then the block is ours to pass on. (Sequentially
+     * consistent push and flag: either its final drain sees the block or this load
+     * sees the flag.) */
+    if (ZH_UNLIKELY(atomic_load_explicit(&owner->released, memory_order_seq_cst)))
+        heap_pass_on_remote(owner);
+}
+
+/* Empties the remote list of a heap that does not own the blocks' pages (any
+ * more), handing each block to whoever owns its page now. */
+static void heap_pass_on_remote(smp_heap *h) {
+    smp_block *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_seq_cst);
+    while (b != NULL) {
+        smp_block *next = b->next;
+        smp_page *pg = page_of(segment_of(b), b);
+        small_free_to(pg, b, zh__atomic_load_acquire(&pg->owner));
+        b = next;
+    }
 }
 
 /* Frees every block other threads pushed onto h's remote list. */

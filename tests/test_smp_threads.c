@@ -61,7 +61,7 @@ static void tblock_free(tblock *b, bool sized) {
     const unsigned char *p = (const unsigned char *)b;
     assert_true(zh_smp_usable_size(b) >= len);
     for (size_t i = sizeof(tblock); i < len; i += byte_checked(len, i) ? 1 : 4096 - i % 4096)
-        if (p[i] != pattern_of(len, i)) fail_msg("block %p (%zu bytes) corrupt at %zu", b, len, i);
+        if (p[i] != pattern_of(len, i)) fail_msg("block %p (%zu bytes) corrupt at %zu", (const void *)b, len, i);
     if (sized) zh_free(SMP, b, len);
     else zh_smp_free_unsized(b);
 }
