@@ -26,7 +26,7 @@
  *   and frees the blocks locally, so memory returns to the owner (snmalloc's
  *   message passing with mimalloc's exchange).
  * - Memory return: empty pages and freed large runs go back to their segment at
- *   once; free units stay resident up to SMP_RETAIN_BYTES in total (reuse
+ *   once; free units stay resident up to a bound (reuse
  *   without page faults) and are purged (zh__os_purge) beyond that; fully free
  *   segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped. zh_smp_trim purges all.
  * - Fork: the global lock is taken around fork() (zh__os_atfork); the child keeps
@@ -63,10 +63,23 @@
 
 /* ---- the memory policy (docs/smp.md, "Giving memory back") ----------------------- */
 
-/* Free memory kept resident for reuse, process-wide: free units plus cached huge
- * mappings. Beyond it, released memory is purged at once. */
-#define SMP_RETAIN_BYTES ((size_t)4 << 20)
-/* Fully free segments kept mapped (their units follow the retain bound). */
+/* Free memory kept resident for reuse, process-wide (free units, free segments
+ * and cached huge mappings), is bounded two ways (docs/smp.md, "Giving memory back"):
+ * - by age: memory freed more than SMP_PURGE_DELAY ms ago and not reused since is
+ *   purged (free segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped), checked at
+ *   most every SMP_PURGE_CHECK ms on the allocator's slow paths (a page refill or
+ *   release, a large alloc or free);
+ * - by size: at most twice the active bytes (or twice their peak within the last
+ *   one or two delays, whichever is more), at least SMP_RETAIN_MIN; a release that
+ *   takes it over purges it down to half.
+ * Without a platform clock the delay counts unit operations instead of ms. */
+#define SMP_RETAIN_MIN ((size_t)2 << 20)
+#define SMP_RETAIN_ACTIVE_FACTOR 2
+#define SMP_PURGE_DELAY 100u
+#define SMP_PURGE_CHECK 25u
+/* Fully free segments kept mapped however old (their units follow the retain
+ * bound); more are unmapped once they stayed free for the purge delay, or when the
+ * size bound needs it. */
 #define SMP_KEEP_FREE_SEGMENTS 1
 /* Freed huge mappings kept for reuse, and the largest one worth keeping. */
 #define SMP_HUGE_CACHE_SLOTS 4
@@ -107,9 +120,11 @@ typedef struct smp_page {
 typedef struct smp_segment {
     uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's */
     uint16_t free_units;
+    uint32_t last_release; /* the purge clock at its last release */
     struct smp_segment *prev, *next;
     uint64_t used[SMP_BITMAP_WORDS];  /* unit handed out */
     uint64_t dirty[SMP_BITMAP_WORDS]; /* free unit that may be resident */
+    uint32_t released_at[SMP_UNITS];  /* the purge clock when a dirty unit was freed */
     smp_page pages[SMP_UNITS];
 } smp_segment;
 
@@ -117,6 +132,7 @@ typedef struct smp_segment {
 typedef struct smp_huge {
     uint8_t kind; /* SEGMENT_HUGE */
     bool purged;  /* while cached */
+    uint32_t released_at; /* the purge clock when it was cached */
     char *base;   /* the mapping */
     size_t map_len;
     char *block;
@@ -196,6 +212,11 @@ static struct {
     smp_huge *huge_cache[SMP_HUGE_CACHE_SLOTS]; /* oldest first */
     size_t huge_cached;
     size_t mapped, active, peak_active;
+    uint32_t ops;            /* unit claims and releases: the clock without a clock */
+    uint32_t now;            /* the purge clock (ms) at the last policy check */
+    uint32_t last_age_check; /* when aged memory was last looked for */
+    uint32_t window_start;   /* the active peak is tracked per purge delay */
+    size_t window_peak, previous_window_peak;
     size_t large_live, large_bytes;
     smp_page *abandoned[SMP_CLASSES];
     uint64_t abandoned_frees[SMP_CLASSES];
@@ -247,6 +268,7 @@ static bool os_purge(void *p, size_t len) {
 static void active_add(size_t bytes) {
     g.active += bytes;
     if (g.active > g.peak_active) g.peak_active = g.active;
+    if (g.active > g.window_peak) g.window_peak = g.active;
 }
 
 /* ---- address lookup ------------------------------------------------------------------- */
@@ -285,19 +307,25 @@ static size_t bits_count(const uint64_t *bits, size_t i, size_t n) {
     return c;
 }
 
-/* First i, a multiple of `step`, with units [i, i + n) free; 0 when none. A single
- * unit prefers one that is still resident. */
-static size_t find_run(const smp_segment *seg, size_t n, size_t step) {
+/* Whether unit k is free (and, when `resident`, not purged). */
+static bool unit_usable(const smp_segment *seg, size_t k, bool resident) {
+    return !bit_get(seg->used, k) && (!resident || bit_get(seg->dirty, k));
+}
+
+/* First i, a multiple of `step`, with units [i, i + n) free (and resident when
+ * asked: reuse without page faults); 0 when none. */
+static size_t find_run(const smp_segment *seg, size_t n, size_t step, bool resident) {
     if (n == 1 && step == 1) {
         for (size_t w = 0; w < SMP_BITMAP_WORDS; w++) {
-            uint64_t resident = seg->dirty[w] & ~seg->used[w];
-            if (resident) return w * 64 + (size_t)__builtin_ctzll(resident);
+            uint64_t usable = ~seg->used[w] & (resident ? seg->dirty[w] : ~(uint64_t)0);
+            if (usable) return w * 64 + (size_t)__builtin_ctzll(usable);
         }
+        return 0;
     }
     size_t i = step;
     while (i + n <= SMP_UNITS) {
         size_t k = 0;
-        while (k < n && !bit_get(seg->used, i + k)) k++;
+        while (k < n && unit_usable(seg, i + k, resident)) k++;
         if (k == n) return i;
         i = zh__align_forward(i + k + 1, step);
     }
@@ -349,6 +377,7 @@ static bool segment_all_free(const smp_segment *seg) { return seg->free_units ==
 /* Locked. Takes units [i, i + n) of seg as one run and returns its record. */
 static smp_page *run_claim(smp_segment *seg, size_t i, size_t n) {
     if (segment_all_free(seg)) g.free_segments--;
+    g.ops++;
     size_t dirty = bits_count(seg->dirty, i, n);
     bits_set(seg->used, i, n, true);
     bits_set(seg->dirty, i, n, false);
@@ -363,37 +392,109 @@ static smp_page *run_claim(smp_segment *seg, size_t i, size_t n) {
     return run;
 }
 
-/* Locked. A run of n units starting at a multiple of `step`, or NULL. */
+/* The free hole of `seg` that fits n units at a multiple of `step` most tightly
+ * (best fit keeps large holes for large runs); false when none fits. */
+typedef struct smp_fit {
+    smp_segment *seg;
+    size_t start, slack;
+} smp_fit;
+
+static void best_hole(smp_segment *seg, size_t n, size_t step, smp_fit *best) {
+    size_t i = 1;
+    while (i < SMP_UNITS) {
+        if (bit_get(seg->used, i)) {
+            i++;
+            continue;
+        }
+        size_t end = i;
+        while (end < SMP_UNITS && !bit_get(seg->used, end)) end++;
+        size_t start = zh__align_forward(i, step);
+        if (start + n <= end && (best->seg == NULL || end - start - n < best->slack)) {
+            best->seg = seg;
+            best->start = start;
+            best->slack = end - start - n;
+        }
+        i = end;
+    }
+}
+
+static void enforce_retain_budget(void);
+
+/* Locked. A run of n units starting at a multiple of `step`, or NULL. A single
+ * unit is any resident free one (then any free one); longer runs go where they
+ * fit best. */
 static smp_page *run_take(size_t n, size_t step) {
-    for (smp_segment *seg = g.segments; seg != NULL; seg = seg->next) {
-        if (seg->free_units < n) continue;
-        size_t i = find_run(seg, n, step);
-        if (i != 0) return run_claim(seg, i, n);
+    enforce_retain_budget(); /* the policy's clock also runs on claims */
+    if (n == 1 && step == 1) {
+        for (int resident = 1; resident >= 0; resident--) {
+            if (resident && g.dirty_unit_bytes == 0) continue;
+            for (smp_segment *seg = g.segments; seg != NULL; seg = seg->next) {
+                size_t i = seg->free_units != 0 ? find_run(seg, 1, 1, resident) : 0;
+                if (i != 0) return run_claim(seg, i, 1);
+            }
+        }
+    } else {
+        smp_fit best = {NULL, 0, 0};
+        for (smp_segment *seg = g.segments; seg != NULL && !(best.seg && best.slack == 0);
+             seg = seg->next)
+            if (seg->free_units >= n) best_hole(seg, n, step, &best);
+        if (best.seg != NULL) return run_claim(best.seg, best.start, n);
     }
     smp_segment *seg = segment_new();
     if (seg == NULL) return NULL;
-    return run_claim(seg, find_run(seg, n, step), n);
+    return run_claim(seg, find_run(seg, n, step, false), n);
 }
 
-/* Locked. Gives units [i, i + n) back: resident while the retain bound allows,
- * purged beyond it; the segment goes when it is free and enough are kept. */
+static size_t retained_bytes(void) { return g.dirty_unit_bytes + g.huge_dirty_bytes; }
+
+static size_t retain_budget(void) {
+    size_t recent = g.window_peak > g.previous_window_peak ? g.window_peak
+                                                           : g.previous_window_peak;
+    size_t budget = (g.active > recent ? g.active : recent) * SMP_RETAIN_ACTIVE_FACTOR;
+    return budget > SMP_RETAIN_MIN ? budget : SMP_RETAIN_MIN;
+}
+
+static void purge_down_to(size_t target);
+static void purge_aged(void);
+
+/* Locked. Reads the purge clock (ms, or unit operations without a platform clock)
+ * and rolls the active-peak window. */
+static void policy_clock_update(void) {
+    uint64_t ms = zh__os_monotonic_ms();
+    g.now = ms != 0 ? (uint32_t)ms : g.ops;
+    if (g.now - g.window_start >= SMP_PURGE_DELAY) {
+        g.previous_window_peak = g.window_peak;
+        g.window_peak = g.active;
+        g.window_start = g.now;
+    }
+}
+
+/* Locked. After a release: keeps resident free memory within its age and size. */
+static void enforce_retain_budget(void) {
+    policy_clock_update();
+    if (g.now - g.last_age_check >= SMP_PURGE_CHECK) {
+        g.last_age_check = g.now;
+        purge_aged();
+    }
+    if (retained_bytes() > retain_budget()) purge_down_to(retain_budget() / 2);
+}
+
+/* Locked. Gives units [i, i + n) back, resident; the segment goes when it is free
+ * and enough free ones are kept. */
 static void units_release(smp_segment *seg, size_t i, size_t n) {
     size_t bytes = n * SMP_UNIT_SIZE;
     bits_set(seg->used, i, n, false);
+    bits_set(seg->dirty, i, n, true);
+    g.ops++;
+    policy_clock_update();
+    for (size_t k = i; k < i + n; k++) seg->released_at[k] = g.now;
     seg->free_units = (uint16_t)(seg->free_units + n);
     g.free_unit_bytes += bytes;
+    g.dirty_unit_bytes += bytes;
     g.active -= bytes;
-    if (g.dirty_unit_bytes + g.huge_dirty_bytes + bytes > SMP_RETAIN_BYTES &&
-        os_purge(unit_address(seg, i), bytes)) {
-        /* purged: the units read back as zeros */
-    } else {
-        bits_set(seg->dirty, i, n, true);
-        g.dirty_unit_bytes += bytes;
-    }
-    if (segment_all_free(seg)) {
-        g.free_segments++;
-        if (g.free_segments > SMP_KEEP_FREE_SEGMENTS) segment_free(seg);
-    }
+    seg->last_release = g.now;
+    if (segment_all_free(seg)) g.free_segments++;
+    enforce_retain_budget();
 }
 
 /* Locked. */
@@ -877,16 +978,11 @@ static void huge_free(smp_huge *m) {
         huge_unmap(m);
     } else {
         if (g.huge_cached == SMP_HUGE_CACHE_SLOTS) huge_unmap(huge_cache_remove(0));
-        size_t page = os()->page_size; /* the header page stays */
-        if (g.dirty_unit_bytes + g.huge_dirty_bytes + m->map_len > SMP_RETAIN_BYTES &&
-            os_purge(m->base + page, m->map_len - page)) {
-            m->purged = true;
-            g.huge_purged_bytes += m->map_len;
-        } else {
-            m->purged = false;
-            g.huge_dirty_bytes += m->map_len;
-        }
+        m->purged = false;
+        m->released_at = g.now;
+        g.huge_dirty_bytes += m->map_len;
         g.huge_cache[g.huge_cached++] = m;
+        enforce_retain_budget();
     }
     global_unlock();
 }
@@ -1033,22 +1129,75 @@ void zh_smp_free_unsized(void *p) {
     free_block(p, w);
 }
 
-/* Locked. Purges every resident free unit, one contiguous range at a time. */
-static void purge_segment(smp_segment *seg) {
+/* A dirty unit eligible for purging: any, or (aged_only) one freed long ago. */
+static bool unit_purgeable(const smp_segment *seg, size_t k, bool aged_only) {
+    return bit_get(seg->dirty, k) &&
+           (!aged_only || g.now - seg->released_at[k] > SMP_PURGE_DELAY);
+}
+
+/* Locked. Purges resident free units of seg (with aged_only, those not reused
+ * within the purge delay), one contiguous range at a time, until at most `target`
+ * bytes stay resident process-wide. */
+static void purge_segment(smp_segment *seg, size_t target, bool aged_only) {
     size_t i = 1;
-    while (i < SMP_UNITS) {
-        if (!bit_get(seg->dirty, i)) {
+    while (i < SMP_UNITS && retained_bytes() > target) {
+        if (!unit_purgeable(seg, i, aged_only)) {
             i++;
             continue;
         }
         size_t n = 1;
-        while (i + n < SMP_UNITS && bit_get(seg->dirty, i + n)) n++;
+        while (i + n < SMP_UNITS && unit_purgeable(seg, i + n, aged_only)) n++;
         if (os_purge(unit_address(seg, i), n * SMP_UNIT_SIZE)) {
             bits_set(seg->dirty, i, n, false);
             g.dirty_unit_bytes -= n * SMP_UNIT_SIZE;
         }
         i += n;
     }
+}
+
+/* Locked. Unmaps fully free segments beyond SMP_KEEP_FREE_SEGMENTS (with
+ * aged_only, those free for the purge delay), until at most `target` bytes stay
+ * resident. */
+static void unmap_free_segments(size_t target, bool aged_only) {
+    smp_segment *seg = g.segments;
+    while (seg != NULL && g.free_segments > SMP_KEEP_FREE_SEGMENTS &&
+           retained_bytes() + (aged_only ? 1 : 0) > target) {
+        smp_segment *next = seg->next;
+        if (segment_all_free(seg) &&
+            (!aged_only || g.now - seg->last_release > SMP_PURGE_DELAY))
+            segment_free(seg);
+        seg = next;
+    }
+}
+
+/* Locked. Purges a cached huge mapping (all but its header page). */
+static void huge_cache_purge(smp_huge *m) {
+    size_t page = os()->page_size;
+    if (m->purged || !os_purge(m->base + page, m->map_len - page)) return;
+    m->purged = true;
+    g.huge_dirty_bytes -= m->map_len;
+    g.huge_purged_bytes += m->map_len;
+}
+
+/* Locked. Gives back what stayed unused for the purge delay: free segments
+ * beyond the kept ones, and free units. */
+static void purge_aged(void) {
+    unmap_free_segments(0, true);
+    for (size_t k = 0; k < g.huge_cached; k++)
+        if (g.now - g.huge_cache[k]->released_at > SMP_PURGE_DELAY)
+            huge_cache_purge(g.huge_cache[k]);
+    if (g.dirty_unit_bytes == 0) return;
+    for (smp_segment *seg = g.segments; seg != NULL; seg = seg->next) purge_segment(seg, 0, true);
+}
+
+/* Locked. Purges resident free memory, cached huge mappings (oldest first) and
+ * then units, until at most `target` bytes stay resident. */
+static void purge_down_to(size_t target) {
+    unmap_free_segments(target, false);
+    for (size_t k = 0; k < g.huge_cached && retained_bytes() > target; k++)
+        huge_cache_purge(g.huge_cache[k]);
+    for (smp_segment *seg = g.segments; seg != NULL && retained_bytes() > target; seg = seg->next)
+        purge_segment(seg, target, false);
 }
 
 /* The calling thread's current pages that hold nothing go back. */
@@ -1070,7 +1219,7 @@ void zh_smp_trim(void) {
     while (seg != NULL) {
         smp_segment *next = seg->next;
         if (segment_all_free(seg)) segment_free(seg);
-        else purge_segment(seg);
+        else purge_segment(seg, 0, false);
         seg = next;
     }
     global_unlock();

@@ -205,6 +205,11 @@ size_t zh__os_cache_line(void);
  * (gettid, GetCurrentThreadId), unique among live threads; 0 without threads. */
 uint64_t zh__os_thread_id(void);
 
+/* Milliseconds of a monotonic clock (any origin), for delays such as purging memory
+ * that stayed free for a while. 0 when the backend has no clock (it declines):
+ * callers then fall back to counting their own operations. Cheap (vDSO), no lock. */
+uint64_t zh__os_monotonic_ms(void);
+
 /* ---- diagnostics ------------------------------------------------------------------------ */
 
 /* Writes all of text[0, len) to the standard error stream, unbuffered, without the C

@@ -156,6 +156,9 @@ bool zh__os_purge(void *p, size_t len) {
     return false;
 }
 
+/* No clock offered by this backend (platform.h: zh__os_monotonic_ms declines). */
+uint64_t zh__os_monotonic_ms(void) { return 0; }
+
 /* ---- locks -------------------------------------------------------------------------- */
 
 _Static_assert(sizeof(SRWLOCK) <= sizeof(zh_mutex), "zh_mutex too small for SRWLOCK");

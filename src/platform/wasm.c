@@ -89,6 +89,9 @@ bool zh__os_purge(void *p, size_t len) {
     return false;
 }
 
+/* No clock offered by this backend (platform.h: zh__os_monotonic_ms declines). */
+uint64_t zh__os_monotonic_ms(void) { return 0; }
+
 /* No threads: nothing to lock. */
 void zh__mutex_init(zh_mutex *m) { (void)m; }
 void zh__mutex_lock(zh_mutex *m) { (void)m; }
