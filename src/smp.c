@@ -26,8 +26,9 @@
  *   and frees the blocks locally, so memory returns to the owner (snmalloc's
  *   message passing with mimalloc's exchange).
  * - Memory return: empty pages and freed large runs go back to their segment at
- *   once; free units stay resident up to a bound (reuse
- *   without page faults) and are purged (zh__os_purge) beyond that; fully free
+ *   once and stay resident for reuse without page faults, until they have been
+ *   free for SMP_PURGE_DELAY (100 ms) or resident free memory exceeds twice the
+ *   recent active peak; then they are purged (zh__os_purge) and fully free
  *   segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped. zh_smp_trim purges all.
  * - Fork: the global lock is taken around fork() (zh__os_atfork); the child keeps
  *   its own heap and the global state; other threads' heaps are left alone.
