@@ -187,7 +187,8 @@ def parse_header(path):
 
 def header_paths(root):
     inc = os.path.join(root, "include", "zheap")
-    files = [f for f in os.listdir(inc) if f.endswith((".h", ".hpp"))]
+    # internal.h holds only zh__ helpers for inline fast paths: not API.
+    files = [f for f in os.listdir(inc) if f.endswith((".h", ".hpp")) and f != "internal.h"]
     order = {h: i for i, h in enumerate(HEADER_ORDER)}
     files.sort(key=lambda f: (order.get(f, len(order)), f))
     paths = [os.path.join(inc, f) for f in files]
