@@ -239,7 +239,8 @@ static void test_memory_returns_after_free(void **state) {
                   "cached %zu KiB, mapped %zu -> %zu KiB\n",
                   rss_before >> 10, rss_full >> 10, rss_freed >> 10, rss_after >> 10,
                   after.cached >> 10, before.mapped >> 10, after.mapped >> 10);
-    assert_true(after.active <= before.active + 65536);
+    /* The class's current page and one spare page stay with the thread. */
+    assert_true(after.active <= before.active + 2 * 65536);
     if (!(zh__os_info_get()->caps & ZH__OS_CAN_PURGE)) {
         print_message("this backend cannot purge: RSS checks skipped\n");
         return;
