@@ -100,27 +100,30 @@ enum { PAGE_FREE = 0, PAGE_SMALL, PAGE_LARGE };
 enum { SEGMENT_UNITS = 1, SEGMENT_HUGE };
 
 /* One per unit. For a run, the first unit's record describes it and every unit's
- * `head` points to that record. Padded to a cache line: neighbouring units belong
- * to different threads, whose fast paths write their own page records. */
+ * `head` points to that record. Two halves on separate cache lines: what every
+ * freeing thread reads (set when the run changes hands), and what the owner writes
+ * on each alloc and free - so remote frees do not bounce the owner's line. Padded
+ * to ZH__CACHE_LINE: neighbouring units belong to different threads. */
+#define SMP_HALF_LINE 64
 typedef struct smp_page {
-    _Alignas(ZH__CACHE_LINE) smp_block *free; /* owner's free list */
-    uintptr_t bump;                           /* next never-used block */
-    uintptr_t bump_end;
-    uint32_t used;       /* blocks handed out, not yet freed locally */
-    uint32_t block_size; /* small: bytes per block */
-    uint8_t kind;        /* PAGE_* */
-    uint8_t class_index;
-    bool in_full;        /* in its heap's full list */
-    uint16_t span;       /* units in the run */
-    uint16_t index;      /* unit index in the segment */
-    struct smp_page *head;
+    _Alignas(ZH__CACHE_LINE) struct smp_page *head;
     _Atomic(smp_heap *) owner; /* NULL: abandoned (or not small) */
+    uint32_t block_size;       /* small: bytes per block */
+    uint16_t span;             /* units in the run */
+    uint16_t index;            /* unit index in the segment */
+    uint8_t kind;              /* PAGE_* */
+    uint8_t class_index;
+    _Alignas(SMP_HALF_LINE) smp_block *free; /* owner's free list */
+    uintptr_t bump;                          /* next never-used block */
+    uintptr_t bump_end;
+    uint32_t used;  /* blocks handed out, not yet freed locally */
+    bool in_full;   /* in its heap's full list */
     struct smp_page *prev, *next;
 } smp_page;
 
 typedef struct smp_segment {
-    uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's */
-    uint16_t free_units;
+    uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's; read by every free */
+    _Alignas(ZH__CACHE_LINE) uint16_t free_units; /* the rest changes under the lock */
     uint32_t last_release; /* the purge clock at its last release */
     struct smp_segment *prev, *next;
     uint64_t used[SMP_BITMAP_WORDS];  /* unit handed out */
