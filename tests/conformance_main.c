@@ -241,7 +241,7 @@ static void test_wasm_conformance(void) { run_suite("wasm", zh_wasm_allocator); 
 
 /* The SMP allocator needs the seam's thread section (TLS keys, once, locks). */
 #if ZH_HAVE_THREADS
-static void test_smp(void) { run_suite("smp", zh_smp_allocator); }
+static void test_smp_conformance(void) { run_suite("smp", zh_smp_allocator); }
 #endif
 
 /* ---- page allocator on this backend ----------------------------------------------------- */
@@ -456,7 +456,7 @@ int main(void) {
     test_wasm_conformance();
 #endif
 #if ZH_HAVE_THREADS
-    test_smp();
+    test_smp_conformance();
 #endif
 
     test_page_size_and_granularity();
