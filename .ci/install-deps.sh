@@ -4,7 +4,7 @@
 #   .ci/install-deps.sh           build + tests + benchmark peers
 #   .ci/install-deps.sh --cross   also the mingw-w64/wine and wasm32-wasi toolchains
 set -euo pipefail
-packages=(cmake make gcc g++ clang-14 pkg-config libcmocka-dev libunwind-dev
+packages=(cmake make gcc g++ clang-14 pkg-config libcmocka-dev libunwind-dev libdw-dev
           libtalloc-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
           binutils valgrind python3
           libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 strace)  # bench_smp: peers, syscall counts

@@ -31,8 +31,6 @@ set(ZHEAP_PLATFORM_SOURCES "src/platform/${_zh_platform}.c")
 if(_zh_platform MATCHES "^(mmap|sbrk)$")
   list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/posix.c)   # threads, diagnostics, libc facts
 endif()
-# The stack-capture provider (ZHEAP_BACKTRACE comes with the debug allocator).
-list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/stacktrace_none.c)
 set(ZHEAP_PLATFORM_LIBS "")
 set(ZHEAP_HAVE_WASM_ALLOCATOR 0)
 set(ZHEAP_HAVE_THREADS ON)
