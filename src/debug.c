@@ -802,6 +802,9 @@ static void retire_bucket(zh_debug *d, bucket *b, uintptr_t ret_addr) {
         b->next = d->retired;
         d->retired = b;
     } else {
+        /* A backing allocator that reuses the page (one that does not zero) must not
+         * leave a header that probe() would take for a live bucket of this class. */
+        b->canary = 0;
         d->backing_bytes -= d->cfg.page_size;
         d->cfg.backing.vtable->free(d->cfg.backing.ctx, (void *)page_of(d, (uintptr_t)b),
                                     d->cfg.page_size, (zh_align)zh__log2_pow2(d->cfg.page_size),

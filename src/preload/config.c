@@ -24,6 +24,7 @@
  * one load of the mode. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -36,7 +37,6 @@
 #include "common.h"
 #include "platform/platform.h"
 #include "preload.h"
-#include "zheap/page.h"
 #include "zheap/smp.h"
 
 zhp_state zhp__state;
@@ -141,12 +141,15 @@ static void read_proc_environ(void) {
 }
 
 extern char **__environ;
+static const char *environment_source = "none";
 
 static void read_environment(void) {
     if (__environ == NULL) {
+        environment_source = "/proc/self/environ";
         read_proc_environ();
         return;
     }
+    environment_source = "__environ";
     for (char **e = __environ; *e != NULL; e++) take_variable(*e, strlen(*e));
 }
 
@@ -252,11 +255,12 @@ void zhp__foreign_pointer(const char *call, const void *p, uintptr_t ret_addr) {
     if (zhp__state.abort_on_error) abort();
 }
 
-/* ---- the debug allocator's backing: page mappings, marked in a two-level map ------- */
+/* ---- the debug allocator's backing: SMP blocks, marked in a two-level map ---------- */
 
 /* Every backing block is rounded to whole page_size granules so that the granule of
  * any byte in it holds nothing else: zh_debug_block_info and the debug free may then
- * read p's granule whenever zhp__debug_backing_owns(p). */
+ * read p's granule whenever zhp__debug_backing_owns(p). The SMP allocator serves
+ * them (aligned 64 KiB runs kept for reuse), so bucket churn costs no system call. */
 #define GRANULE_SHIFT 17 /* ZH_DEBUG_PAGE_SIZE_DEFAULT */
 #define GRANULE ((size_t)1 << GRANULE_SHIFT)
 #define LEAF_SHIFT 17 /* granules per leaf: 16 GiB of address space, 16 KiB of bits */
@@ -305,10 +309,10 @@ static zh_align granule_align(zh_align align) {
 static void *backing_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx;
     if (len > SIZE_MAX - GRANULE) return NULL;
-    void *p = zh_page_allocator.vtable->alloc(zh_page_allocator.ctx, granule_len(len),
+    void *p = zh_smp_allocator.vtable->alloc(NULL, granule_len(len),
                                               granule_align(align), ret_addr);
     if (p != NULL && !granules_mark(p, granule_len(len), true)) {
-        zh_page_allocator.vtable->free(zh_page_allocator.ctx, p, granule_len(len),
+        zh_smp_allocator.vtable->free(NULL, p, granule_len(len),
                                        granule_align(align), ret_addr);
         return NULL;
     }
@@ -329,7 +333,7 @@ static void *backing_remap(void *ctx, void *mem, size_t len, zh_align align, siz
 static void backing_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx;
     granules_mark(mem, granule_len(len), false);
-    zh_page_allocator.vtable->free(zh_page_allocator.ctx, mem, granule_len(len),
+    zh_smp_allocator.vtable->free(NULL, mem, granule_len(len),
                                    granule_align(align), ret_addr);
 }
 
@@ -349,6 +353,7 @@ static zh_debug *debug_create(void) {
     dc.stack_trace_frames = frames > ZH_DEBUG_FRAMES_MAX ? ZH_DEBUG_FRAMES_MAX : (size_t)frames;
     dc.lock_hook = (zh_debug_lock_hook){debug_lock_take, debug_lock_drop, NULL};
     dc.backing = (zh_allocator){NULL, &backing_vtable};
+    dc.backing_allocator_zeroes = false; /* SMP blocks are reused */
     dc.report = report_sink;
     zh_debug *d = zh_debug_create(&dc);
     if (d != NULL) zh__os_atfork(fork_prepare, fork_resume, fork_resume);
@@ -426,12 +431,37 @@ zhp_mode zhp__mode(void) {
 /* ---- loading and exit ----------------------------------------------------------------- */
 
 
-/* A dlopen'ed copy is not the process's malloc: the blocks made so far are glibc's. */
+/* Whether this library precedes the C library in the lookup order (LD_PRELOAD, or
+ * linked before libc): only then is its malloc the process's. The executable's own
+ * symbol table cannot tell (a non-PIE program's canonical PLT entry is "malloc"). */
+typedef struct load_order {
+    uintptr_t self;
+    int self_at, libc_at, index;
+} load_order;
+
+static int visit_object(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    load_order *o = data;
+    if (info->dlpi_addr == o->self && o->self_at < 0) o->self_at = o->index;
+    if (o->libc_at < 0 && info->dlpi_name != NULL && strstr(info->dlpi_name, "/libc.so") != NULL)
+        o->libc_at = o->index;
+    o->index++;
+    return 0;
+}
+
+static bool preloaded(void) {
+    Dl_info self;
+    if (dladdr((void *)(uintptr_t)&zhp__state, &self) == 0) return false;
+    load_order o = {(uintptr_t)self.dli_fbase, -1, -1, 0};
+    dl_iterate_phdr(visit_object, &o);
+    return o.self_at >= 0 && (o.libc_at < 0 || o.self_at < o.libc_at);
+}
+
 __attribute__((constructor)) static void on_load(void) {
     zhp__depth++;
-    void *process_malloc = dlsym(RTLD_DEFAULT, "malloc");
+    bool first = preloaded();
     zhp__depth--;
-    if ((uintptr_t)process_malloc == (uintptr_t)&zhp__malloc_entry) {
+    if (first) {
         (void)zhp__mode();
         return;
     }
@@ -449,6 +479,11 @@ __attribute__((constructor)) static void on_load(void) {
 }
 
 static void print_stats(void) {
+    static const char *const names[] = {"unset", "init", "smp", "debug", "c"};
+    report_line("==zheap== stats: mode %s, environment read from %s, bootstrap arena %zu "
+                "bytes used\n",
+                names[zhp__state.mode], environment_source,
+                atomic_load_explicit(&bootstrap_used, memory_order_relaxed));
     if (zhp__state.mode == ZHP_DEBUG) {
         zh_debug_stats s;
         zh_debug_get_stats(zhp__state.debug, &s);
