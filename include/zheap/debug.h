@@ -162,11 +162,13 @@ ZH_EXTERN zh_allocator zh_debug_allocator(zh_debug *d);
 /* The length and alignment (bytes) `p` was allocated with, for a free without a
  * size (the preload library's free()). True only when p is the start of a live block
  * of d; false for a freed block, a pointer inside a block, or one of another
- * allocator. It reads d's large-block table and the would-be bucket header in
- * p's page_size-aligned page: p must lie in memory d's backing allocator returned or
- * in a readable page_size-aligned page (callers that cannot tell check ownership
- * first, as src/preload does). *len and *alignment (either may be NULL) are set only
- * on success. Thread-safe like the allocator; takes the instance lock once. */
+ * allocator. It reads d's large-block table, then the would-be bucket headers in
+ * p's page_size-aligned page, which must be readable: always true for the start of
+ * a large block and for any address in a live bucket, true inside a large block
+ * only if the backing allocator aligns large blocks to page_size (src/preload's
+ * does; callers that cannot tell check ownership first). *len and *alignment (either
+ * may be NULL) are set only on success. Thread-safe like the allocator; takes the
+ * instance lock once. */
 ZH_EXTERN bool zh_debug_block_info(zh_debug *d, const void *p, size_t *len,
                                    size_t *alignment);
 
