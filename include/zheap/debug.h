@@ -164,7 +164,7 @@ ZH_EXTERN zh_allocator zh_debug_allocator(zh_debug *d);
  * of d; false for a freed block, a pointer inside a block, or one of another
  * allocator. It reads d's large-block table, then the would-be bucket headers in
  * p's page_size-aligned page, which must be readable: always true for the start of
- * a large block and for any address in a live bucket, true inside a large block
+ * a live large block and for any address in a live bucket, true inside a large block
  * only if the backing allocator aligns large blocks to page_size (src/preload's
  * does; callers that cannot tell check ownership first). *len and *alignment (either
  * may be NULL) are set only on success. Thread-safe like the allocator; takes the
