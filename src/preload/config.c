@@ -242,9 +242,14 @@ void zhp__foreign_pointer(const char *call, const void *p, uintptr_t ret_addr) {
         zh__symbol sym;
         bool named = zh__os_symbolize(frames[i], &sym) && sym.function[0] != '\0';
         if (i == 0 && named) snprintf(where, sizeof where, "%s", sym.function);
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "    #%zu 0x%012llx in %s (%s)\n", i,
-                              (unsigned long long)frames[i], named ? sym.function : "??",
-                              sym.module[0] != '\0' ? sym.module : "?");
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "    #%zu 0x%012llx in %s+0x%llx (%s+0x%llx)",
+                              i, (unsigned long long)frames[i], named ? sym.function : "??",
+                              (unsigned long long)sym.function_offset,
+                              sym.module[0] != '\0' ? sym.module : "?",
+                              (unsigned long long)sym.module_offset);
+        if (sym.file[0] != '\0')
+            o += (size_t)snprintf(buf + o, sizeof buf - o, " %s:%u", sym.file, sym.line);
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "\n");
     }
     o += (size_t)snprintf(buf + o, sizeof buf - o,
                           "SUMMARY: zheap: invalid-free of 0 bytes at %p in %s\n", p, where);
