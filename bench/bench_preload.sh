@@ -2,7 +2,7 @@
 # bench/bench_preload.sh - libzheap-malloc.so (issue 11) against glibc, jemalloc,
 # mimalloc and tcmalloc, all preloaded into the same unmodified programs.
 #
-#   bench/bench_preload.sh [--quick] [--reps N] BUILD_DIR [OUT.md]
+#   bench/bench_preload.sh [--quick] [--reps N] [--programs-only] BUILD_DIR [OUT.md]
 #
 # 1. The SMP benchmark's malloc-level workloads (zheap-bench-smp), where the peer
 #    "zheap-preload" is the SMP allocator behind malloc through this library (the
@@ -15,15 +15,17 @@
 #    and both as ratios to glibc. zheap-debug is ZHEAP_ALLOCATOR=debug with the
 #    default 8 frames per trace and leak reports off (ZHEAP_LEAKS=0).
 # 3. zheap-bench-free_unsized: free() without a size against the sized free.
+# --programs-only runs part 2 alone (bench/run.sh runs the other two itself).
 # A peer library that is not installed is skipped with a message. The machine may
 # be shared: interleaving spreads the noise, it does not remove it.
 set -euo pipefail
-quick="" reps=5
+quick="" reps=5 programs_only=""
 while [[ $# -gt 0 && $1 == --* ]]; do
   case $1 in
     --quick) quick=--quick reps=1 ;;
     --reps) reps=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--reps N] BUILD_DIR [OUT.md]" >&2; exit 2 ;;
+    --programs-only) programs_only=1 ;;
+    *) echo "usage: $0 [--quick] [--reps N] [--programs-only] BUILD_DIR [OUT.md]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -110,9 +112,9 @@ done
   echo "python: tests/preload/workload.py $pyscale (4 threads); xz: -T2 -3 on $lines generated CSV lines, then -d;"
   echo "git: init, add 200 files, 2 commits, log --stat, gc. Peak RSS is the largest process's."
   echo
-  echo "### Malloc-level workloads (zheap-bench-smp, zheap-preload = this library)"
-  echo
 } > "$out"
+if [[ -n $programs_only ]]; then cat "$out"; exit 0; fi
+{ echo "### Malloc-level workloads (zheap-bench-smp, zheap-preload = this library)"; echo; } >> "$out"
 
 echo "== zheap-bench-smp (with the preload library as a peer)" >&2
 ZHEAP_BENCH_PEER_DIRS="$build:$libdir" "$build/bench/zheap-bench-smp" $quick --markdown "$scratch/smp.md" >&2

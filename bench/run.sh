@@ -48,7 +48,11 @@ if ! cmake --build "$build_dir" -j "$jobs" >"$build_dir/bench-build.log" 2>&1; t
 fi
 
 # A fixed order: the building blocks first, then what is built on them.
-benches="page c fba arena arena_growth pool smp debug"
+benches="page c fba arena arena_growth pool smp free_unsized debug"
+
+# zheap-bench-smp finds libzheap-malloc.so (the "zheap-preload" peer) in the build.
+libdir="/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)"
+export ZHEAP_BENCH_PEER_DIRS="${ZHEAP_BENCH_PEER_DIRS:-$build_dir:$libdir:/usr/lib64:/usr/lib:/usr/local/lib}"
 
 results="$build_dir/bench-results"
 mkdir -p "$results"
@@ -89,6 +93,19 @@ for name in $benches; do
     fi
     rm -f "$part"
 done
+
+# Real programs under every preloaded allocator (issue 11; Linux/glibc builds).
+if [ -f "$build_dir/libzheap-malloc.so" ]; then
+    part="$results/preload.md.part"
+    # shellcheck disable=SC2086 # $quick is empty or one word
+    if "$source_dir/bench/bench_preload.sh" $quick --programs-only "$build_dir" "$part" >/dev/null; then
+        { echo "### Preload library: real programs"; echo; cat "$part"; } >>"$summary"
+    else
+        echo "run.sh: bench_preload.sh failed" >&2
+        failed="$failed preload"
+    fi
+    rm -f "$part"
+fi
 
 # One CSV for everything: the header once, then every bench's rows.
 first=1
