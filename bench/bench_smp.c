@@ -337,6 +337,13 @@ static size_t rss_kib(void) {
     return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE) / 1024;
 }
 
+/* CPU time of the whole process (all threads), less disturbed by other load. */
+static double cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -362,9 +369,11 @@ static int child_main(const char *name, const char *api) {
     size_t before = rss_kib();
     zh_smp_stats s0, s1;
     zh_smp_get_stats(&s0);
+    double c0 = cpu_ns();
     double t0 = now_ns();
     w->run();
     double t1 = now_ns();
+    double c1 = cpu_ns();
     zh_smp_get_stats(&s1);
     /* RSS after everything was freed, once a purge delay has passed (the SMP
      * allocator's is 100 ms; the peers' differ) and the allocator ran again. */
@@ -374,7 +383,7 @@ static int child_main(const char *name, const char *api) {
     size_t after = rss_kib();
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("%.0f %ld %zu %zu %llu %llu %llu\n", t1 - t0, ru.ru_maxrss, before, after,
+    printf("%.0f %.0f %ld %zu %zu %llu %llu %llu\n", t1 - t0, c1 - c0, ru.ru_maxrss, before, after,
            (unsigned long long)(s1.os_maps - s0.os_maps),
            (unsigned long long)(s1.os_unmaps - s0.os_unmaps),
            (unsigned long long)(s1.os_purges - s0.os_purges));
@@ -426,7 +435,7 @@ static void find_peers(void) {
 }
 
 typedef struct sample {
-    double ns;
+    double ns, cpu_ns;
     long peak_kib;
     size_t before_kib, after_kib;
     unsigned long long maps, unmaps, purges;
@@ -467,9 +476,9 @@ static bool run_child(const workload *w, const peer *p, const char *strace_out, 
     int status;
     waitpid(pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return false;
-    return sscanf(buf, "%lf %ld %zu %zu %llu %llu %llu", &out->ns, &out->peak_kib,
+    return sscanf(buf, "%lf %lf %ld %zu %zu %llu %llu %llu", &out->ns, &out->cpu_ns, &out->peak_kib,
                   &out->before_kib, &out->after_kib, &out->maps, &out->unmaps,
-                  &out->purges) == 7;
+                  &out->purges) == 8;
 }
 
 /* mmap and munmap calls from a strace -c summary. */
@@ -505,7 +514,7 @@ static double median(double *v, size_t n) {
 
 typedef struct result {
     bool ok;
-    double ms, ms_min, ms_max, peak_mib, after_over_before;
+    double ms, ms_min, ms_max, cpu_ms, peak_mib, after_over_before;
     long long mmaps, munmaps; /* -1: not counted */
     unsigned long long seam_maps, seam_unmaps, seam_purges;
 } result;
@@ -560,7 +569,7 @@ int main(int argc, char **argv) {
     }
 
     static result res[WORKLOADS][PEERS];
-    static double times[WORKLOADS][PEERS][MAX_REPS];
+    static double times[WORKLOADS][PEERS][MAX_REPS], cpu[WORKLOADS][PEERS][MAX_REPS];
     static sample last[WORKLOADS][PEERS];
     bool selected[WORKLOADS];
     for (size_t w = 0; w < WORKLOADS; w++) {
@@ -584,6 +593,7 @@ int main(int argc, char **argv) {
                     continue;
                 }
                 times[w][p][r] = s.ns;
+                cpu[w][p][r] = s.cpu_ns;
                 if (r == 0 || s.peak_kib > last[w][p].peak_kib) last[w][p].peak_kib = s.peak_kib;
                 last[w][p].before_kib = s.before_kib, last[w][p].after_kib = s.after_kib;
                 last[w][p].maps = s.maps, last[w][p].unmaps = s.unmaps,
@@ -609,6 +619,8 @@ int main(int argc, char **argv) {
             x->ms = median(v, (size_t)reps) / 1e6;
             x->ms_min = v[0] / 1e6;
             x->ms_max = v[reps - 1] / 1e6;
+            memcpy(v, cpu[w][p], sizeof v);
+            x->cpu_ms = median(v, (size_t)reps) / 1e6;
             x->peak_mib = last[w][p].peak_kib / 1024.0;
             x->after_over_before = last[w][p].before_kib
                                        ? (double)last[w][p].after_kib / last[w][p].before_kib
@@ -638,15 +650,16 @@ int main(int argc, char **argv) {
         if (f == NULL) continue;
         fprintf(f, "%s### zheap-bench-smp\n\n", o ? "" : "\n");
         fprintf(f, "Each cell is its own process; %d interleaved repetition%s, scale %g. "
-                   "time and peak RSS are medians/maxima; x = ratio to glibc (lower is "
+                   "time (wall) and CPU (all threads, user + system) are medians, peak RSS the maximum; x = ratio to glibc (lower is "
                    "better). after/before = RSS after the workload freed everything over "
                    "RSS before it, measured 300 ms after the last free and one more 256 KiB alloc/free. mmap/munmap: strace -f -c of one extra run, minus an "
                    "empty run (-: not counted); seam = the SMP allocator's own "
                    "map/unmap/purge calls.\n\n",
                 reps, reps == 1 ? "" : "s", scale);
-        fprintf(f, "| workload | allocator | time ms (min..max) | x glibc | peak RSS MiB | "
-                   "x glibc | after/before | mmap | munmap | seam map/unmap/purge |\n");
-        fprintf(f, "|---|---|---|---|---|---|---|---|---|---|\n");
+        fprintf(f, "| workload | allocator | time ms (min..max) | x glibc | CPU ms | x glibc | "
+                   "peak RSS MiB | x glibc | after/before | mmap | munmap | "
+                   "seam map/unmap/purge |\n");
+        fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (size_t w = 0; w < WORKLOADS; w++) {
             if (!selected[w]) continue;
             const result *base = &res[w][0];
@@ -659,9 +672,10 @@ int main(int argc, char **argv) {
                 if (strcmp(peers[p].api, "smp") == 0)
                     snprintf(seam, sizeof seam, "%llu/%llu/%llu", x->seam_maps, x->seam_unmaps,
                              x->seam_purges);
-                fprintf(f, "| %s | %s | %.1f (%.1f..%.1f) | %.2f | %.1f | %.2f | %.2f | %s | %s | %s |\n",
+                fprintf(f, "| %s | %s | %.1f (%.1f..%.1f) | %.2f | %.1f | %.2f | %.1f | %.2f | %.2f | %s | %s | %s |\n",
                         p == 0 ? workloads[w].name : "", peers[p].name, x->ms, x->ms_min,
-                        x->ms_max, base->ok ? x->ms / base->ms : 0, x->peak_mib,
+                        x->ms_max, base->ok ? x->ms / base->ms : 0, x->cpu_ms,
+                        base->ok ? x->cpu_ms / base->cpu_ms : 0, x->peak_mib,
                         base->ok ? x->peak_mib / base->peak_mib : 0, x->after_over_before, mm,
                         mu, seam);
                 if (o == 0 && csv) {

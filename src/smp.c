@@ -26,8 +26,9 @@
  *   and frees the blocks locally, so memory returns to the owner (snmalloc's
  *   message passing with mimalloc's exchange).
  * - Memory return: empty pages and freed large runs go back to their segment at
- *   once; free units stay resident up to a bound (reuse
- *   without page faults) and are purged (zh__os_purge) beyond that; fully free
+ *   once and stay resident for reuse without page faults, until they have been
+ *   free for SMP_PURGE_DELAY (100 ms) or resident free memory exceeds twice the
+ *   recent active peak; then they are purged (zh__os_purge) and fully free
  *   segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped. zh_smp_trim purges all.
  * - Fork: the global lock is taken around fork() (zh__os_atfork); the child keeps
  *   its own heap and the global state; other threads' heaps are left alone.
@@ -149,6 +150,7 @@ struct smp_heap {
     _Alignas(ZH__CACHE_LINE) smp_page *current[SMP_CLASSES];
     smp_page *avail[SMP_CLASSES]; /* pages with free blocks, besides current */
     smp_page *full[SMP_CLASSES];
+    smp_page *spare[SMP_CLASSES]; /* one empty page kept per class (in no list) */
     /* Written only by the owner (relaxed load + store: no locked instruction),
      * read by zh_smp_get_stats. */
     _Atomic(uint64_t) allocs[SMP_CLASSES];
@@ -617,7 +619,7 @@ static smp_page *page_adopt(smp_heap *h, unsigned c) {
 static void heap_reset_lists(smp_heap *h) {
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
         h->current[c] = &empty_page;
-        h->avail[c] = h->full[c] = NULL;
+        h->avail[c] = h->full[c] = h->spare[c] = NULL;
     }
 }
 
@@ -646,7 +648,7 @@ static smp_heap *heap_record_new(void) {
     return h;
 }
 
-static void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner);
+static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner);
 static void heap_drain_remote(smp_heap *h);
 static void heap_pass_on_remote(smp_heap *h);
 
@@ -655,15 +657,15 @@ static void heap_pass_on_remote(smp_heap *h);
 static void heap_release(smp_heap *h) {
     heap_drain_remote(h);
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
-        smp_page *lists[3] = {h->current[c] != &empty_page ? h->current[c] : NULL, h->avail[c],
-                              h->full[c]};
+        smp_page *lists[4] = {h->current[c] != &empty_page ? h->current[c] : NULL, h->spare[c],
+                              h->avail[c], h->full[c]};
         h->current[c] = &empty_page;
-        h->avail[c] = h->full[c] = NULL;
+        h->avail[c] = h->full[c] = h->spare[c] = NULL;
         global_lock();
-        for (int l = 0; l < 3; l++) {
+        for (int l = 0; l < 4; l++) {
             smp_page *pg = lists[l];
             while (pg != NULL) {
-                smp_page *next = l == 0 ? NULL : pg->next;
+                smp_page *next = l < 2 ? NULL : pg->next;
                 pg->in_full = false;
                 if (pg->used == 0) {
                     run_release(pg);
@@ -752,6 +754,7 @@ static ZH_NOINLINE void *small_alloc_slow(smp_heap *h, unsigned c) {
     }
     pg = h->avail[c];
     if (pg != NULL) list_remove(&h->avail[c], pg);
+    else if ((pg = h->spare[c]) != NULL) h->spare[c] = NULL;
     else pg = page_adopt(h, c);
     if (pg == NULL) pg = page_new(h, c);
     if (pg == NULL) return NULL;
@@ -778,6 +781,12 @@ static ZH_NOINLINE void page_free_slow(smp_heap *h, smp_page *pg) {
         }
     } else {
         list_remove(&h->avail[c], pg);
+    }
+    /* One empty page per class waits for reuse: churn around a page boundary then
+     * costs no trip to the segments. */
+    if (h->spare[c] == NULL) {
+        h->spare[c] = pg;
+        return;
     }
     page_retire(pg);
 }
@@ -812,7 +821,7 @@ static void small_free_abandoned(smp_page *pg, smp_block *b) {
 }
 
 /* Hands b to the heap owning its page (not the calling thread's). */
-static void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner) {
+static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner) {
     if (owner == NULL) {
         small_free_abandoned(pg, b);
         return;
@@ -871,7 +880,7 @@ static bool is_large(size_t len, size_t alignment) {
     return len <= SMP_LARGE_MAX && alignment <= SMP_LARGE_MAX;
 }
 
-static void *large_alloc(size_t len, size_t alignment) {
+static ZH_NOINLINE void *large_alloc(size_t len, size_t alignment) {
     size_t n = units_for(len);
     size_t step = alignment > SMP_UNIT_SIZE ? alignment >> SMP_UNIT_SHIFT : 1;
     global_lock();
@@ -885,7 +894,7 @@ static void *large_alloc(size_t len, size_t alignment) {
     return run != NULL ? page_start(run) : NULL;
 }
 
-static void large_free(smp_page *run) {
+static ZH_NOINLINE void large_free(smp_page *run) {
     global_lock();
     g.large_live--;
     g.large_bytes -= run->span * SMP_UNIT_SIZE;
@@ -950,7 +959,7 @@ static smp_huge *huge_cache_take(size_t need) {
     return NULL;
 }
 
-static void *huge_alloc(size_t len, size_t alignment) {
+static ZH_NOINLINE void *huge_alloc(size_t len, size_t alignment) {
     size_t off = huge_offset(alignment);
     size_t need;
     if (len > SIZE_MAX - off || !zh__align_forward_checked(off + len, os()->page_size, &need))
@@ -999,7 +1008,7 @@ static void huge_unmap(smp_huge *m) {
     os_unmap(m->base, m->map_len);
 }
 
-static void huge_free(smp_huge *m) {
+static ZH_NOINLINE void huge_free(smp_huge *m) {
     bool cacheable = m->map_len <= SMP_HUGE_CACHE_MAX_LEN && (char *)m == m->base;
     global_lock();
     g.active -= m->map_len;
@@ -1090,6 +1099,11 @@ static void check_request(const char *call, const void *p, smp_where w, size_t l
         zh__panic(call, "%p: length %zu does not match the large block", p, len);
 }
 
+/* Kept out of line so that the small path needs no saved registers. */
+static ZH_NOINLINE void *not_small_alloc(size_t len, size_t alignment) {
+    return is_large(len, alignment) ? large_alloc(len, alignment) : huge_alloc(len, alignment);
+}
+
 static void *smp_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx;
     (void)ret_addr;
@@ -1098,8 +1112,7 @@ static void *smp_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr
         smp_heap *h = heap_get();
         return h != NULL ? small_alloc(h, c) : NULL;
     }
-    size_t alignment = zh_align_to_bytes(align);
-    return is_large(len, alignment) ? large_alloc(len, alignment) : huge_alloc(len, alignment);
+    return not_small_alloc(len, zh_align_to_bytes(align));
 }
 
 /* Zig's rule: a block stays in its category (small or large). */
@@ -1243,10 +1256,12 @@ static void purge_down_to(size_t target) {
         purge_segment(seg, target, false);
 }
 
-/* The calling thread's current pages that hold nothing go back. */
+/* The calling thread's spare pages and current pages that hold nothing go back. */
 static void heap_trim(smp_heap *h) {
     heap_drain_remote(h);
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
+        if (h->spare[c] != NULL) page_retire(h->spare[c]);
+        h->spare[c] = NULL;
         smp_page *pg = h->current[c];
         if (pg == &empty_page || pg->used != 0) continue;
         h->current[c] = &empty_page;

@@ -239,10 +239,15 @@ static void test_memory_returns_after_free(void **state) {
                   "cached %zu KiB, mapped %zu -> %zu KiB\n",
                   rss_before >> 10, rss_full >> 10, rss_freed >> 10, rss_after >> 10,
                   after.cached >> 10, before.mapped >> 10, after.mapped >> 10);
+    /* The class's current page and one spare page stay with the thread. */
+    assert_true(after.active <= before.active + 2 * 65536);
+    if (!(zh__os_info_get()->caps & ZH__OS_CAN_PURGE)) {
+        print_message("this backend cannot purge: RSS checks skipped\n");
+        return;
+    }
     /* What may stay resident: the unit just used for the probe and the current page
      * of the class (64 KiB each), segment headers. */
     assert_true(after.cached <= ((size_t)1 << 20));
-    assert_true(after.active <= before.active + 65536);
     if (rss_before != 0) {
         assert_true(rss_full > rss_before + ((size_t)100 << 20));
         assert_true(rss_after < rss_before + ((size_t)4 << 20));
@@ -262,6 +267,15 @@ static void test_out_of_memory_from_platform(void **state) {
     enum { MAX_BLOCKS = 4096 };
     static void *large[MAX_BLOCKS], *small[MAX_BLOCKS * 8];
     size_t nlarge = 0, nsmall = 0;
+    /* Only where the backend honours the seam's fault injection. */
+    zh__os_test_fail_after(ZH__OS_FAULT_MAP, 0);
+    void *probe = zh__os_map(zh__os_info_get()->page_size, 1, NULL);
+    zh__os_test_fail_after(ZH__OS_FAULT_MAP, SIZE_MAX);
+    if (probe != NULL) {
+        zh__os_unmap(probe, zh__os_info_get()->page_size);
+        print_message("backend %s ignores fault injection: skipped\n", zh__os_info_get()->name);
+        skip();
+    }
     zh_smp_trim();
     unsigned char *keep = zh_alloc(SMP, 200);
     assert_non_null(keep);
