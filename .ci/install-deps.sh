@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # install-deps.sh - everything libzheap's build, tests and benchmarks need on a fresh
 # Debian 12 machine. Idempotent; uses sudo when not root.
-#   .ci/install-deps.sh           build + tests + benchmark peers
+#   .ci/install-deps.sh           build + tests + benchmark peers (valgrind for
+#                                 bench/run.sh --instructions, gnuplot for its chart)
+#                                 + Debian packaging (dpkg-dev: dpkg-shlibdeps)
 #   .ci/install-deps.sh --cross   also the mingw-w64/wine and wasm32-wasi toolchains
 set -euo pipefail
 packages=(cmake make gcc g++ clang-14 pkg-config libcmocka-dev libunwind-dev libdw-dev
           libtalloc-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
-          binutils valgrind python3 xz-utils git  # python3, xz, git: tests/preload
+          binutils valgrind python3 dpkg-dev gnuplot-nox xz-utils git  # xz, git: tests/preload
           libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 strace)  # bench_smp: peers, syscall counts
 if [[ "${1:-}" == "--cross" ]]; then
   packages+=(gcc-mingw-w64-x86-64 wine wine64 wasi-libc libclang-rt-14-dev-wasm32 lld-14 nodejs)

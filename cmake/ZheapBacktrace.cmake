@@ -103,6 +103,3 @@ if(ZHEAP_BACKTRACE_SYMBOLIZER MATCHES "^(libdw|dladdr)$")
     string(APPEND ZHEAP_BACKTRACE_PC_LIBS " -l${_zh_lib}")
   endforeach()
 endif()
-
-message(STATUS "zheap: stack traces ${ZHEAP_BACKTRACE_RESOLVED} "
-               "(symbolization ${ZHEAP_BACKTRACE_SYMBOLIZER})")

@@ -10,26 +10,32 @@
  *   page_size bytes per class at a time, slots from the front, metadata at the back
  *   (header with canary and owner, used bits, requested sizes, alignments, thread
  *   ids, two traces per slot). Slots are taken in order and never reused, so a
- *   bucket retires (returns to the backing allocator, or with never_unmap to a
- *   retired list) when every slot it handed out is freed. Buckets form a doubly
- *   linked list per class so that any one can be unlinked (Zig #22892).
+ *   bucket retires when every slot it handed out is freed: into a FIFO quarantine
+ *   of bucket_quarantine buckets (Zig: straight back to the backing allocator; with
+ *   never_unmap to a retired list kept to the end). A bucket leaving the quarantine
+ *   is checked and its resident page reused by the next new bucket (or returned),
+ *   which saves the system call and fresh page faults Zig pays per bucket. Buckets
+ *   form a doubly linked list per class so that any one can be unlinked (Zig #22892).
  * - Large blocks: straight from the backing allocator (+ a canary tail), tracked in
  *   an open-addressing table (linear probing, backward-shift deletion) whose memory
  *   comes from the backing allocator and is reserved before the block is allocated.
  * - Beyond Zig: the slack between a block's length and its slot end (and the large
  *   tail) holds CANARY_BYTE, checked on free, resize and leak check; freed slots are
- *   filled with FREE_BYTE, checked when the bucket retires, at detect_leaks and at
- *   destroy. Damage is reported once (then repaired).
+ *   filled whole with FREE_BYTE, checked when the bucket leaves the quarantine (one
+ *   scan of the bucket), at detect_leaks and at destroy. Damage is reported once
+ *   (then repaired).
  * - Threads: one lock (zh__lock or the user's hook). Traces are captured before the
  *   lock is taken; reports are copied out under the lock and formatted, symbolized
  *   and handed to the sink after it is released; bucket retirement scans outside it.
  *   A thread-local guard serves calls nested in a report (a sink or symbolizer that
  *   allocates) without traces or reports, and aborts with a message instead of
  *   deadlocking when the backing allocator or lock hook calls back in.
- * Costs: an allocation is a trace capture (0 frames: none; ~100 ns by frame
- * pointer; more through libunwind), a lock, a bit set and a few stores; a free also
- * fills the slot. Memory: each slot carries 2 * frames words of traces plus ~14
- * bytes, and the never-reused slots waste up to a bucket per class. */
+ * Costs: an allocation is a trace capture (0 frames: none; ~30 ns by frame
+ * pointer, ~200 ns through libunwind), a lock, a bit set, a few stores and the slack
+ * canary; a free also checks the canary and fills the slot, and the slot is scanned
+ * once more when its bucket leaves the quarantine (docs/benchmarks.md). Memory: each
+ * slot carries 2 * frames words of traces plus ~14 bytes, never-reused slots waste up
+ * to a bucket per class, and the quarantine holds up to 2 * bucket_quarantine pages. */
 #include "zheap/debug.h"
 
 #include <stdarg.h>
@@ -87,6 +93,10 @@ struct zh_debug {
     class_layout layout[CLASSES_MAX];
     bucket *current[CLASSES_MAX]; /* newest bucket of each class (list head) */
     bucket *retired;              /* never_unmap: retired buckets, linked by next */
+    bucket *quarantine_head, *quarantine_tail; /* retired, not yet checked (FIFO by next) */
+    size_t quarantined;
+    bucket *ready; /* checked quarantine leavers whose pages new buckets take first */
+    size_t ready_count;
     large_table large;
     size_t total_requested, limit;
     size_t live_count, peak_bytes, total_allocations, total_frees, buckets, large_count,
@@ -180,20 +190,23 @@ static void load_trace(const zh_debug *d, const uintptr_t *src, trace *t) {
 
 /* ---- byte patterns ----------------------------------------------------------------------- */
 
-/* Index of the first byte in [p, p + len) that is not `byte`, or len. */
+/* Index of the first byte in [p, p + len) that is not `byte`, or len. memcmp
+ * against a chunk of the pattern runs at the C library's vector speed. */
+#define P4(x) x, x, x, x
+#define P16(x) P4(x), P4(x), P4(x), P4(x)
+#define P64(x) P16(x), P16(x), P16(x), P16(x)
+#define P256(x) P64(x), P64(x), P64(x), P64(x)
+static const unsigned char free_pattern[256] = {P256(FREE_BYTE)};
+static const unsigned char canary_pattern[256] = {P256(CANARY_BYTE)};
+
 static size_t first_mismatch(const unsigned char *p, size_t len, unsigned char byte) {
+    enum { CHUNK = sizeof free_pattern };
+    const unsigned char *pattern = byte == FREE_BYTE ? free_pattern : canary_pattern;
     size_t i = 0;
-    while (i < len && ((uintptr_t)(p + i) & (sizeof(uintptr_t) - 1)) != 0) {
-        if (p[i] != byte) return i;
-        i++;
-    }
-    uintptr_t word;
-    memset(&word, byte, sizeof word);
-    while (i + sizeof word <= len) {
-        uintptr_t w;
-        memcpy(&w, p + i, sizeof w);
-        if (w != word) break;
-        i += sizeof word;
+    while (i < len) {
+        size_t n = len - i < CHUNK ? len - i : CHUNK;
+        if (memcmp(p + i, pattern, n) != 0) break;
+        i += n;
     }
     for (; i < len; i++)
         if (p[i] != byte) return i;
@@ -596,14 +609,31 @@ static void account(zh_debug *d, size_t old_len, size_t new_len) {
 
 /* ---- allocation ------------------------------------------------------------------------------ */
 
-static bucket *new_bucket(zh_debug *d, unsigned cls, uintptr_t ret_addr) {
-    const class_layout *lay = &d->layout[cls];
+/* A page for a new bucket: a checked quarantine leaver if there is one (resident
+ * already: no system call, no page faults), else one from the backing allocator. */
+static unsigned char *bucket_page(zh_debug *d, uintptr_t ret_addr, bool *dirty) {
+    bucket *old = d->ready;
+    if (old != NULL) {
+        d->ready = old->next;
+        d->ready_count--;
+        old->canary = 0; /* stale pointers into the page no longer find this header */
+        *dirty = true;
+        return (unsigned char *)page_of(d, (uintptr_t)old);
+    }
+    *dirty = !d->cfg.backing_allocator_zeroes;
     unsigned char *page = d->cfg.backing.vtable->alloc(
         d->cfg.backing.ctx, d->cfg.page_size, (zh_align)zh__log2_pow2(d->cfg.page_size), ret_addr);
+    if (page != NULL) d->backing_bytes += d->cfg.page_size;
+    return page;
+}
+
+static bucket *new_bucket(zh_debug *d, unsigned cls, uintptr_t ret_addr) {
+    const class_layout *lay = &d->layout[cls];
+    bool dirty;
+    unsigned char *page = bucket_page(d, ret_addr, &dirty);
     if (page == NULL) return NULL;
     bucket *b = (bucket *)(void *)(page + lay->header_offset);
-    if (!d->cfg.backing_allocator_zeroes)
-        memset(used_bits(b), 0, lay->sizes - sizeof(bucket));
+    if (dirty) memset(used_bits(b), 0, lay->sizes - sizeof(bucket));
     b->allocated_count = b->freed_count = 0;
     b->canary = d->cfg.canary;
     b->owner = d;
@@ -613,7 +643,6 @@ static bucket *new_bucket(zh_debug *d, unsigned cls, uintptr_t ret_addr) {
     if (b->prev != NULL) b->prev->next = b;
     d->current[cls] = b;
     d->buckets++;
-    d->backing_bytes += d->cfg.page_size;
     return b;
 }
 
@@ -690,6 +719,14 @@ static bucket *probe(const zh_debug *d, uintptr_t addr, unsigned cls) {
     return b;
 }
 
+/* A double free through zh_free has just written 0xaa over the freed block (the
+ * helpers fill before they free): restore the patterns so that the write is not
+ * reported again as a write after free. */
+static void refill_freed_slot(const zh_debug *d, bucket *b, uint32_t slot) {
+    if (d->cfg.check_use_after_free)
+        memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
+}
+
 /* Locates the slot of `mem` for free/resize/remap, reporting into r what makes the
  * call invalid (another instance, not a block start, never allocated, already
  * freed). A block in the large table with a wrong len gives FOUND_LARGE. */
@@ -728,6 +765,7 @@ static lookup find_slot(zh_debug *d, void *mem, size_t len, zh_align align, cons
     if (!slot_used(b, slot)) {
         describe_slot(d, b, slot, r);
         r->event = ZH_DEBUG_DOUBLE_FREE;
+        refill_freed_slot(d, b, slot);
         return REFUSED;
     }
     r->active = false;
@@ -777,16 +815,28 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
     if (!d->cfg.check_use_after_free) return 0;
     size_t damaged = 0;
     size_t size = (size_t)1 << b->class_index;
+    const unsigned char *base = slot_addr(d, b, 0);
+    bool all_freed = b->freed_count == b->allocated_count;
     for (uint32_t s = 0; s < b->allocated_count; s++) {
-        if (slot_used(b, s)) continue;
+        /* A bucket with every slot freed is one run of FREE_BYTE: one scan finds the
+         * first damaged slot. */
+        if (all_freed) {
+            size_t from = (size_t)s * size, end = (size_t)b->allocated_count * size;
+            size_t bad = from + first_mismatch(base + from, end - from, FREE_BYTE);
+            if (bad == end) break;
+            s = (uint32_t)(bad / size);
+        } else if (slot_used(b, s)) {
+            continue;
+        }
         report r;
         if (!find_damage(slot_addr(d, b, s), 0, size, FREE_BYTE, &r)) continue;
+        unsigned char expected = r.expected;
         size_t off = r.bad_offset, count = r.bad_count;
         unsigned char found[REPORT_BYTES_SHOWN];
         memcpy(found, r.found, sizeof found);
         start_report(&r, ZH_DEBUG_USE_AFTER_FREE, op);
         describe_slot(d, b, s, &r);
-        r.bad_offset = off, r.bad_count = count, r.expected = FREE_BYTE;
+        r.bad_offset = off, r.bad_count = count, r.expected = expected;
         memcpy(r.found, found, sizeof found);
         if (tl_reporting == 0) emit(d, &r, NULL);
         damaged++;
@@ -794,21 +844,56 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
     return damaged;
 }
 
-/* A bucket whose every slot was freed: check it outside the lock, then release it. */
+static void free_bucket_page(zh_debug *d, bucket *b, uintptr_t ret_addr) {
+    /* A backing allocator that reuses the page (one that does not zero) must not
+     * find a stale header there that probe() takes for a live bucket. */
+    b->canary = 0;
+    d->backing_bytes -= d->cfg.page_size;
+    d->cfg.backing.vtable->free(d->cfg.backing.ctx, (void *)page_of(d, (uintptr_t)b),
+                                d->cfg.page_size, (zh_align)zh__log2_pow2(d->cfg.page_size),
+                                ret_addr);
+}
+
+/* Checked leavers of the quarantine kept for new buckets: up to bucket_quarantine
+ * (at least READY_MIN) pages; beyond, they go back to the backing allocator. */
+#define READY_MIN 4
+
+/* A bucket whose every slot was freed. never_unmap: kept to the end. Otherwise it
+ * joins the quarantine (filled, still mapped, checked when it leaves); the oldest
+ * quarantined bucket leaves, is checked outside the lock and its page is reused by
+ * the next new bucket or goes back to the backing allocator. With
+ * bucket_quarantine 0 it leaves at once (Zig: back to the backing allocator). */
 static void retire_bucket(zh_debug *d, bucket *b, uintptr_t ret_addr) {
-    check_freed_slots(d, b, "bucket retirement");
     const zh_debug *outer = lock_instance(d);
+    bucket *leaver = NULL;
     if (d->cfg.never_unmap) {
         b->next = d->retired;
         d->retired = b;
     } else {
-        /* A backing allocator that reuses the page (one that does not zero) must not
-         * leave a header that probe() would take for a live bucket of this class. */
-        b->canary = 0;
-        d->backing_bytes -= d->cfg.page_size;
-        d->cfg.backing.vtable->free(d->cfg.backing.ctx, (void *)page_of(d, (uintptr_t)b),
-                                    d->cfg.page_size, (zh_align)zh__log2_pow2(d->cfg.page_size),
-                                    ret_addr);
+        b->next = NULL;
+        if (d->quarantine_tail != NULL)
+            d->quarantine_tail->next = b;
+        else
+            d->quarantine_head = b;
+        d->quarantine_tail = b;
+        if (++d->quarantined > d->cfg.bucket_quarantine) {
+            leaver = d->quarantine_head;
+            d->quarantine_head = leaver->next;
+            if (d->quarantine_head == NULL) d->quarantine_tail = NULL;
+            d->quarantined--;
+        }
+    }
+    unlock_instance(d, outer);
+    if (leaver == NULL) return;
+    check_freed_slots(d, leaver, "bucket retirement");
+    outer = lock_instance(d);
+    size_t ready_max = d->cfg.bucket_quarantine > READY_MIN ? d->cfg.bucket_quarantine : READY_MIN;
+    if (d->cfg.bucket_quarantine > 0 && d->ready_count < ready_max) {
+        leaver->next = d->ready;
+        d->ready = leaver;
+        d->ready_count++;
+    } else {
+        free_bucket_page(d, leaver, ret_addr);
     }
     unlock_instance(d, outer);
 }
@@ -819,12 +904,16 @@ static bucket *free_small(zh_debug *d, bucket *b, uint32_t slot, const trace *t)
     set_used(b, slot, false);
     slot_tids(d, b, slot)[1] = current_tid();
     store_trace(d, slot_trace(d, b, slot, TRACE_FREE), t);
+    /* The whole slot (its slack was checked above): retirement scans one run. */
     if (d->cfg.check_use_after_free)
         memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
     account(d, len, 0);
     d->live_count--;
     d->total_frees++;
-    if (++b->freed_count < b->allocated_count) return NULL;
+    /* A free nested in a report (a sink that allocates) never retires: the report
+     * may be walking the bucket lists. The empty bucket stays linked until a later
+     * free, or destroy. */
+    if (++b->freed_count < b->allocated_count || tl_reporting != 0) return NULL;
     unlink_bucket(d, b);
     return b;
 }
@@ -855,6 +944,8 @@ static large *find_large(zh_debug *d, void *mem, size_t len, zh_align align, con
     if (e->freed) {
         start_report(&reps[0], ZH_DEBUG_DOUBLE_FREE, op);
         describe_large(d, e, &reps[0]);
+        if (d->cfg.never_unmap && d->cfg.check_use_after_free) /* see refill_freed_slot */
+            memset((void *)e->addr, FREE_BYTE, e->len + large_tail(d));
         return NULL;
     }
     check_mismatch(d, len, align, e->len, e->align, op, &reps[0]);
@@ -1188,6 +1279,7 @@ static size_t detect_leaks(zh_debug *d, const char *op, bool report_leaks) {
     for (unsigned c = 0; c < d->class_count; c++)
         for (bucket *b = d->current[c]; b != NULL; b = b->prev) leaks += leaks_in_bucket(d, b, op, report_leaks);
     for (bucket *b = d->retired; b != NULL; b = b->next) check_freed_slots(d, b, op);
+    for (bucket *b = d->quarantine_head; b != NULL; b = b->next) check_freed_slots(d, b, op);
     for (size_t i = 0; i < d->large.cap; i++) {
         large *e = large_at(&d->large, i);
         if (e->addr == 0) continue;
@@ -1210,10 +1302,11 @@ static size_t detect_leaks(zh_debug *d, const char *op, bool report_leaks) {
         start_report(&r, ZH_DEBUG_LEAK, op);
         describe_large(d, e, &r);
         leaks++;
-        if (report_leaks && tl_reporting == 0) emit(d, &r, NULL);
         report over;
         over.active = false;
         check_large_canary(d, e, op, &over);
+        /* e is not touched after a report: a sink may allocate and grow the table. */
+        if (report_leaks && tl_reporting == 0) emit(d, &r, NULL);
         if (over.active && tl_reporting == 0) emit(d, &over, NULL);
     }
     return leaks;
@@ -1249,12 +1342,36 @@ void zh_debug_flush_retained_metadata(zh_debug *d) {
     release_retained(d, true);
 }
 
+/* Buckets left empty by frees nested in reports (never retired) go back at destroy;
+ * buckets with leaks stay, so that leaked blocks remain valid. */
+static void free_empty_buckets(zh_debug *d) {
+    for (unsigned c = 0; c < d->class_count; c++) {
+        bucket *b = d->current[c];
+        while (b != NULL) {
+            bucket *older = b->prev;
+            if (b->freed_count == b->allocated_count) {
+                unlink_bucket(d, b);
+                free_bucket_page(d, b, ZH_RETURN_ADDRESS());
+            }
+            b = older;
+        }
+    }
+}
+
 zh_check zh_debug_destroy(zh_debug *d) {
     /* Zig reports leaks at deinit only with safety; the fills are checked always. */
     bool leaked = detect_leaks(d, "destroy", d->cfg.safety) > 0 && d->cfg.safety;
     release_retained(d, false);
+    free_empty_buckets(d);
     zh_allocator backing = d->cfg.backing;
     zh_align page_align = (zh_align)zh__log2_pow2(d->cfg.page_size);
+    for (bucket **list = &d->quarantine_head; list != NULL;
+         list = list == &d->quarantine_head ? &d->ready : NULL)
+        while (*list != NULL) {
+            bucket *b = *list;
+            *list = b->next;
+            free_bucket_page(d, b, ZH_RETURN_ADDRESS());
+        }
     while (d->retired != NULL) {
         bucket *b = d->retired;
         d->retired = b->next;

@@ -86,6 +86,8 @@ typedef struct zh_debug_lock_hook {
 #define ZH_DEBUG_CANARY_DEFAULT ((uintptr_t)0x9232a6ff85dff10fULL)
 /* Bucket size default: 128 KiB (Zig's on 64-bit targets with 4 KiB pages). */
 #define ZH_DEBUG_PAGE_SIZE_DEFAULT ((size_t)128 * 1024)
+/* Retired buckets quarantined by default (4 MiB with the default page_size). */
+#define ZH_DEBUG_QUARANTINE_DEFAULT 32
 /* Canary bytes kept after every large block (beyond Zig). */
 #define ZH_DEBUG_LARGE_TAIL 32
 
@@ -103,6 +105,12 @@ typedef struct zh_debug_config {
     /* Keep every bucket and large block mapped after it is freed (so a dangling
      * access reads the free fill instead of faulting); they are released at destroy. */
     bool never_unmap;
+    /* Beyond Zig: how many retired buckets (every slot freed) stay mapped, filled and
+     * unreused before they are checked for writes after free and their page is
+     * reused for a new bucket or returned. Reusing resident pages avoids a system
+     * call and the page faults of fresh memory on every bucket (most of the time Zig's
+     * design spends); 0 is Zig's behaviour: straight back to the backing allocator. */
+    size_t bucket_quarantine;
     /* Remember freed large blocks, so that their double frees are reported with
      * traces; zh_debug_flush_retained_metadata forgets them. */
     bool retain_metadata;
@@ -133,17 +141,27 @@ typedef struct zh_debug_config {
     bool check_use_after_free;
 } zh_debug_config;
 
-/* The defaults (an initialiser): Zig's Config defaults over zh_page_allocator. */
+/* The defaults (an initialiser): Zig's Config defaults over zh_page_allocator.
+ * Positional, in field order, so that it is also valid C++11. */
 #define ZH_DEBUG_CONFIG_DEFAULT                                                        \
     {                                                                                  \
-        .stack_trace_frames = ZH_DEBUG_FRAMES_AUTO, .enable_memory_limit = false,      \
-        .safety = true, .thread_safe = true, .lock_hook = {NULL, NULL, NULL},          \
-        .never_unmap = false, .retain_metadata = false, .verbose_log = false,          \
-        .backing_allocator_zeroes = true, .resize_stack_traces = false,                \
-        .canary = ZH_DEBUG_CANARY_DEFAULT, .page_size = ZH_DEBUG_PAGE_SIZE_DEFAULT,    \
-        .backing = {NULL, NULL}, .report = NULL, .report_user = NULL,                  \
-        .unwinder = ZH_DEBUG_UNWIND_DEFAULT, .check_overflow = true,                   \
-        .check_use_after_free = true                                                   \
+        ZH_DEBUG_FRAMES_AUTO,        /* stack_trace_frames */                          \
+            false,                   /* enable_memory_limit */                         \
+            true,                    /* safety */                                      \
+            true,                    /* thread_safe */                                 \
+            {NULL, NULL, NULL},      /* lock_hook */                                   \
+            false,                   /* never_unmap */                                 \
+            ZH_DEBUG_QUARANTINE_DEFAULT, /* bucket_quarantine */                       \
+            false,                   /* retain_metadata */                             \
+            false,                   /* verbose_log */                                 \
+            true,                    /* backing_allocator_zeroes */                    \
+            false,                   /* resize_stack_traces */                         \
+            ZH_DEBUG_CANARY_DEFAULT, /* canary */                                      \
+            ZH_DEBUG_PAGE_SIZE_DEFAULT, /* page_size */                                \
+            {NULL, NULL},            /* backing: zh_page_allocator */                  \
+            NULL, NULL,              /* report (stderr), report_user */                \
+            ZH_DEBUG_UNWIND_DEFAULT, /* unwinder */                                    \
+            true, true               /* check_overflow, check_use_after_free */        \
     }
 /* A backing allocator left as {NULL, NULL} means zh_page_allocator. */
 

@@ -73,27 +73,36 @@ void zh__elf_warm_up(void) {
 
 #define UNBOUNDED_STEP ((uintptr_t)1 << 20)
 
-ZH_NOINLINE size_t zh__elf_fp_capture(uintptr_t first_address, uintptr_t *frames, size_t max) {
+/* Walks until the frame whose return address is first_address (or past `skip`
+ * frames when first_address is 0), then stores up to max: the walk stops as soon as
+ * the trace is full instead of climbing the whole stack. */
+ZH_NOINLINE size_t zh__elf_fp_walk(uintptr_t first_address, size_t skip, uintptr_t *frames,
+                                   size_t max) {
     if (max == 0) return 0;
     if (!tl_stack_known) read_stack_bounds();
-    uintptr_t buf[ZH__ELF_WALK_MAX];
-    size_t cap = max + ZH__ELF_WALK_EXTRA;
-    if (cap > sizeof buf / sizeof buf[0]) cap = sizeof buf / sizeof buf[0];
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     uintptr_t lo = tl_stack_lo != 0 ? tl_stack_lo : fp;
-    size_t n = 0;
-    while (n < cap) {
+    size_t n = 0, seen = 0;
+    bool started = false;
+    while (n < max) {
         if (fp < lo || (fp & (sizeof(uintptr_t) - 1)) != 0) break;
         if (tl_stack_hi != 0 && fp + 2 * sizeof(uintptr_t) > tl_stack_hi) break;
         const uintptr_t *slot = (const uintptr_t *)fp;
         uintptr_t next = slot[0], ret = slot[1];
         if (ret == 0) break;
-        buf[n++] = ret;
+        /* seen counts frames above ours; frame 0 returns into our caller. */
+        if (!started) started = first_address != 0 ? ret == first_address : seen >= skip;
+        if (started) frames[n++] = ret;
+        if (!started && ++seen > ZH__ELF_WALK_EXTRA + skip) break;
         if (next <= fp) break;
         if (tl_stack_hi == 0 && next - fp > UNBOUNDED_STEP) break;
         fp = next;
     }
-    return zh__elf_trim_frames(first_address, 0, buf, n, frames, max);
+    if (!started && first_address != 0) { /* inlined or tail-called away */
+        frames[0] = first_address;
+        return 1;
+    }
+    return n;
 }
 
 size_t zh__elf_trim_frames(uintptr_t first_address, size_t skip, const uintptr_t *buf,

@@ -8,10 +8,12 @@
 
 #include "platform/platform.h"
 
-/* Walks the saved frame pointers of the calling thread. Stops at a frame pointer
- * that does not increase, is misaligned or leaves the thread's stack, and at a
- * zero return address. Same contract as zh__os_stack_capture. */
-size_t zh__elf_fp_capture(uintptr_t first_address, uintptr_t *frames, size_t max);
+/* Walks the saved frame pointers of the calling thread: skips to the frame whose
+ * return address is first_address (0: skips `skip` frames after the one returning
+ * into the caller of zh__elf_fp_walk), stores up to max and stops. Stops early at a
+ * frame pointer that does not increase, is misaligned or leaves the thread's stack,
+ * and at a zero return address. first_address not found: it alone is stored. */
+size_t zh__elf_fp_walk(uintptr_t first_address, size_t skip, uintptr_t *frames, size_t max);
 
 /* Copies buf[0, found) to frames[0, max) from the entry equal to first_address on;
  * when first_address is 0, from entry `skip` on; when it is not found, stores

@@ -14,29 +14,47 @@
 
 #include "platform/stacktrace_elf.h"
 
+#include <stdatomic.h>
+
 unsigned zh__os_stack_caps(void) {
     return ZH__OS_HAS_STACK_CAPTURE | ZH__OS_HAS_FRAME_POINTER_CAPTURE | zh__elf_symbolize_caps();
 }
 
 const char *zh__os_stack_provider(void) { return "libunwind"; }
 
+/* Frames usually found above first_address (zheap's own): learnt, so that
+ * unw_backtrace walks little more than the trace needs; a miss retries in full. */
+static _Atomic(unsigned) learnt_skip = 4;
+
+__attribute__((noinline)) static size_t unwind(uintptr_t first_address, uintptr_t *frames, size_t max, size_t cap) {
+    uintptr_t buf[ZH__ELF_WALK_MAX];
+    if (cap > ZH__ELF_WALK_MAX) cap = ZH__ELF_WALK_MAX;
+    int got = unw_backtrace((void **)buf, (int)cap);
+    size_t found = got > 0 ? (size_t)got : 0;
+    if (first_address == 0) return zh__elf_trim_frames(0, 2, buf, found, frames, max);
+    for (size_t i = 0; i < found; i++)
+        if (buf[i] == first_address) {
+            atomic_store_explicit(&learnt_skip, (unsigned)i, memory_order_relaxed);
+            return zh__elf_trim_frames(first_address, 0, buf + i, found - i, frames, max);
+        }
+    return 0;
+}
+
 size_t zh__os_stack_capture(zh__stack_method method, uintptr_t first_address,
                             uintptr_t *frames, size_t max) {
     if (max == 0) return 0;
-    uintptr_t buf[ZH__ELF_WALK_MAX];
-    size_t cap = max + ZH__ELF_WALK_EXTRA;
-    if (cap > ZH__ELF_WALK_MAX) cap = ZH__ELF_WALK_MAX;
-    size_t found;
-    size_t skip;
     if (method == ZH__STACK_FRAME_POINTER) {
-        found = zh__elf_fp_capture(0, buf, cap);
-        skip = 1; /* buf[0] returns into this function */
-    } else {
-        int n = unw_backtrace((void **)buf, (int)cap);
-        found = n > 0 ? (size_t)n : 0;
-        skip = 1; /* buf[0] is inside this function */
+        size_t n = zh__elf_fp_walk(first_address, 1, frames, max);
+        __asm__ volatile("" ::: "memory"); /* no tail call: this frame must exist */
+        return n;
     }
-    return zh__elf_trim_frames(first_address, skip, buf, found, frames, max);
+    /* buf[0] is in unwind(), buf[1] in this function. */
+    size_t skip = atomic_load_explicit(&learnt_skip, memory_order_relaxed);
+    size_t n = unwind(first_address, frames, max, max + skip + 1);
+    if (n == 0 && first_address != 0) n = unwind(first_address, frames, max, max + ZH__ELF_WALK_EXTRA);
+    if (n == 0 && first_address != 0) frames[n++] = first_address; /* not on the stack */
+    __asm__ volatile("" ::: "memory");
+    return n;
 }
 
 void zh__os_stack_warm_up(void) {
