@@ -31,6 +31,7 @@ while [[ $# -gt 0 && $1 == --* ]]; do
 done
 build=$(cd "${1:?build directory}" && pwd)
 out=${2:-$build/bench-results/preload.md}
+mkdir -p "$(dirname "$out")" && out="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
 here=$(cd "$(dirname "$0")/.." && pwd)
 lib="$build/libzheap-malloc.so"
 [[ -f $lib ]] || { echo "bench_preload: $lib not built" >&2; exit 1; }
@@ -81,7 +82,7 @@ n=${#names[@]}
 for prog in python xz git; do
   [[ $prog == python && ! -x $python ]] && continue
   command -v "$prog" >/dev/null || [[ $prog == python ]] || { echo "bench_preload: $prog missing, skipped" >&2; continue; }
-  program "$prog" >/dev/null 2>&1 # warm the page cache
+  (program "$prog") >/dev/null 2>&1 # warm the page cache (a subshell: git cds)
   for ((r = 0; r < reps; r++)); do
     for ((k = 0; k < n; k++)); do
       i=$(((k + r) % n))
