@@ -11,8 +11,9 @@
 #    xz -T2 compressing and decompressing a generated file, and a git session
 #    (init, add, commit, log). Each allocator runs each program N times (default 5,
 #    --quick 1), the allocators interleaved in a rotating order; the table gives the
-#    median wall time, the median peak RSS (ru_maxrss of the program, /usr/bin/time)
-#    and both as ratios to glibc. zheap-debug is ZHEAP_ALLOCATOR=debug with the
+#    median wall time, the median CPU time (user + system, all processes: the
+#    figure to read on a shared machine), the median peak RSS (ru_maxrss of the
+#    largest process, /usr/bin/time) and each as a ratio to glibc. zheap-debug is ZHEAP_ALLOCATOR=debug with the
 #    default 8 frames per trace and leak reports off (ZHEAP_LEAKS=0).
 # 3. zheap-bench-free_unsized: free() without a size against the sized free.
 # --programs-only runs part 2 alone (bench/run.sh runs the other two itself).
@@ -65,19 +66,19 @@ program() { # name
   esac
 }
 
-# One timed run: prints "seconds peak_kib".
+# One timed run: prints "seconds peak_kib cpu_seconds".
 timed() { # program index
   local env=(env)
   [[ -n ${preloads[$2]} ]] && env+=("LD_PRELOAD=${preloads[$2]}")
   [[ -n ${modes[$2]} ]] && env+=("ZHEAP_ALLOCATOR=${modes[$2]}" ZHEAP_LEAKS=0 "ZHEAP_REPORT=$scratch/report.%p")
   export -f program; export scratch here python pyscale
-  /usr/bin/time -f "%e %M" -o "$scratch/time" "${env[@]}" bash -c "program $1" >/dev/null 2>&1
-  cat "$scratch/time"
+  /usr/bin/time -f "%e %M %U %S" -o "$scratch/time" "${env[@]}" bash -c "program $1" >/dev/null 2>&1
+  awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }' "$scratch/time"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-declare -A secs peak
+declare -A secs peak cpu
 n=${#names[@]}
 for prog in python xz git; do
   [[ $prog == python && ! -x $python ]] && continue
@@ -86,8 +87,8 @@ for prog in python xz git; do
   for ((r = 0; r < reps; r++)); do
     for ((k = 0; k < n; k++)); do
       i=$(((k + r) % n))
-      read -r s m < <(timed "$prog" "$i")
-      secs[$prog,$i]+="$s "; peak[$prog,$i]+="$m "
+      read -r s m c < <(timed "$prog" "$i")
+      secs[$prog,$i]+="$s "; peak[$prog,$i]+="$m "; cpu[$prog,$i]+="$c "
     done
   done
   echo "bench_preload: $prog done" >&2
@@ -96,17 +97,20 @@ done
 {
   echo "### Real programs, whole runs ($reps runs each, interleaved)"
   echo
-  echo "| program | allocator | median s | vs glibc | peak RSS MiB | vs glibc |"
-  echo "|---|---|---:|---:|---:|---:|"
+  echo "| program | allocator | wall s | vs glibc | CPU s | vs glibc | peak RSS MiB | vs glibc |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|"
   for prog in python xz git; do
     [[ -n ${secs[$prog,0]:-} ]] || continue
     base_s=$(tr ' ' '\n' <<<"${secs[$prog,0]}" | grep . | median)
     base_m=$(tr ' ' '\n' <<<"${peak[$prog,0]}" | grep . | median)
+    base_c=$(tr ' ' '\n' <<<"${cpu[$prog,0]}" | grep . | median)
     for ((i = 0; i < n; i++)); do
       s=$(tr ' ' '\n' <<<"${secs[$prog,$i]}" | grep . | median)
       m=$(tr ' ' '\n' <<<"${peak[$prog,$i]}" | grep . | median)
+      c=$(tr ' ' '\n' <<<"${cpu[$prog,$i]}" | grep . | median)
       awk -v p="$prog" -v a="${names[$i]}" -v s="$s" -v bs="$base_s" -v m="$m" -v bm="$base_m" \
-        'BEGIN { printf "| %s | %s | %.2f | %.2fx | %.1f | %.2fx |\n", p, a, s, (bs > 0 ? s / bs : 0), m / 1024, (bm > 0 ? m / bm : 0) }'
+          -v c="$c" -v bc="$base_c" \
+        'BEGIN { printf "| %s | %s | %.2f | %.2fx | %.2f | %.2fx | %.1f | %.2fx |\n", p, a, s, (bs > 0 ? s / bs : 0), c, (bc > 0 ? c / bc : 0), m / 1024, (bm > 0 ? m / bm : 0) }'
     done
   done
   echo
