@@ -182,14 +182,14 @@ static void hook_lock(void *m) { pthread_mutex_lock(m); }
 static void hook_unlock(void *m) { pthread_mutex_unlock(m); }
 
 static void bench_config(void) {
-    enum { N = 13 };
+    enum { N = 15 };
     static churn_case k[N];
     static const char *names[N] = {
         "default (6 frames)",        "thread_safe = false",     "lock_hook (pthread mutex)",
         "safety = false",            "check_overflow = false",  "check_use_after_free = false",
         "both beyond-Zig checks off", "enable_memory_limit",    "stack_trace_frames = 12",
         "page_size = 16 KiB",        "page_size = 1 MiB",       "backing_allocator_zeroes = false",
-        "verbose_log (sink ignores)",
+        "verbose_log (sink ignores)", "bucket_quarantine = 0 (Zig)", "bucket_quarantine = 8",
     };
     for (size_t i = 0; i < N; i++) k[i] = debug_case(6, ZH_DEBUG_UNWIND_DEFAULT);
     k[1].cfg.thread_safe = false;
@@ -204,6 +204,8 @@ static void bench_config(void) {
     k[10].cfg.page_size = 1 << 20;
     k[11].cfg.backing_allocator_zeroes = false;
     k[12].cfg.verbose_log = true;
+    k[13].cfg.bucket_quarantine = 0;
+    k[14].cfg.bucket_quarantine = 8;
     zhb_case_spec cases[N];
     for (size_t i = 0; i < N; i++) cases[i] = churn_spec(names[i], &k[i]);
     zhb_run_group("config", cases, N, NULL);

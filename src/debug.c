@@ -131,9 +131,16 @@ typedef struct report {
 
 /* ---- thread-local guard -------------------------------------------------------------- */
 
-static ZH__THREAD_LOCAL unsigned tl_reporting;    /* >0 inside a report of this thread */
-static ZH__THREAD_LOCAL const zh_debug *tl_holder; /* instance whose lock we hold */
-static ZH__THREAD_LOCAL uint32_t tl_tid;
+/* initial-exec on ELF: a global-dynamic access in a shared library may allocate
+ * the thread's block on first use, from inside an allocation. */
+#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+#define DEBUG_TLS ZH__THREAD_LOCAL __attribute__((tls_model("initial-exec")))
+#else
+#define DEBUG_TLS ZH__THREAD_LOCAL
+#endif
+static DEBUG_TLS unsigned tl_reporting;    /* >0 inside a report of this thread */
+static DEBUG_TLS const zh_debug *tl_holder; /* instance whose lock we hold */
+static DEBUG_TLS uint32_t tl_tid;
 
 static uint32_t current_tid(void) {
     if (ZH_UNLIKELY(tl_tid == 0)) {
@@ -309,7 +316,7 @@ static void deliver(const zh_debug_config *cfg, zh_debug_event event, const char
 }
 
 /* Formats and delivers `r`; `now` is the trace of the operation that found it. */
-static void emit(zh_debug *d, const report *r, const trace *now) {
+ZH_NOINLINE static void emit(zh_debug *d, const report *r, const trace *now) {
     char buf[REPORT_BUFFER];
     text t = {buf, 0, sizeof buf};
     uint32_t tid = current_tid();
@@ -360,9 +367,9 @@ static void emit(zh_debug *d, const report *r, const trace *now) {
 }
 
 /* Reports collected by one operation: the trace of the call, captured outside the
- * lock only when something is reported. */
-static void emit_pending(zh_debug *d, report *reps, size_t n, uintptr_t ret_addr) {
-    if (tl_reporting != 0) return; /* nested in a report: served silently */
+ * lock only when something is reported. The common case (nothing) stays inline;
+ * the report buffers live in the out-of-line part, off the hot path's stack. */
+ZH_NOINLINE static void emit_reports(zh_debug *d, report *reps, size_t n, uintptr_t ret_addr) {
     trace now;
     bool captured = false;
     for (size_t i = 0; i < n; i++) {
@@ -372,7 +379,16 @@ static void emit_pending(zh_debug *d, report *reps, size_t n, uintptr_t ret_addr
     }
 }
 
-ZH_PRINTF(2, 3) static void log_line(zh_debug *d, const char *fmt, ...) {
+static void emit_pending(zh_debug *d, report *reps, size_t n, uintptr_t ret_addr) {
+    if (tl_reporting != 0) return; /* nested in a report: served silently */
+    for (size_t i = 0; i < n; i++)
+        if (reps[i].active) {
+            emit_reports(d, reps, n, ret_addr);
+            return;
+        }
+}
+
+ZH_NOINLINE ZH_PRINTF(2, 3) static void log_line(zh_debug *d, const char *fmt, ...) {
     if (tl_reporting != 0) return;
     char buf[256];
     va_list ap;
@@ -735,8 +751,12 @@ static lookup find_slot(zh_debug *d, void *mem, size_t len, zh_align align, cons
     uintptr_t addr = (uintptr_t)mem;
     /* A large block freed with a small len: its address may not have a bucket
      * header in reach, so ask the table before reading memory. */
-    if (d->large.count > 0 && large_find(d, addr) != NULL) return FOUND_LARGE;
+    large *known = d->large.count > 0 ? large_find(d, addr) : NULL;
+    if (known != NULL && !known->freed) return FOUND_LARGE;
     bucket *b = probe(d, addr, size_class(len, align));
+    /* A retained (freed) large block's address may since be a bucket's: the bucket
+     * wins; without one it is that large block's double free. */
+    if (b == NULL && known != NULL) return FOUND_LARGE;
     for (unsigned c = 0; b == NULL && c < d->class_count; c++) b = probe(d, addr, c);
     start_report(r, ZH_DEBUG_INVALID_FREE, op);
     r->addr = addr;

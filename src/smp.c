@@ -100,27 +100,31 @@ enum { PAGE_FREE = 0, PAGE_SMALL, PAGE_LARGE };
 enum { SEGMENT_UNITS = 1, SEGMENT_HUGE };
 
 /* One per unit. For a run, the first unit's record describes it and every unit's
- * `head` points to that record. Padded to a cache line: neighbouring units belong
- * to different threads, whose fast paths write their own page records. */
+ * `head` points to that record. Two halves on separate cache lines: what every
+ * freeing thread reads (set when the run changes hands), and what the owner writes
+ * on each alloc and free - so remote frees do not bounce the owner's line. Padded
+ * to ZH__CACHE_LINE: neighbouring units belong to different threads. */
+#define SMP_HALF_LINE 64
 typedef struct smp_page {
-    _Alignas(ZH__CACHE_LINE) smp_block *free; /* owner's free list */
-    uintptr_t bump;                           /* next never-used block */
-    uintptr_t bump_end;
-    uint32_t used;       /* blocks handed out, not yet freed locally */
-    uint32_t block_size; /* small: bytes per block */
-    uint8_t kind;        /* PAGE_* */
-    uint8_t class_index;
-    bool in_full;        /* in its heap's full list */
-    uint16_t span;       /* units in the run */
-    uint16_t index;      /* unit index in the segment */
-    struct smp_page *head;
+    _Alignas(ZH__CACHE_LINE) struct smp_page *head;
     _Atomic(smp_heap *) owner; /* NULL: abandoned (or not small) */
+    uint32_t block_size;       /* small: bytes per block */
+    uint16_t span;             /* units in the run */
+    uint16_t index;            /* unit index in the segment */
+    uint8_t kind;              /* PAGE_* */
+    uint8_t class_index;
+    _Alignas(SMP_HALF_LINE) smp_block *free; /* owner's free list */
+    uintptr_t bump;                          /* next never-used block */
+    uintptr_t bump_end;
+    uint32_t used;      /* blocks handed out, not yet freed locally */
+    uint32_t unfull_at; /* a full page becomes available again at this `used` */
+    bool in_full;       /* in its heap's full list */
     struct smp_page *prev, *next;
 } smp_page;
 
 typedef struct smp_segment {
-    uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's */
-    uint16_t free_units;
+    uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's; read by every free */
+    _Alignas(ZH__CACHE_LINE) uint16_t free_units; /* the rest changes under the lock */
     uint32_t last_release; /* the purge clock at its last release */
     struct smp_segment *prev, *next;
     uint64_t used[SMP_BITMAP_WORDS];  /* unit handed out */
@@ -568,6 +572,7 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     pg->bump = (uintptr_t)page_start(pg);
     pg->bump_end = pg->bump + capacity * size;
     pg->used = 0;
+    pg->unfull_at = (uint32_t)(capacity - (capacity >= 16 ? capacity / 8 : 1));
     pg->block_size = (uint32_t)size;
     pg->class_index = (uint8_t)c;
     pg->in_full = false;
@@ -795,7 +800,10 @@ static inline void small_free_local(smp_heap *h, smp_page *pg, smp_block *b) {
     b->next = pg->free;
     pg->free = b;
     count_owned(&h->frees[pg->class_index]);
-    if (ZH_UNLIKELY(--pg->used == 0 || pg->in_full)) page_free_slow(h, pg);
+    /* A full page waits for an eighth of its blocks before it is used again, so
+     * allocation gets them in a batch instead of one slow path per block. */
+    if (ZH_UNLIKELY(--pg->used == 0 || (pg->in_full && pg->used <= pg->unfull_at)))
+        page_free_slow(h, pg);
 }
 
 /* A free into a page without an owner, under the global lock (adoption takes it

@@ -14,8 +14,11 @@
  * power-of-two buckets of page_size bytes carved from the backing allocator, with
  * their metadata at the end of the bucket; a slot is never reused while its bucket
  * lives, so a dangling pointer keeps pointing at a dead slot. A bucket whose slots
- * are all freed goes back to the backing allocator (unless never_unmap). Larger
- * blocks come straight from the backing allocator and are tracked in a hash table.
+ * are all freed waits in a quarantine of bucket_quarantine buckets (filled, checked
+ * for writes after free when it leaves), then its page is reused for a new bucket or
+ * goes back to the backing allocator; with bucket_quarantine 0 it goes back at once,
+ * as in Zig, and with never_unmap it stays until destroy. Larger blocks come
+ * straight from the backing allocator and are tracked in a hash table.
  *
  * Every problem is reported through the report sink (default: stderr) in a format
  * modelled on AddressSanitizer's; docs/debug.md shows one and explains it.

@@ -35,6 +35,8 @@ __attribute__((noinline)) static size_t unwind(uintptr_t first_address, uintptr_
     for (size_t i = 0; i < found; i++)
         if (buf[i] == first_address) {
             atomic_store_explicit(&learnt_skip, (unsigned)i, memory_order_relaxed);
+            /* Cut short by the learnt depth (the stack goes on): unwind in full. */
+            if (found == cap && found - i < max) return 0;
             return zh__elf_trim_frames(first_address, 0, buf + i, found - i, frames, max);
         }
     return 0;
@@ -50,7 +52,7 @@ size_t zh__os_stack_capture(zh__stack_method method, uintptr_t first_address,
     }
     /* buf[0] is in unwind(), buf[1] in this function. */
     size_t skip = atomic_load_explicit(&learnt_skip, memory_order_relaxed);
-    size_t n = unwind(first_address, frames, max, max + skip + 1);
+    size_t n = unwind(first_address, frames, max, max + skip + 2);
     if (n == 0 && first_address != 0) n = unwind(first_address, frames, max, max + ZH__ELF_WALK_EXTRA);
     if (n == 0 && first_address != 0) frames[n++] = first_address; /* not on the stack */
     __asm__ volatile("" ::: "memory");
