@@ -408,6 +408,9 @@ static peer peers[] = {
     {"mimalloc", "malloc", "libmimalloc.so.2", "", false},
     {"tcmalloc", "malloc", "libtcmalloc_minimal.so.4", "", false},
     {"zheap-smp", "smp", NULL, "", true},
+    /* issue 11: the SMP allocator behind malloc, preloaded; found when the build
+     * directory is in ZHEAP_BENCH_PEER_DIRS (bench/bench_preload.sh puts it there). */
+    {"zheap-preload", "malloc", "libzheap-malloc.so", "", false},
 };
 #define PEERS (sizeof peers / sizeof peers[0])
 

@@ -287,6 +287,33 @@ static smp_page *page_of(smp_segment *seg, const void *p) {
     return seg->pages[unit_of(seg, p)].head;
 }
 
+/* ---- ownership (zh_smp_owns) ------------------------------------------------------------ */
+
+/* One bit per 16 MiB granule of the address space that holds a segment or a huge
+ * header, so that zh_smp_owns can answer for any address without reading memory
+ * that may not be mapped (the preload library's free of a foreign pointer). 2 MiB of
+ * zero pages for a 48-bit address space, touched only where segments live. */
+#if UINTPTR_MAX > 0xffffffffu
+#define SMP_ADDRESS_BITS 48
+#else
+#define SMP_ADDRESS_BITS 32
+#endif
+#define SMP_GRANULES ((size_t)1 << (SMP_ADDRESS_BITS - SMP_SEGMENT_SHIFT))
+static _Atomic(uint64_t) owned_granules[SMP_GRANULES / 64];
+
+static void owned_mark(const void *header, bool on) {
+    size_t i = (uintptr_t)header >> SMP_SEGMENT_SHIFT;
+    uint64_t bit = (uint64_t)1 << (i % 64);
+    if (on) atomic_fetch_or_explicit(&owned_granules[i / 64], bit, memory_order_release);
+    else atomic_fetch_and_explicit(&owned_granules[i / 64], ~bit, memory_order_release);
+}
+
+static bool owned_granule(const void *header) {
+    size_t i = (uintptr_t)header >> SMP_SEGMENT_SHIFT;
+    return i < SMP_GRANULES &&
+           ((zh__atomic_load_acquire(&owned_granules[i / 64]) >> (i % 64)) & 1);
+}
+
 /* ---- unit bitmaps ------------------------------------------------------------------- */
 
 static bool bit_get(const uint64_t *bits, size_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
@@ -350,6 +377,7 @@ static smp_segment *segment_new(void) {
     seg->free_units = SMP_UNITS - 1;
     bits_set(seg->used, 0, 1, true);
     seg->pages[0].head = &seg->pages[0];
+    owned_mark(seg, true);
     segment_link(seg);
     g.mapped += SMP_SEGMENT_SIZE;
     g.free_unit_bytes += (SMP_UNITS - 1) * SMP_UNIT_SIZE;
@@ -359,6 +387,7 @@ static smp_segment *segment_new(void) {
 
 /* Locked. */
 static void segment_free(smp_segment *seg) {
+    owned_mark(seg, false);
     segment_unlink(seg);
     g.dirty_unit_bytes -= bits_count(seg->dirty, 0, SMP_UNITS) * SMP_UNIT_SIZE;
     g.free_unit_bytes -= (SMP_UNITS - 1) * SMP_UNIT_SIZE;
@@ -958,6 +987,7 @@ static ZH_NOINLINE void *huge_alloc(size_t len, size_t alignment) {
     m->base = base;
     m->map_len = need;
     m->block = block;
+    owned_mark(m, true);
     global_lock();
     active_add(need);
     g.large_live++;
@@ -973,6 +1003,7 @@ static size_t huge_usable(const smp_huge *m) {
 /* Locked. Unmaps a mapping that leaves the allocator. */
 static void huge_unmap(smp_huge *m) {
     g.mapped -= m->map_len;
+    owned_mark(m, false);
     os_unmap(m->base, m->map_len);
 }
 
@@ -1139,6 +1170,18 @@ void zh_smp_free_unsized(void *p) {
     smp_where w = where_is(p);
     check_live("zh_smp_free_unsized", p, w);
     free_block(p, w);
+}
+
+/* The start of a small block handed out (live or free: no per-block bit exists), of
+ * a live large run or of a huge block; reads only the allocator's own records. */
+bool zh_smp_owns(const void *p) {
+    if (p == NULL || !owned_granule(segment_of(p))) return false;
+    smp_where w = where_is(p);
+    if (w.page == NULL) return ((const smp_huge *)w.seg)->block == p;
+    char *start = page_start(w.page);
+    if (w.page->kind == PAGE_LARGE) return (char *)p == start;
+    return w.page->kind == PAGE_SMALL && (uintptr_t)p < w.page->bump &&
+           ((uintptr_t)p - (uintptr_t)start) % w.page->block_size == 0;
 }
 
 /* A dirty unit eligible for purging: any, or (aged_only) one freed long ago. */

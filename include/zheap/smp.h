@@ -10,6 +10,7 @@
 #ifndef ZHEAP_SMP_H
 #define ZHEAP_SMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,14 @@ ZH_EXTERN size_t zh_smp_usable_size(const void *p);
 /* Frees a live block of zh_smp_allocator without its length or alignment (what
  * free() needs). NULL is a no-op. Costs the same as the sized free. Thread-safe. */
 ZH_EXTERN void zh_smp_free_unsized(void *p);
+
+/* Whether `p` is the start of a block this allocator handed out: false for NULL,
+ * for any address it never mapped (read without touching that memory), for a
+ * pointer inside a block and for a large or huge block already freed. A small block
+ * freed since is still "owned" (a double free is not detected). The preload library
+ * checks it before free(). Thread-safe, lock-free: one bitmap load and a few reads
+ * of the allocator's own records. */
+ZH_EXTERN bool zh_smp_owns(const void *p);
 
 /* Gives retained free memory back to the OS now: every free unit and cached
  * mapping is purged or unmapped (the bounded policy of docs/smp.md does this
