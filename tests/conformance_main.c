@@ -31,26 +31,7 @@
 #include "common.h"            /* alignment helpers, ZH_PRINTF */
 #include "support/bytes.h"     /* zht_all_bytes */
 #include "platform/platform.h" /* backend facts: granularity, capabilities */
-
-/* ---- reporting ------------------------------------------------------------------ */
-
-static unsigned checks_passed;
-static unsigned checks_failed;
-
-ZH_PRINTF(2, 3) static bool check(bool ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(ok ? "ok   " : "FAIL ", stdout);
-    vprintf(fmt, ap);
-    va_end(ap);
-    fputc('\n', stdout);
-    fflush(stdout);
-    if (ok)
-        checks_passed++;
-    else
-        checks_failed++;
-    return ok;
-}
+#include "support/plain_check.h" /* check(), the closing "N passed, N failed" */
 
 /* ---- the conformance suite ---------------------------------------------------------- */
 
@@ -467,6 +448,5 @@ int main(void) {
     test_backend_over_aligned_no_hint();
     test_backend_misaligned_hint();
 
-    printf("%u passed, %u failed\n", checks_passed, checks_failed);
-    return checks_failed == 0 ? 0 : 1;
+    return plain_check_finish();
 }

@@ -21,6 +21,7 @@
 
 #include "common.h"
 #include "platform/platform.h"
+#include "support/plain_check.h"
 
 #if defined(_WIN32)
 #include <windows.h>
@@ -37,25 +38,6 @@
 #ifndef SEAM_FORK
 #define SEAM_FORK 0
 #endif
-
-/* ---- reporting ------------------------------------------------------------------------ */
-
-static unsigned checks_passed, checks_failed;
-
-ZH_PRINTF(2, 3) static bool check(bool ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(ok ? "ok   " : "FAIL ", stdout);
-    vprintf(fmt, ap);
-    va_end(ap);
-    fputc('\n', stdout);
-    fflush(stdout);
-    if (ok)
-        checks_passed++;
-    else
-        checks_failed++;
-    return ok;
-}
 
 static bool has(unsigned cap) { return (zh__os_info_get()->caps & cap) != 0; }
 
@@ -300,6 +282,5 @@ int main(void) {
     test_platform_facts();
     test_platform_diagnostics();
     test_platform_fault_injection();
-    printf("%u passed, %u failed\n", checks_passed, checks_failed);
-    return checks_failed == 0 ? 0 : 1;
+    return plain_check_finish();
 }
