@@ -19,9 +19,12 @@ def enc_len(n):
     if n <= 8192:
         v = n - 1
         return [0xA0 | (v >> 8), v & 255]
-    v = (n - 1) >> 5
-    assert v < 8192
-    return [0xE0 | (v >> 8), v & 255]
+    if n <= 1 + (4095 << 3):
+        v = (n - 1 + 7) >> 3  # rounds up: the decoded length is >= n
+        return [0xE0 | (v >> 8), v & 255]
+    v = (n - 1 + 63) >> 6
+    assert v < 4096
+    return [0xF0 | (v >> 8), v & 255]
 
 
 def enc_align(k):
@@ -56,7 +59,7 @@ def reset(mode, limit=0):
     return [6, mode, limit]
 
 
-CHECK = [7]
+CHECK = [0xFF]
 
 
 def basic():
@@ -85,10 +88,10 @@ def shrink_free_loop(big=65536 + 1, times=24):
 
 
 def split_loop(times=16):
-    """A 4-bigpage block, freed; a 1-bigpage block carved from it, freed; again."""
+    """A 4-bigpage block (3 bigpages + 1 byte), freed; a 1-bigpage block carved from it, freed; again."""
     ops = []
     for _ in range(times):
-        ops += alloc(4 * 65536, 3) + free(0) + alloc(65536, 3) + free(0)
+        ops += alloc(3 * 65536 + 1, 3) + free(0) + alloc(65536, 3) + free(0)
     return ops
 
 
