@@ -6,7 +6,7 @@
 set -euo pipefail
 packages=(cmake make gcc clang-14 pkg-config libcmocka-dev libunwind-dev
           libtalloc-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
-          binutils valgrind)
+          binutils valgrind libclang-rt-14-dev llvm-14)
 if [[ "${1:-}" == "--cross" ]]; then
   packages+=(gcc-mingw-w64-x86-64 wine wine64 wasi-libc libclang-rt-14-dev-wasm32 lld-14 nodejs)
 fi
