@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# .ci/valgrind.sh - the CTest suite under valgrind's memcheck.
+#
+# Builds the `valgrind` preset (Debug, ZHEAP_VALGRIND=ON: the allocators tell
+# memcheck which bytes they hand out) and runs `ctest -T memcheck`: a memory error
+# or a definite leak fails the test (tests/CMakeLists.txt has the options and
+# tests/valgrind.supp the intended oddities). Tests labelled no_valgrind are left
+# out (the reasons are in tests/CMakeLists.txt), and so are the packaging tests
+# (they run cmake, not zheap code).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake --preset valgrind
+cmake --build --preset valgrind
+ctest --test-dir build/valgrind -T memcheck -j2 -LE "no_valgrind|package" --timeout 900 \
+  --output-on-failure
