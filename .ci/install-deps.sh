@@ -4,9 +4,9 @@
 #   .ci/install-deps.sh           build + tests + benchmark peers
 #   .ci/install-deps.sh --cross   also the mingw-w64/wine and wasm32-wasi toolchains
 set -euo pipefail
-packages=(cmake make gcc clang-14 pkg-config libcmocka-dev libunwind-dev
+packages=(cmake make gcc g++ clang-14 pkg-config libcmocka-dev libunwind-dev
           libtalloc-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
-          binutils valgrind libclang-rt-14-dev llvm-14)
+          binutils valgrind python3 libclang-rt-14-dev llvm-14)
 if [[ "${1:-}" == "--cross" ]]; then
   packages+=(gcc-mingw-w64-x86-64 wine wine64 wasi-libc libclang-rt-14-dev-wasm32 lld-14 nodejs)
 fi

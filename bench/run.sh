@@ -48,7 +48,7 @@ if ! cmake --build "$build_dir" -j "$jobs" >"$build_dir/bench-build.log" 2>&1; t
 fi
 
 # A fixed order: the building blocks first, then what is built on them.
-benches="page c fba arena pool smp debug"
+benches="page c fba arena arena_growth pool smp debug"
 
 results="$build_dir/bench-results"
 mkdir -p "$results"

@@ -9,7 +9,7 @@ set(ZHEAP_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/zheap")
 
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/zheap"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT zheap_development
-        FILES_MATCHING PATTERN "*.h")
+        FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")
 install(FILES "${PROJECT_BINARY_DIR}/include/zheap/config.h"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/zheap" COMPONENT zheap_development)
 

@@ -55,6 +55,12 @@ elseif(NOT WIN32)
   list(APPEND ZHEAP_PLATFORM_LIBS Threads::Threads)
 endif()
 
+if(ZHEAP_HAVE_THREADS)
+  set(ZHEAP_HAVE_THREADS_01 1)
+else()
+  set(ZHEAP_HAVE_THREADS_01 0)
+endif()
+
 # Page size bounds per architecture (the runtime value is zh_page_size()).
 if(_zh_platform STREQUAL "wasm")
   set(ZHEAP_PAGE_SIZE_MIN 65536)

@@ -4,16 +4,23 @@
  * small header (next link and the buffer's exact size, so it can be returned to
  * the child with the length it was allocated with). Allocation bumps `cur`
  * towards `end` inside the newest buffer; that part is inline in arena.h. The
- * slow path here first asks the child to grow the newest buffer in place, then
- * takes a new one following the growth policy documented in arena.h.
+ * slow path here first asks the child to grow the newest buffer in place by the
+ * next step of the geometric sequence, then takes a new buffer, following the
+ * growth policy documented in arena.h. Every child call names the arena's caller
+ * (`ret_addr` from the vtable, or the public entry point's own return address),
+ * never arena.c.
  *
  * Costs: an allocation that fits is a handful of instructions and no call; a
- * full buffer costs one or two child calls. Free and resize are O(1). Reset and
+ * full buffer costs one or two child calls, and since every growth at least
+ * doubles what the arena can hold without the child, filling an arena with
+ * N bytes costs O(log N) child calls. Free and resize are O(1). Reset and
  * query_capacity walk the buffer list (O(buffers), and after a retaining reset
  * there is one buffer). Memory overhead: ZH_ARENA_HEADER_SIZE bytes per buffer,
- * plus the unused tail of each full buffer. */
+ * plus the unused tail of each full buffer and at most one step (<= the cap) of
+ * untouched room at the end of the newest. */
 #include "zheap/arena.h"
 
+#include "arena_internal.h"
 #include "common.h"
 
 struct zh__arena_buffer {
@@ -45,8 +52,17 @@ static void use_buffer(zh_arena *arena, struct zh__arena_buffer *b) {
     arena->end = buffer_end(b);
 }
 
-static void free_buffer(zh_arena *arena, struct zh__arena_buffer *b) {
-    zh_raw_free(arena->child, b, b->size, BUFFER_ALIGN, ZH_RETURN_ADDRESS());
+static void free_buffer(zh_arena *arena, struct zh__arena_buffer *b, uintptr_t ret_addr) {
+    zh_raw_free(arena->child, b, b->size, BUFFER_ALIGN, ret_addr);
+}
+
+/* Asks the child to make `b` exactly `size` bytes in place; false (and `b`
+ * unchanged) when it refuses. */
+static bool resize_buffer(zh_arena *arena, struct zh__arena_buffer *b, size_t size,
+                          uintptr_t ret_addr) {
+    if (!zh_raw_resize(arena->child, b, b->size, BUFFER_ALIGN, size, ret_addr)) return false;
+    b->size = size;
+    return true;
 }
 
 static void set_empty(zh_arena *arena) {
@@ -63,18 +79,22 @@ void zh_arena_init(zh_arena *arena, zh_allocator child) {
 
 /* Frees buffers from `first` to the end of the list, newest first: over a fixed
  * buffer child each one is then the child's last allocation and really comes back. */
-static void free_list(zh_arena *arena, struct zh__arena_buffer *first) {
+static void free_list(zh_arena *arena, struct zh__arena_buffer *first, uintptr_t ret_addr) {
     while (first != NULL) {
         struct zh__arena_buffer *next = first->next;
-        free_buffer(arena, first);
+        free_buffer(arena, first, ret_addr);
         first = next;
     }
 }
 
-void zh_arena_deinit(zh_arena *arena) {
-    free_list(arena, arena->buffers);
+void zh__arena_deinit_for(zh_arena *arena, uintptr_t ret_addr) {
+    free_list(arena, arena->buffers, ret_addr);
     set_empty(arena);
     arena->next_size = 0;
+}
+
+ZH_NOINLINE void zh_arena_deinit(zh_arena *arena) {
+    zh__arena_deinit_for(arena, ZH_RETURN_ADDRESS());
 }
 
 size_t zh_arena_query_capacity(const zh_arena *arena) {
@@ -86,41 +106,66 @@ size_t zh_arena_query_capacity(const zh_arena *arena) {
     return total;
 }
 
+/* Bytes left in the newest buffer (0 when there is none). */
+static size_t room_left(const zh_arena *arena) {
+    return (size_t)((uintptr_t)arena->end - (uintptr_t)arena->cur);
+}
+
+size_t zh_arena_query_available(const zh_arena *arena, size_t alignment) {
+    if (ZH_UNLIKELY(!zh__is_pow2(alignment)))
+        zh__panic("zh_arena_query_available", "alignment %zu is not a power of two", alignment);
+    size_t avail = room_left(arena);
+    size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
+    return pad < avail ? avail - pad : 0;
+}
+
+/* ---- the growth sequence --------------------------------------------------------- */
+
+/* The step after `size`: double, within [first, max]. */
+static size_t next_step(size_t size) {
+    if (size >= ZH_ARENA_MAX_BUFFER_SIZE / 2) return ZH_ARENA_MAX_BUFFER_SIZE;
+    return size * 2 < ZH_ARENA_FIRST_BUFFER_SIZE ? ZH_ARENA_FIRST_BUFFER_SIZE : size * 2;
+}
+
+static size_t current_step(const zh_arena *arena) {
+    return arena->next_size != 0 ? arena->next_size : ZH_ARENA_FIRST_BUFFER_SIZE;
+}
+
+/* The smallest step that holds `bytes` (header included), or the cap. */
+static size_t step_holding(size_t bytes) {
+    if (bytes >= ZH_ARENA_MAX_BUFFER_SIZE) return ZH_ARENA_MAX_BUFFER_SIZE;
+    size_t step = zh__ceil_pow2(bytes);
+    return step < ZH_ARENA_FIRST_BUFFER_SIZE ? ZH_ARENA_FIRST_BUFFER_SIZE : step;
+}
+
 /* ---- the slow path --------------------------------------------------------------- */
 
-static size_t padding_for(const unsigned char *p, size_t alignment) {
-    return (size_t)(-(uintptr_t)p) & (alignment - 1);
-}
-
-/* Bumps when the block fits in the newest buffer; NULL otherwise. */
-static void *bump(zh_arena *arena, size_t len, size_t alignment) {
-    if (arena->buffers == NULL) return NULL;
-    size_t avail = (size_t)(arena->end - arena->cur);
-    size_t pad = padding_for(arena->cur, alignment);
-    if (len > avail || pad > avail - len) return NULL;
-    unsigned char *p = arena->cur + pad;
-    arena->cur = p + len;
-    return p;
-}
-
-/* Asks the child to extend the newest buffer just enough for the block. */
-static bool grow_in_place(zh_arena *arena, size_t len, size_t alignment) {
+/* Asks the child to extend the newest buffer in place so that the block fits: by
+ * the next step when the block fits in it (the sequence then advances, as if a
+ * buffer of that step had been taken), or by exactly what a block larger than a
+ * step needs (the sequence stays). A refused step is not retried smaller: a
+ * child with a little slack (a page's tail, malloc's usable size) would then
+ * grant a few bytes at a time, and every allocation would call it again. */
+static bool grow_in_place(zh_arena *arena, size_t len, size_t alignment, uintptr_t ret_addr) {
     struct zh__arena_buffer *b = arena->buffers;
     if (b == NULL) return false;
     size_t used = (size_t)(arena->cur - (unsigned char *)b);
-    size_t pad = padding_for(arena->cur, alignment);
+    size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
     if (len > SIZE_MAX - used - pad) return false;
-    size_t new_size = used + pad + len;
-    if (!zh_raw_resize(arena->child, b, b->size, BUFFER_ALIGN, new_size, ZH_RETURN_ADDRESS()))
+    size_t need = used + pad + len;
+    size_t step = current_step(arena);
+    if (b->size <= SIZE_MAX - step && need <= b->size + step) {
+        if (!resize_buffer(arena, b, b->size + step, ret_addr)) return false;
+        arena->next_size = next_step(step);
+    } else if (!resize_buffer(arena, b, need, ret_addr)) {
         return false;
-    b->size = new_size;
+    }
     arena->end = buffer_end(b);
     return true;
 }
 
-static struct zh__arena_buffer *take_buffer(zh_arena *arena, size_t size) {
-    struct zh__arena_buffer *b =
-        zh_raw_alloc(arena->child, size, BUFFER_ALIGN, ZH_RETURN_ADDRESS());
+static struct zh__arena_buffer *take_buffer(zh_arena *arena, size_t size, uintptr_t ret_addr) {
+    struct zh__arena_buffer *b = zh_raw_alloc(arena->child, size, BUFFER_ALIGN, ret_addr);
     if (b == NULL) return NULL;
     b->size = size;
     b->next = arena->buffers;
@@ -129,16 +174,10 @@ static struct zh__arena_buffer *take_buffer(zh_arena *arena, size_t size) {
     return b;
 }
 
-/* The ordinary size after `size`: double, within [first, max]. */
-static size_t next_step(size_t size) {
-    if (size >= ZH_ARENA_MAX_BUFFER_SIZE / 2) return ZH_ARENA_MAX_BUFFER_SIZE;
-    return size * 2 < ZH_ARENA_FIRST_BUFFER_SIZE ? ZH_ARENA_FIRST_BUFFER_SIZE : size * 2;
-}
-
-/* An ordinary buffer of the geometric sequence, halving on refusal down to `need`. */
-static bool add_ordinary_buffer(zh_arena *arena, size_t step, size_t need) {
+/* A buffer of the geometric sequence, halving on refusal down to `need`. */
+static bool add_ordinary_buffer(zh_arena *arena, size_t step, size_t need, uintptr_t ret_addr) {
     for (size_t size = step;; size = size / 2 < need ? need : size / 2) {
-        if (take_buffer(arena, size) != NULL) {
+        if (take_buffer(arena, size, ret_addr) != NULL) {
             arena->next_size = next_step(size);
             return true;
         }
@@ -147,31 +186,36 @@ static bool add_ordinary_buffer(zh_arena *arena, size_t step, size_t need) {
 }
 
 /* A buffer that certainly holds `len` bytes at `alignment`. */
-static bool add_buffer(zh_arena *arena, size_t len, size_t alignment) {
+static bool add_buffer(zh_arena *arena, size_t len, size_t alignment, uintptr_t ret_addr) {
     /* Usable bytes start malloc-aligned, so at most this much padding is needed. */
     size_t worst_pad = alignment > ZH_MALLOC_ALIGNMENT ? alignment - ZH_MALLOC_ALIGNMENT : 0;
     size_t need;
     if (len > SIZE_MAX - HEADER - worst_pad ||
         !zh__align_forward_checked(HEADER + worst_pad + len, ZH_MALLOC_ALIGNMENT, &need))
         return false;
-    size_t step = arena->next_size != 0 ? arena->next_size : ZH_ARENA_FIRST_BUFFER_SIZE;
-    if (need <= step) return add_ordinary_buffer(arena, step, need);
+    size_t step = current_step(arena);
+    if (need <= step) return add_ordinary_buffer(arena, step, need, ret_addr);
     /* Its own size; the sequence still advances, so that a run of medium-sized
      * requests soon fits ordinary buffers again. */
-    if (take_buffer(arena, need) == NULL) return false;
+    if (take_buffer(arena, need, ret_addr) == NULL) return false;
     arena->next_size = next_step(step);
     return true;
 }
 
-void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignment) {
+void *zh__arena_alloc_grow(zh_arena *arena, size_t len, size_t alignment, uintptr_t ret_addr) {
+    if (grow_in_place(arena, len, alignment, ret_addr) ||
+        add_buffer(arena, len, alignment, ret_addr))
+        return zh__arena_bump(arena, len, alignment);
+    return NULL;
+}
+
+/* Not inlined anywhere (also not under LTO): its return address is what it names. */
+ZH_NOINLINE void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignment) {
     if (ZH_UNLIKELY(!zh__is_pow2(alignment)))
         zh__panic("zh_arena_alloc", "alignment %zu is not a power of two", alignment);
     if (len == 0) return zh__zero_length_ptr(alignment);
-    void *p = bump(arena, len, alignment);
-    if (p != NULL) return p;
-    if (grow_in_place(arena, len, alignment) || add_buffer(arena, len, alignment))
-        return bump(arena, len, alignment);
-    return NULL;
+    /* zh_arena_alloc's bump failed: the block does not fit. */
+    return zh__arena_alloc_grow(arena, len, alignment, ZH_RETURN_ADDRESS());
 }
 
 /* ---- the vtable ---------------------------------------------------------------- */
@@ -181,9 +225,14 @@ static bool is_last(const zh_arena *arena, const void *mem, size_t len) {
     return arena->buffers != NULL && (const unsigned char *)mem + len == arena->cur;
 }
 
+/* len > 0 and a valid zh_align by the vtable contract: no checks, straight to
+ * the bump. */
 static void *arena_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
-    (void)ret_addr;
-    return zh_arena_alloc(ctx, len, zh_align_to_bytes(align));
+    zh_arena *arena = ctx;
+    size_t alignment = zh_align_to_bytes(align);
+    if (ZH_LIKELY(zh__arena_fits(arena, len, alignment)))
+        return zh__arena_take(arena, len, alignment);
+    return zh__arena_alloc_grow(arena, len, alignment, ret_addr);
 }
 
 static bool arena_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
@@ -195,7 +244,7 @@ static bool arena_resize(void *ctx, void *mem, size_t len, zh_align align, size_
         arena->cur -= len - new_len;
         return true;
     }
-    if (new_len - len > (size_t)(arena->end - arena->cur)) return false;
+    if (new_len - len > room_left(arena)) return false;
     arena->cur += new_len - len;
     return true;
 }
@@ -239,41 +288,50 @@ static size_t requested_capacity(const zh_arena *arena, zh_arena_reset_mode mode
     zh__panic("zh_arena_reset", "unknown reset mode %d", (int)mode);
 }
 
+/* The step that holds what the round took from the buffers: all the capacity but
+ * the newest buffer's free tail (older buffers' tails count: they were lost). */
+static size_t step_for_round(const zh_arena *arena) {
+    size_t used = zh_arena_query_capacity(arena) - room_left(arena);
+    return step_holding(used > SIZE_MAX - HEADER ? SIZE_MAX : used + HEADER);
+}
+
 /* Makes the single remaining buffer `keep` exactly `size` bytes: in place when
  * the child can, else by replacing it. False (and `keep` unchanged) on refusal. */
-static bool resize_kept_buffer(zh_arena *arena, struct zh__arena_buffer *keep, size_t size) {
-    if (keep->size == size) return true;
-    if (zh_raw_resize(arena->child, keep, keep->size, BUFFER_ALIGN, size,
-                      ZH_RETURN_ADDRESS())) {
-        keep->size = size;
-        return true;
-    }
-    struct zh__arena_buffer *fresh =
-        zh_raw_alloc(arena->child, size, BUFFER_ALIGN, ZH_RETURN_ADDRESS());
+static bool resize_kept_buffer(zh_arena *arena, struct zh__arena_buffer *keep, size_t size,
+                               uintptr_t ret_addr) {
+    if (keep->size == size || resize_buffer(arena, keep, size, ret_addr)) return true;
+    struct zh__arena_buffer *fresh = zh_raw_alloc(arena->child, size, BUFFER_ALIGN, ret_addr);
     if (fresh == NULL) return false;
-    free_buffer(arena, keep);
+    free_buffer(arena, keep, ret_addr);
     fresh->size = size;
     fresh->next = NULL;
     arena->buffers = fresh;
     return true;
 }
 
-bool zh_arena_reset(zh_arena *arena, zh_arena_reset_mode mode, size_t limit) {
+bool zh__arena_reset_for(zh_arena *arena, zh_arena_reset_mode mode, size_t limit,
+                         uintptr_t ret_addr) {
     size_t capacity = requested_capacity(arena, mode, limit);
     if (capacity == 0 || capacity > SIZE_MAX - HEADER) {
         bool ok = capacity == 0;
-        zh_arena_deinit(arena);
+        size_t step = step_for_round(arena);
+        zh__arena_deinit_for(arena, ret_addr);
+        arena->next_size = step;
         return ok;
     }
     /* Keep the oldest buffer and free the rest, newest first. */
     struct zh__arena_buffer *keep = arena->buffers;
     while (keep->next != NULL) {
         struct zh__arena_buffer *next = keep->next;
-        free_buffer(arena, keep);
+        free_buffer(arena, keep, ret_addr);
         keep = next;
     }
     arena->buffers = keep;
-    bool ok = resize_kept_buffer(arena, keep, HEADER + capacity);
+    bool ok = resize_kept_buffer(arena, keep, HEADER + capacity, ret_addr);
     use_buffer(arena, arena->buffers);
     return ok;
+}
+
+ZH_NOINLINE bool zh_arena_reset(zh_arena *arena, zh_arena_reset_mode mode, size_t limit) {
+    return zh__arena_reset_for(arena, mode, limit, ZH_RETURN_ADDRESS());
 }

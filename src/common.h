@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "zheap/allocator.h"
+#include "zheap/internal.h" /* bit and alignment helpers, ZH__LIKELY */
 
 /* ZH_CONFIG_SAFETY is set by CMake from ZHEAP_SAFETY. Debug-only code is written as
  * `if (zh__config_safety) { ... }` so that it is compiled and type-checked in
@@ -97,40 +98,6 @@ ZH_NORETURN ZH_PRINTF(2, 3) void zh__panic(const char *call, const char *fmt, ..
 /* Fills `len` bytes at `p` with ZH_UNDEFINED_BYTE when safety is on. */
 static inline void zh__mark_undefined(void *p, size_t len) {
     if (zh__config_safety) memset(p, ZH_UNDEFINED_BYTE, len);
-}
-
-static inline bool zh__is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
-
-/* log2 of a power of two. */
-static inline unsigned zh__log2_pow2(size_t x) {
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_ctzll((unsigned long long)x);
-#else
-    unsigned n = 0;
-    while (x > 1) x >>= 1, n++;
-    return n;
-#endif
-}
-
-/* Rounds x up to a multiple of `alignment` (a power of two). The caller ensures
- * no overflow, or uses zh__align_forward_checked. */
-static inline size_t zh__align_forward(size_t x, size_t alignment) {
-    return (x + alignment - 1) & ~(alignment - 1);
-}
-static inline uintptr_t zh__align_forward_addr(uintptr_t x, size_t alignment) {
-    return (x + alignment - 1) & ~(uintptr_t)(alignment - 1);
-}
-static inline size_t zh__align_backward(size_t x, size_t alignment) {
-    return x & ~(alignment - 1);
-}
-/* False on overflow. */
-static inline bool zh__align_forward_checked(size_t x, size_t alignment, size_t *out) {
-    if (x > SIZE_MAX - (alignment - 1)) return false;
-    *out = zh__align_forward(x, alignment);
-    return true;
-}
-static inline bool zh__is_aligned(const void *p, size_t alignment) {
-    return ((uintptr_t)p & (alignment - 1)) == 0;
 }
 
 /* The pointer handed out for zero-length requests: non-NULL, aligned, never

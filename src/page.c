@@ -7,7 +7,9 @@
  * mapping with the requested alignment (the platform over-maps and trims when the
  * alignment exceeds its granularity). A process-wide atomic address hint, advanced
  * with a compare-and-swap past each new mapping, steers the next mapping above the
- * last one so that freed addresses are not reused at once. resize works on whole
+ * last one so that freed addresses are not reused at once; a hint set by the user
+ * is rounded up to a page boundary, and a hint the OS refuses is dropped for that
+ * mapping (which then moves it on). resize works on whole
  * pages: the same page count always succeeds, shrinking gives tail pages back where
  * the platform can, growing extends the mapping in place where the following pages
  * are free. remap additionally lets the OS move the mapping without copying
@@ -40,8 +42,32 @@ size_t zh_page_size(void) {
     return page;
 }
 
+/* A hint on a page boundary: the given address rounded up to the next page (0 if
+ * that wraps). Some mmaps reject a hint that is not (valgrind's does). */
+static uintptr_t page_aligned_hint(uintptr_t hint) {
+    uintptr_t rounded = zh__align_forward_addr(hint, zh_page_size());
+    return rounded < hint ? 0 : rounded;
+}
+
 void zh_set_mmap_addr_hint(void *hint) {
-    atomic_store_explicit(&next_mmap_addr_hint, (uintptr_t)hint, memory_order_relaxed);
+    atomic_store_explicit(&next_mmap_addr_hint, page_aligned_hint((uintptr_t)hint),
+                          memory_order_relaxed);
+}
+
+/* Maps at the hint, or anywhere if the OS refuses the hint (so that a hint the OS
+ * dislikes costs one retry instead of failing every allocation); the hint then
+ * moves past the new mapping. */
+static char *map_pages(size_t map_len, size_t alignment) {
+    uintptr_t hint = atomic_load_explicit(&next_mmap_addr_hint, memory_order_relaxed);
+    char *p = zh__os_map(map_len, alignment, (void *)hint);
+    if (p == NULL && hint != 0) p = zh__os_map(map_len, alignment, NULL);
+    if (p == NULL) return NULL;
+    /* Only the thread whose hint was current moves it on; a lost race means
+     * another mapping just advanced it, which serves the purpose as well. */
+    atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &hint,
+                                            (uintptr_t)p + map_len, memory_order_relaxed,
+                                            memory_order_relaxed);
+    return p;
 }
 
 /* Rounds len up to whole pages; false when that overflows. */
@@ -61,15 +87,7 @@ static void *page_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_add
     size_t map_len;
     if (!page_aligned_len(len, page, &map_len)) return NULL;
 
-    uintptr_t hint = atomic_load_explicit(&next_mmap_addr_hint, memory_order_relaxed);
-    char *p = zh__os_map(map_len, zh_align_to_bytes(align), (void *)hint);
-    if (p == NULL) return NULL;
-    /* Only the thread whose hint was current moves it on; a lost race means
-     * another mapping just advanced it, which serves the purpose as well. */
-    atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &hint,
-                                            (uintptr_t)p + map_len, memory_order_relaxed,
-                                            memory_order_relaxed);
-    return p;
+    return map_pages(map_len, zh_align_to_bytes(align));
 }
 
 /* In-place change of the page count. Shrinking needs ZH__OS_CAN_SHRINK: without it

@@ -4,7 +4,10 @@
  * allocator; destroyed items are pushed onto a singly linked free list threaded
  * through the items themselves, and create pops it first. The pop/push fast
  * paths are inline in pool.h; this file has the rest (new items, checks and
- * 0xaa fill in ZHEAP_SAFETY builds, preheat, reset).
+ * 0xaa fill in ZHEAP_SAFETY builds, preheat, reset). The pool uses the arena
+ * only through its functions (arena.h, arena_internal.h), and names its own
+ * caller to the arena, so the backing allocator sees the user's code as the
+ * return address.
  *
  * Costs: create and destroy are O(1) - a pointer pop/push when the free list has
  * items, an arena bump otherwise, and a backing-allocator call only when the
@@ -13,6 +16,7 @@
  * a non-growable pool, O(items) to rebuild its free list. */
 #include "zheap/pool.h"
 
+#include "arena_internal.h"
 #include "common.h"
 
 static void validate_options(zh_pool_options *o) {
@@ -42,8 +46,8 @@ void zh_pool_init(zh_pool *pool, zh_allocator backing, zh_pool_options options) 
     zh_arena_init(&pool->arena, backing);
 }
 
-void zh_pool_deinit(zh_pool *pool) {
-    zh_arena_deinit(&pool->arena);
+ZH_NOINLINE void zh_pool_deinit(zh_pool *pool) {
+    zh__arena_deinit_for(&pool->arena, ZH_RETURN_ADDRESS());
     pool->free_list = NULL;
     pool->carved = 0;
 }
@@ -59,10 +63,17 @@ static void push_run(zh_pool *pool, unsigned char *first, size_t count) {
     for (size_t i = count; i > 0; i--) push_free(pool, first + (i - 1) * pool->item_size);
 }
 
-bool zh_pool_preheat(zh_pool *pool, size_t count) {
+/* `len` (> 0) bytes at item alignment from the arena, naming `ret_addr`. */
+static void *carve(zh_pool *pool, size_t len, uintptr_t ret_addr) {
+    if (ZH_LIKELY(zh__arena_fits(&pool->arena, len, pool->item_align)))
+        return zh__arena_take(&pool->arena, len, pool->item_align);
+    return zh__arena_alloc_grow(&pool->arena, len, pool->item_align, ret_addr);
+}
+
+ZH_NOINLINE bool zh_pool_preheat(zh_pool *pool, size_t count) {
     if (count == 0) return true;
     if (count > SIZE_MAX / pool->item_size) return false;
-    unsigned char *run = zh_arena_alloc(&pool->arena, count * pool->item_size, pool->item_align);
+    unsigned char *run = carve(pool, count * pool->item_size, ZH_RETURN_ADDRESS());
     if (run == NULL) return false;
     zh__mark_undefined(run, count * pool->item_size);
     pool->carved += count;
@@ -70,13 +81,13 @@ bool zh_pool_preheat(zh_pool *pool, size_t count) {
     return true;
 }
 
-void *(zh_pool_create)(zh_pool *pool) {
+ZH_NOINLINE void *(zh_pool_create)(zh_pool *pool) {
     void *item = pool->free_list;
     if (item != NULL) {
         pool->free_list = *(void **)item;
     } else {
         if (!pool->growable) return NULL;
-        item = zh_arena_alloc(&pool->arena, pool->item_size, pool->item_align);
+        item = carve(pool, pool->item_size, ZH_RETURN_ADDRESS());
         if (item == NULL) return NULL;
         pool->carved++;
     }
@@ -98,21 +109,17 @@ void(zh_pool_destroy)(zh_pool *pool, void *item) {
 /* After a retaining reset the arena holds one buffer; carve up to `count` items
  * from it without asking the backing allocator for more. */
 static void carve_retained(zh_pool *pool, size_t count) {
-    zh_arena *a = &pool->arena;
-    if (a->buffers == NULL) return;
-    size_t pad = (size_t)(-(uintptr_t)a->cur) & (pool->item_align - 1);
-    size_t avail = (size_t)(a->end - a->cur);
-    size_t fits = avail < pad ? 0 : (avail - pad) / pool->item_size;
+    size_t fits = zh_arena_query_available(&pool->arena, pool->item_align) / pool->item_size;
     if (count > fits) count = fits;
     if (count == 0) return;
-    unsigned char *run = zh_arena_alloc(a, count * pool->item_size, pool->item_align);
+    unsigned char *run = zh__arena_take(&pool->arena, count * pool->item_size, pool->item_align);
     pool->carved = count;
     push_run(pool, run, count);
 }
 
-bool zh_pool_reset(zh_pool *pool, zh_arena_reset_mode mode, size_t limit) {
+ZH_NOINLINE bool zh_pool_reset(zh_pool *pool, zh_arena_reset_mode mode, size_t limit) {
     size_t had = pool->carved;
-    bool ok = zh_arena_reset(&pool->arena, mode, limit);
+    bool ok = zh__arena_reset_for(&pool->arena, mode, limit, ZH_RETURN_ADDRESS());
     pool->free_list = NULL;
     pool->carved = 0;
     if (!pool->growable) carve_retained(pool, had);

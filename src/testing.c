@@ -440,9 +440,12 @@ zh_allocator zh_validation_wrap(zh_validator *v, zh_allocator child) {
 
 /* ---- failing allocator -------------------------------------------------------------------- */
 
+/* Zig's FailingAllocator: only calls that succeed move the indices, so
+ * fail_index counts successful allocations (a NULL from the child does not use
+ * up one), and has_induced_failure is about allocations only. */
 static void *failing_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     zh_failing *f = ctx;
-    if (f->alloc_index++ >= f->fail_index) {
+    if (f->alloc_index >= f->fail_index) {
         f->has_induced_failure = true;
         return NULL;
     }
@@ -450,27 +453,23 @@ static void *failing_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_
     if (p == NULL) return NULL;
     f->allocated_bytes += len;
     f->allocations++;
+    f->alloc_index++;
     return p;
 }
 
-/* True when this resize or remap must be made to fail. */
-static bool resize_should_fail(zh_failing *f) {
-    if (f->resize_index++ < f->resize_fail_index) return false;
-    f->has_induced_failure = true;
-    return true;
-}
-
+/* Counts a successful resize or remap from `len` to `new_len`. */
 static void count_resize(zh_failing *f, size_t len, size_t new_len) {
     if (new_len > len)
         f->allocated_bytes += new_len - len;
     else
         f->freed_bytes += len - new_len;
+    f->resize_index++;
 }
 
 static bool failing_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                            uintptr_t ret_addr) {
     zh_failing *f = ctx;
-    if (resize_should_fail(f)) return false;
+    if (f->resize_index >= f->resize_fail_index) return false;
     if (!f->child.vtable->resize(f->child.ctx, mem, len, align, new_len, ret_addr)) return false;
     count_resize(f, len, new_len);
     return true;
@@ -479,7 +478,7 @@ static bool failing_resize(void *ctx, void *mem, size_t len, zh_align align, siz
 static void *failing_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                            uintptr_t ret_addr) {
     zh_failing *f = ctx;
-    if (resize_should_fail(f)) return NULL;
+    if (f->resize_index >= f->resize_fail_index) return NULL;
     void *p = f->child.vtable->remap(f->child.ctx, mem, len, align, new_len, ret_addr);
     if (p != NULL) count_resize(f, len, new_len);
     return p;

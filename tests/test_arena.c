@@ -398,6 +398,134 @@ static void test_ordinary_growth_is_geometric_and_capped(void **state) {
     assert_balanced(&counter);
 }
 
+/* Allocates `bytes` in blocks of 8..256 B (the same sequence for the same seed),
+ * writing the first byte of each, as the workload of issue 13. */
+static void fill_small_blocks(zh_arena *arena, size_t bytes, uint32_t seed) {
+    for (size_t done = 0; done < bytes;) {
+        seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
+        size_t len = 8 + seed % 249;
+        unsigned char *p = zh_arena_alloc(arena, len, 8);
+        assert_non_null(p);
+        p[0] = 1;
+        done += len;
+    }
+}
+
+/* Issue 13: growth in place asks for the next step, not for one block, so the
+ * child is called O(log bytes) times per round; and a FREE_ALL reset remembers
+ * the round's size, so an equal round costs one allocation and one free. */
+static void check_growth_is_logarithmic(zh_allocator child) {
+    zht_recorder r;
+    zh_arena arena;
+    zh_arena_init(&arena, zht_recorder_init(&r, child));
+    for (size_t bytes = 64 * KIB; bytes <= 64 * MIB; bytes *= 8) {
+        size_t before = zht_recorder_calls(&r);
+        fill_small_blocks(&arena, bytes, 2463534242u);
+        size_t calls = zht_recorder_calls(&r) - before;
+        if (calls > zht_arena_growth_call_bound(bytes))
+            fail_msg("%zu bytes in small blocks took %zu child calls (bound %zu)", bytes, calls,
+                     zht_arena_growth_call_bound(bytes));
+        assert_true(calls <= 2 * zh__ceil_log2(bytes)); /* c * log2(bytes), c = 2 */
+
+        assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
+        before = zht_recorder_calls(&r);
+        fill_small_blocks(&arena, bytes, 2463534242u);
+        assert_int_equal(zht_recorder_calls(&r) - before, 1);
+        assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
+        assert_int_equal(zht_recorder_calls(&r) - before, 2); /* and one free */
+    }
+    zh_arena_deinit(&arena);
+    assert_int_equal(r.allocs, r.frees);
+}
+
+static void test_growth_is_logarithmic_page(void **state) {
+    (void)state;
+    check_growth_is_logarithmic(zh_page_allocator);
+}
+
+static void test_growth_is_logarithmic_c(void **state) {
+    (void)state;
+    check_growth_is_logarithmic(zh_c_allocator);
+}
+
+/* Growth in place is by the next step: one request of a few bytes does not
+ * make the child extend the buffer by only those bytes. */
+static void test_growth_in_place_takes_a_step(void **state) {
+    (void)state;
+    static _Alignas(16) unsigned char memory[1 * MIB];
+    zh_fba fba; /* grows its last block in place whenever there is room */
+    zh_fba_init(&fba, memory, sizeof memory);
+    zh_failing counter;
+    counting_init(&counter, zh_fba_allocator(&fba));
+    zh_arena arena;
+    zh_arena_init(&arena, zh_failing_allocator(&counter));
+    assert_non_null(zh_arena_alloc(&arena, ZH_ARENA_FIRST_BUFFER_SIZE - ZH_ARENA_HEADER_SIZE, 1));
+    size_t before = live_bytes(&counter);
+    assert_non_null(zh_arena_alloc(&arena, 8, 8)); /* the buffer is full */
+    /* In place, by the next step (twice the first), not by 8 bytes. */
+    assert_int_equal(counter.resize_index, 1);
+    assert_int_equal(counter.allocations, 1);
+    assert_int_equal(live_bytes(&counter) - before, 2 * ZH_ARENA_FIRST_BUFFER_SIZE);
+    assert_int_equal(zh_arena_query_available(&arena, 1), 2 * ZH_ARENA_FIRST_BUFFER_SIZE - 8);
+    /* The next step is twice that. */
+    before = live_bytes(&counter);
+    assert_non_null(zh_arena_alloc(&arena, 2 * ZH_ARENA_FIRST_BUFFER_SIZE, 1));
+    assert_int_equal(live_bytes(&counter) - before, 4 * ZH_ARENA_FIRST_BUFFER_SIZE);
+    zh_arena_deinit(&arena);
+    assert_balanced(&counter);
+}
+
+/* FREE_ALL sizes the next round's first buffer for what this round used, and a
+ * small round after a big one goes back to small buffers. */
+static void test_free_all_remembers_the_round(void **state) {
+    (void)state;
+    zh_failing counter;
+    counting_init(&counter, zh_page_allocator);
+    zh_arena arena;
+    zh_arena_init(&arena, zh_failing_allocator(&counter));
+    fill_small_blocks(&arena, 3 * MIB, 7u);
+    assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
+    assert_non_null(zh_arena_alloc(&arena, 8, 8));
+    /* 3 MiB and a little: the step that holds it is 4 MiB. */
+    assert_int_equal(live_bytes(&counter), 4 * MIB);
+    assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
+    assert_non_null(zh_arena_alloc(&arena, 8, 8)); /* a round of 8 bytes... */
+    assert_true(zh_arena_reset(&arena, ZH_ARENA_FREE_ALL, 0));
+    assert_non_null(zh_arena_alloc(&arena, 8, 8)); /* ...is followed by a small buffer */
+    assert_int_equal(live_bytes(&counter), ZH_ARENA_FIRST_BUFFER_SIZE);
+    /* deinit forgets: the sequence starts at the first step again. */
+    fill_small_blocks(&arena, 1 * MIB, 7u);
+    zh_arena_deinit(&arena);
+    assert_non_null(zh_arena_alloc(&arena, 8, 8));
+    assert_int_equal(live_bytes(&counter), ZH_ARENA_FIRST_BUFFER_SIZE);
+    zh_arena_deinit(&arena);
+    assert_balanced(&counter);
+}
+
+static void test_query_available(void **state) {
+    (void)state;
+    zh_arena arena;
+    zh_arena_init(&arena, zh_c_allocator);
+    assert_int_equal(zh_arena_query_available(&arena, 16), 0);
+    assert_non_null(zh_arena_alloc(&arena, 1, 1));
+    size_t left = zh_arena_query_available(&arena, 1);
+    assert_int_equal(left, ZH_ARENA_FIRST_BUFFER_SIZE - ZH_ARENA_HEADER_SIZE - 1);
+    assert_int_equal(zh_arena_query_available(&arena, 16), left - 15);
+    /* Exactly that much fits without the child; one more byte does not. */
+    zh_failing refuse;
+    zh_failing_init(&refuse, zh_c_allocator, 0);
+    zh_arena_deinit(&arena);
+    zh_arena_init(&arena, zh_c_allocator);
+    assert_non_null(zh_arena_alloc(&arena, 1, 1));
+    arena.child = zh_failing_allocator(&refuse); /* the child now refuses everything */
+    zh_failing_set_resize_fail_index(&refuse, 0);
+    assert_null(zh_arena_alloc(&arena, left + 1, 1));
+    assert_non_null(zh_arena_alloc(&arena, left, 1));
+    assert_int_equal(zh_arena_query_available(&arena, 1), 0);
+    arena.child = zh_c_allocator;
+    zh_arena_deinit(&arena);
+}
+
 static void test_overflowing_request_is_oom(void **state) {
     (void)state;
     zh_arena arena;
@@ -512,6 +640,11 @@ int main(void) {
         cmocka_unit_test(test_reset_with_preheating),
         cmocka_unit_test(test_huge_request_gets_its_own_size),
         cmocka_unit_test(test_ordinary_growth_is_geometric_and_capped),
+        cmocka_unit_test(test_growth_is_logarithmic_page),
+        cmocka_unit_test(test_growth_is_logarithmic_c),
+        cmocka_unit_test(test_growth_in_place_takes_a_step),
+        cmocka_unit_test(test_free_all_remembers_the_round),
+        cmocka_unit_test(test_query_available),
         cmocka_unit_test(test_overflowing_request_is_oom),
         cmocka_unit_test(test_oom_sweep),
         cmocka_unit_test(test_over_fixed_buffer),

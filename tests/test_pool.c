@@ -244,6 +244,40 @@ static bool pool_scenario(zh_allocator backing, void *ctx) {
     return ok;
 }
 
+/* Issue 13 for the pool: items come from an arena that grows by geometric steps,
+ * so creating items of `bytes` in all takes O(log bytes) backing calls, and after
+ * a FREE_ALL reset an equal round takes one allocation (and one free). */
+static void check_pool_growth_is_logarithmic(zh_allocator backing) {
+    zht_recorder r;
+    zh_pool pool;
+    zh_pool_init(&pool, zht_recorder_init(&r, backing),
+                 (zh_pool_options){.item_size = 48, .item_align = 16, .growable = true});
+    for (size_t bytes = 64 * 1024; bytes <= 16 * 1024 * 1024; bytes *= 16) {
+        for (int round = 0; round < 2; round++) {
+            size_t before = zht_recorder_calls(&r);
+            for (size_t done = 0; done < bytes; done += 48) {
+                unsigned char *item = zh_pool_create(&pool);
+                assert_non_null(item);
+                item[0] = 1;
+            }
+            size_t calls = zht_recorder_calls(&r) - before;
+            if (round == 0 && calls > zht_arena_growth_call_bound(bytes))
+                fail_msg("%zu bytes of items took %zu backing calls (bound %zu)", bytes, calls,
+                         zht_arena_growth_call_bound(bytes));
+            if (round == 1) assert_int_equal(calls, 1);
+            assert_true(zh_pool_reset(&pool, ZH_ARENA_FREE_ALL, 0));
+        }
+    }
+    zh_pool_deinit(&pool);
+    assert_int_equal(r.allocs, r.frees);
+}
+
+static void test_growth_is_logarithmic(void **state) {
+    (void)state;
+    check_pool_growth_is_logarithmic(zh_page_allocator);
+    check_pool_growth_is_logarithmic(zh_c_allocator);
+}
+
 static void test_oom_sweep(void **state) {
     (void)state;
     assert_true(zht_oom_sweep(zh_c_allocator, pool_scenario, NULL) >= 3);
@@ -314,6 +348,7 @@ int main(void) {
         cmocka_unit_test(test_non_growable_exhaustion),
         cmocka_unit_test(test_reset_modes),
         cmocka_unit_test(test_reset_non_growable_keeps_items),
+        cmocka_unit_test(test_growth_is_logarithmic),
         cmocka_unit_test(test_oom_sweep),
         cmocka_unit_test(test_bad_options_abort),
         cmocka_unit_test(test_bad_destroy_aborts),

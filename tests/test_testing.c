@@ -256,12 +256,12 @@ static void failing_index_zero_fails_everything(void **state) {
     assert_null(zh_alloc(a, 16));
     assert_null(zh_alloc(a, 16));
     assert_true(f.has_induced_failure);
-    assert_int_equal(f.alloc_index, 2);
+    assert_int_equal(f.alloc_index, 0); /* failed calls do not count (Zig) */
     assert_int_equal(f.allocations, 0);
     assert_int_equal(f.allocated_bytes, 0);
     /* Zero-length requests never reach it, so they cannot fail. */
     assert_non_null(zh_alloc(a, 0));
-    assert_int_equal(f.alloc_index, 2);
+    assert_int_equal(f.alloc_index, 0);
 }
 
 static void failing_after_n_allocations(void **state) {
@@ -278,6 +278,7 @@ static void failing_after_n_allocations(void **state) {
     assert_true(f.has_induced_failure);
     assert_null(zh_alloc(a, 1));
     assert_int_equal(f.allocations, 2);
+    assert_int_equal(f.alloc_index, 2); /* successful allocations only */
     assert_int_equal(f.allocated_bytes, 30);
     zh_free(a, p2, 20);
     zh_free(a, p1, 10);
@@ -333,11 +334,12 @@ static void failing_resize_fail_index(void **state) {
     zh_allocator a = zh_failing_allocator(&f);
     void *p = zh_alloc(a, 100);
     assert_true(zh_resize(a, p, 100, 90));
-    assert_false(f.has_induced_failure);
     assert_false(zh_resize(a, p, 90, 80)); /* the child would agree, but it is made to fail */
-    assert_true(f.has_induced_failure);
     assert_null(zh_remap(a, p, 90, 80));
-    assert_int_equal(f.resize_index, 3);
+    /* As in Zig: only allocations made to fail set has_induced_failure, and only
+     * successful resizes move resize_index. */
+    assert_false(f.has_induced_failure);
+    assert_int_equal(f.resize_index, 1);
     assert_int_equal(f.freed_bytes, 10);
     zh_free(a, p, 90);
     assert_int_equal(f.allocated_bytes, f.freed_bytes);
@@ -351,7 +353,58 @@ static void failing_child_oom_is_not_induced(void **state) {
     assert_null(zh_alloc(zh_failing_allocator(&f), 8));
     assert_false(f.has_induced_failure);
     assert_int_equal(f.allocations, 0);
-    assert_int_equal(f.alloc_index, 1);
+    assert_int_equal(f.alloc_index, 0);
+}
+
+/* fail_index counts successful allocations: a request the child refuses does not
+ * use up one of them (Zig's FailingAllocator, and what testing.h says). */
+static void failing_counts_only_successful_allocations(void **state) {
+    (void)state;
+    broken b = {0}; /* refuses anything beyond its 4 MiB */
+    zh_failing f;
+    zh_failing_init(&f, broken_allocator(&b), 2);
+    zh_allocator a = zh_failing_allocator(&f);
+    assert_null(zh_alloc(a, ARENA_LEN + 1)); /* the child's refusal */
+    assert_null(zh_alloc(a, ARENA_LEN + 1));
+    assert_false(f.has_induced_failure);
+    assert_int_equal(f.alloc_index, 0);
+    assert_non_null(zh_alloc(a, 8));
+    assert_non_null(zh_alloc(a, 8)); /* two successes, despite the two refusals */
+    assert_int_equal(f.alloc_index, 2);
+    assert_false(f.has_induced_failure);
+    assert_null(zh_alloc(a, 8)); /* the third is the induced failure */
+    assert_true(f.has_induced_failure);
+    assert_int_equal(f.alloc_index, 2);
+    assert_int_equal(f.allocations, 2);
+    /* Lowering fail_index below alloc_index fails the next allocation too. */
+    f.fail_index = 1;
+    assert_null(zh_alloc(a, 8));
+}
+
+/* resize_fail_index counts successful resizes and remaps: the child's refusals
+ * do not use them up. */
+static void failing_counts_only_successful_resizes(void **state) {
+    (void)state;
+    broken b = {0}; /* shrinks in place, never grows */
+    zh_failing f;
+    zh_failing_init(&f, broken_allocator(&b), SIZE_MAX);
+    zh_failing_set_resize_fail_index(&f, 2);
+    zh_allocator a = zh_failing_allocator(&f);
+    void *p = zh_alloc(a, 100);
+    assert_non_null(p);
+    assert_false(zh_resize(a, p, 100, 200)); /* refused by the child */
+    assert_null(zh_remap(a, p, 100, 200));
+    assert_int_equal(f.resize_index, 0);
+    assert_true(zh_resize(a, p, 100, 90));
+    assert_ptr_equal(zh_remap(a, p, 90, 80), p);
+    assert_int_equal(f.resize_index, 2);
+    assert_false(zh_resize(a, p, 80, 70)); /* now made to fail */
+    assert_null(zh_remap(a, p, 80, 70));
+    assert_int_equal(f.resize_index, 2);
+    assert_int_equal(f.freed_bytes, 20);
+    zh_free(a, p, 80);
+    assert_int_equal(f.allocated_bytes, f.freed_bytes);
+    assert_false(f.has_induced_failure);
 }
 
 /* An OOM sweep over a scenario with three allocation points. */
@@ -397,6 +450,8 @@ int main(void) {
         cmocka_unit_test(failing_counts_growth_in_place),
         cmocka_unit_test(failing_resize_fail_index),
         cmocka_unit_test(failing_child_oom_is_not_induced),
+        cmocka_unit_test(failing_counts_only_successful_allocations),
+        cmocka_unit_test(failing_counts_only_successful_resizes),
         cmocka_unit_test(oom_sweep_visits_every_point),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

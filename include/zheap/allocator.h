@@ -45,7 +45,7 @@ typedef uint8_t zh_align;
 #define ZH_ALIGN_LOG2_MAX 31
 
 /* Alignment that malloc guarantees (max_align_t); what zh_alloc uses. */
-#define ZH_MALLOC_ALIGNMENT (_Alignof(max_align_t))
+#define ZH_MALLOC_ALIGNMENT (ZH__ALIGNOF(max_align_t))
 
 typedef struct zh_allocator_vtable {
     /* Returns `len` bytes aligned to 1 << align, or NULL on out-of-memory. */
@@ -143,12 +143,21 @@ ZH_EXTERN char *zh_dupez(zh_allocator a, const char *src, size_t len);
 #define ZH__LOWBIT(n) ((size_t)(n) & (~(size_t)(n) + 1))
 #define ZH__SIZE_ALIGN(size) \
     (ZH__LOWBIT(size) < ZH_TYPE_ALIGN_MAX ? ZH__LOWBIT(size) : (size_t)ZH_TYPE_ALIGN_MAX)
-#define ZH__CHECK_TYPE_ALIGN(T)                                                       \
-    ((void)sizeof(struct {                                                            \
-        _Static_assert(_Alignof(T) <= ZH__SIZE_ALIGN(sizeof(T)),                      \
-                       "zheap: type alignment above 64 bytes; use zh_alloc_aligned"); \
-        int zh__unused;                                                               \
+#define ZH__TYPE_ALIGN_FITS(T) (ZH__ALIGNOF(T) <= ZH__SIZE_ALIGN(sizeof(T)))
+#define ZH__TYPE_ALIGN_MESSAGE "zheap: type alignment above 64 bytes; use zh_alloc_aligned"
+#ifdef __cplusplus
+/* C++ has no types in sizeof: a class template carries the static_assert. */
+extern "C++" template <bool Fits> struct zh__type_align_check {
+    static_assert(Fits, ZH__TYPE_ALIGN_MESSAGE);
+};
+#define ZH__CHECK_TYPE_ALIGN(T) ((void)sizeof(zh__type_align_check<ZH__TYPE_ALIGN_FITS(T)>))
+#else
+#define ZH__CHECK_TYPE_ALIGN(T)                                      \
+    ((void)sizeof(struct {                                           \
+        _Static_assert(ZH__TYPE_ALIGN_FITS(T), ZH__TYPE_ALIGN_MESSAGE); \
+        int zh__unused;                                              \
     }))
+#endif
 
 /* The engine of the typed macros; `call` names the macro in contract messages. */
 ZH_EXTERN void *zh__alloc_array(zh_allocator a, size_t count, size_t size, size_t alignment,

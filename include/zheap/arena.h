@@ -17,18 +17,31 @@
  *   - remap is resize in place: it returns the same pointer or NULL.
  *
  * Growth policy. Buffers are taken with sizes that include a small header at
- * their start (ZH_ARENA_HEADER_SIZE bytes, the list link):
- *   - ordinary growth is geometric: the first buffer is ZH_ARENA_FIRST_BUFFER_SIZE
- *     bytes and each new ordinary buffer is twice the previous ordinary one, capped
- *     at ZH_ARENA_MAX_BUFFER_SIZE;
- *   - a request that does not fit in the next ordinary buffer gets a buffer of its
- *     own size (header + alignment padding + length, rounded up to
- *     ZH_MALLOC_ALIGNMENT) and does not change the geometric sequence. So an arena
- *     never asks the child for much more than it was asked for: a 86 GiB request
- *     asks the child for 86 GiB plus a few bytes, not 1.5 times that (Zig's rule);
- *   - when the child refuses an ordinary buffer, the arena retries with half the
- *     size down to the size the request needs, so an arena over a small fixed
+ * their start (ZH_ARENA_HEADER_SIZE bytes, the list link). The arena keeps a
+ * geometric sequence of steps: the first is ZH_ARENA_FIRST_BUFFER_SIZE bytes and
+ * each next one is twice the previous, capped at ZH_ARENA_MAX_BUFFER_SIZE.
+ * When a block does not fit in the newest buffer:
+ *   - growth in place first: the arena asks the child to extend the newest buffer
+ *     by the next step (not by what the one block needs), and the sequence
+ *     advances, exactly as if a buffer of that step had been taken - but without
+ *     a new header or an abandoned tail. A block larger than a step gets exactly
+ *     the bytes it needs instead. A refused step is not retried smaller (a child
+ *     with a little slack would then grant a few bytes per call);
+ *   - then a new buffer of the next step, which also advances the sequence;
+ *   - a request that does not fit in the next step gets a buffer of its own size
+ *     (header + alignment padding + length, rounded up to ZH_MALLOC_ALIGNMENT) and
+ *     the sequence advances by one step. So an arena never asks the child for much
+ *     more than it was asked for: a 86 GiB request asks the child for 86 GiB plus
+ *     a few bytes, not 1.5 times that (Zig's rule), and no step exceeds the cap;
+ *   - when the child refuses a new buffer of the step, the arena retries with half
+ *     the size down to the size the request needs, so an arena over a small fixed
  *     buffer uses as much of it as it can.
+ * So the child is called O(log(bytes)) times while an arena fills, not once per
+ * block. ZH_ARENA_FREE_ALL also remembers how much the round used: the sequence
+ * restarts at the smallest step that holds it, so a workload that fills and
+ * frees an arena in rounds of similar size costs about one child allocation and
+ * one free per round. zh_arena_deinit forgets it (the sequence starts at the
+ * first step again).
  *
  * Ownership: the zh_arena struct is caller-owned and must outlive every allocator
  * value obtained from it and every block allocated from it. The buffers belong to
@@ -49,6 +62,7 @@
 
 #include "zheap/allocator.h"
 #include "zheap/export.h"
+#include "zheap/internal.h" /* ZH__LIKELY, ZH__ALWAYS_INLINE, alignment helpers */
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,7 +77,8 @@ extern "C" {
     ((2 * sizeof(void *) + ZH_MALLOC_ALIGNMENT - 1) & ~(ZH_MALLOC_ALIGNMENT - 1))
 
 typedef enum zh_arena_reset_mode {
-    /* Return every buffer to the child. Always succeeds. */
+    /* Return every buffer to the child. Always succeeds. The next buffer is sized
+     * for what this round used (see the growth policy). */
     ZH_ARENA_FREE_ALL,
     /* Keep one buffer as large as the current capacity, so the next round of the
      * same size never calls the child. */
@@ -81,7 +96,7 @@ typedef struct zh_arena {
     unsigned char *end;               /* one past the newest buffer's last byte */
     struct zh__arena_buffer *buffers; /* newest first; NULL when empty */
     zh_allocator child;               /* where buffers come from */
-    size_t next_size;                 /* size of the next ordinary buffer; 0: first */
+    size_t next_size;                 /* the next step of the growth sequence; 0: first */
 } zh_arena;
 
 /* Starts an empty arena over `child` (which is not called until the first
@@ -106,34 +121,57 @@ ZH_EXTERN bool zh_arena_reset(zh_arena *arena, zh_arena_reset_mode mode, size_t 
 /* Bytes of buffer the arena holds, excluding its headers. */
 ZH_EXTERN size_t zh_arena_query_capacity(const zh_arena *arena);
 
-/* The out-of-line part of zh_arena_alloc: a new buffer, zero lengths and bad
- * alignments. Not to be called directly. */
+/* Bytes of a block aligned to `alignment` (a power of two) that zh_arena_alloc can
+ * hand out now without calling the child: what is left in the newest buffer after
+ * the alignment padding. 0 for an empty arena. A bad alignment aborts, naming
+ * zh_arena_query_available. For code that carves many blocks out of what an arena
+ * already holds (the pool after a retaining reset). */
+ZH_EXTERN size_t zh_arena_query_available(const zh_arena *arena, size_t alignment);
+
+/* ---- inline fast path ------------------------------------------------------------
+ * Everything below is for zh_arena_alloc (and pool.h); not to be called directly. */
+
+/* The out-of-line part of zh_arena_alloc: a new or grown buffer, zero lengths and
+ * bad alignments. It names its own return address - the call site of
+ * zh_arena_alloc - to the child. */
 ZH_EXTERN void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignment);
 
-#if defined(__GNUC__) || defined(__clang__)
-#define ZH__ARENA_LIKELY(x) __builtin_expect(!!(x), 1)
-#else
-#define ZH__ARENA_LIKELY(x) (x)
-#endif
+/* The bump itself, the one copy of its arithmetic. zh__arena_fits: whether `len`
+ * bytes aligned to `alignment` (a power of two, unchecked) fit in the newest
+ * buffer (never for len == 0); zh__arena_take hands them out (only after fits);
+ * zh__arena_bump does both, NULL when they do not fit. */
+static inline bool zh__arena_fits(const zh_arena *arena, size_t len, size_t alignment) {
+    /* Integer arithmetic: an empty arena has cur == end == NULL and no room. */
+    size_t avail = (size_t)((uintptr_t)arena->end - (uintptr_t)arena->cur);
+    size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
+    /* len - 1 < avail also rejects len == 0. */
+    return len - 1 < avail && pad <= avail - len;
+}
+
+static inline void *zh__arena_take(zh_arena *arena, size_t len, size_t alignment) {
+    unsigned char *p = arena->cur + zh__align_padding((uintptr_t)arena->cur, alignment);
+    arena->cur = p + len;
+    return p;
+}
+
+static inline void *zh__arena_bump(zh_arena *arena, size_t len, size_t alignment) {
+    return ZH__LIKELY(zh__arena_fits(arena, len, alignment))
+               ? zh__arena_take(arena, len, alignment)
+               : NULL;
+}
 
 /* Allocates `len` bytes aligned to `alignment` (a power of two) from the arena,
  * without going through the vtable: a few instructions when the block fits in
- * the newest buffer, a call to the child only when it does not.
+ * the newest buffer, a call to the child only when it does not (see the growth
+ * policy above: rarely, as buffers grow geometrically).
  * Returns NULL on out-of-memory. len == 0 returns a non-NULL pointer that must
  * not be dereferenced. A bad alignment aborts, naming zh_arena_alloc. The block
  * is not filled (even with ZHEAP_SAFETY on), like zh_raw_alloc. Give it back
- * through zh_arena_allocator (len, alignment) or just reset the arena. */
-static inline void *zh_arena_alloc(zh_arena *arena, size_t len, size_t alignment) {
-    /* Integer arithmetic: an empty arena has cur == end == NULL and no room. */
-    size_t avail = (size_t)((uintptr_t)arena->end - (uintptr_t)arena->cur);
-    size_t pad = (size_t)(-(uintptr_t)arena->cur) & (alignment - 1);
-    /* len - 1 < avail also rejects len == 0, which the slow path answers. */
-    if (ZH__ARENA_LIKELY(alignment != 0 && (alignment & (alignment - 1)) == 0 &&
-                         len - 1 < avail && pad <= avail - len)) {
-        unsigned char *p = arena->cur + pad;
-        arena->cur = p + len;
-        return p;
-    }
+ * through zh_arena_allocator (len, alignment) or just reset the arena. The child
+ * sees the caller of zh_arena_alloc as the return address. */
+ZH__ALWAYS_INLINE void *zh_arena_alloc(zh_arena *arena, size_t len, size_t alignment) {
+    if (ZH__LIKELY(zh__is_pow2(alignment) && zh__arena_fits(arena, len, alignment)))
+        return zh__arena_take(arena, len, alignment);
     return zh__arena_alloc_slow(arena, len, alignment);
 }
 

@@ -1,4 +1,5 @@
-/* export.h - the one export macro of libzheap.
+/* export.h - the one export macro of libzheap, and the spellings that differ
+ * between C and C++ (every public header includes this one).
  *
  * The library is built with hidden visibility; only declarations marked ZH_EXTERN
  * are exported from the shared library. Consumers of a Windows DLL define
@@ -20,6 +21,22 @@
 #  define ZH_EXTERN __attribute__((visibility("default")))
 #else
 #  define ZH_EXTERN
+#endif
+
+/* Every public header and macro compiles as C11 and as C++11 or later. Where the
+ * two languages spell a feature differently, the headers use these (internal):
+ *   ZH__ALIGNOF(T)        _Alignof(T) / alignof(T)
+ *   ZH__ALIGNAS(T)        _Alignas(T) / alignas(T)
+ *   ZH__LITERAL(T){...}   a compound literal in C, a braced temporary in C++
+ * Macros that return a typed pointer cast the void * explicitly (C++ needs it). */
+#ifdef __cplusplus
+#  define ZH__ALIGNOF(T) alignof(T)
+#  define ZH__ALIGNAS(T) alignas(T)
+#  define ZH__LITERAL(T) T
+#else
+#  define ZH__ALIGNOF(T) _Alignof(T)
+#  define ZH__ALIGNAS(T) _Alignas(T)
+#  define ZH__LITERAL(T) (T)
 #endif
 
 #endif /* ZHEAP_EXPORT_H */

@@ -42,8 +42,11 @@ ZH_EXTERN size_t zh_page_size(void);
 /* Sets the address where the page allocator asks the OS to place its next mapping
  * (NULL: let the OS choose). After each new mapping the hint advances past it, so
  * freshly freed addresses are not handed out again at once (which turns
- * use-after-free into a fault rather than silent reuse). The OS may ignore the
- * hint. Thread-safe (an atomic store); affects all threads. */
+ * use-after-free into a fault rather than silent reuse). A hint that is not on
+ * a page boundary is rounded up to the next one. The OS may ignore the hint; if
+ * it refuses a mapping at the hint, the page allocator maps anywhere instead (and
+ * the hint moves past that mapping), so a hint never makes allocations fail.
+ * Thread-safe (an atomic store); affects all threads. */
 ZH_EXTERN void zh_set_mmap_addr_hint(void *hint);
 
 #ifdef __cplusplus

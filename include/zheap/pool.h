@@ -47,7 +47,7 @@ typedef struct zh_pool_options {
 } zh_pool_options;
 
 /* Options for a growable pool of objects of type T (Zig's MemoryPool(T)). */
-#define ZH_POOL_OPTIONS(T) ((zh_pool_options){sizeof(T), _Alignof(T), true})
+#define ZH_POOL_OPTIONS(T) (ZH__LITERAL(zh_pool_options){sizeof(T), ZH__ALIGNOF(T), true})
 
 /* Caller-owned pool state. Fields are private (visible for the inline fast
  * paths) except item_size and item_align, which may be read. */
@@ -95,19 +95,21 @@ ZH_EXTERN bool zh_pool_reset(zh_pool *pool, zh_arena_reset_mode mode, size_t lim
  * zh_pool_create and zh_pool_destroy are also function-like macros that pop or
  * push the free list inline and call the functions above only when the list is
  * empty (or in a ZHEAP_SAFETY build). (zh_pool_create)(pool) or taking the
- * address still uses the exported function. */
+ * address still uses the exported function. They are inlined even in unoptimized
+ * builds, so the backing allocator sees the caller of zh_pool_create as the
+ * return address. */
 
-static inline void *zh__pool_create_inline(zh_pool *pool) {
+ZH__ALWAYS_INLINE void *zh__pool_create_inline(zh_pool *pool) {
     void *item = pool->free_list;
-    if (ZH__ARENA_LIKELY(item != NULL && !pool->checked)) {
+    if (ZH__LIKELY(item != NULL && !pool->checked)) {
         pool->free_list = *(void **)item;
         return item;
     }
     return (zh_pool_create)(pool);
 }
 
-static inline void zh__pool_destroy_inline(zh_pool *pool, void *item) {
-    if (ZH__ARENA_LIKELY(!pool->checked)) {
+ZH__ALWAYS_INLINE void zh__pool_destroy_inline(zh_pool *pool, void *item) {
+    if (ZH__LIKELY(!pool->checked)) {
         *(void **)item = pool->free_list;
         pool->free_list = item;
         return;

@@ -68,12 +68,6 @@ ZH_EXTERN zh_allocator zh_stack_fallback_get(zh_stack_fallback *sf);
  * not from the fallback). */
 ZH_EXTERN bool zh_stack_fallback_owns_ptr(const zh_stack_fallback *sf, const void *p);
 
-#ifdef __cplusplus
-#define ZH__STACK_FALLBACK_ALIGNAS(T) alignas(T)
-#else
-#define ZH__STACK_FALLBACK_ALIGNAS(T) _Alignas(T)
-#endif
-
 /* ZH_STACK_FALLBACK(name, bytes, fallback) declares, in the current block, an
  * array of `bytes` (> 0, a constant for a fixed-size array) bytes aligned for
  * max_align_t and a zh_stack_fallback called `name` initialised over it with
@@ -86,7 +80,7 @@ ZH_EXTERN bool zh_stack_fallback_owns_ptr(const zh_stack_fallback *sf, const voi
  * exits, so free or stop using them before then; blocks that went to the
  * fallback must still be freed through the same allocator before leaving. */
 #define ZH_STACK_FALLBACK(name, bytes, fallback)                                  \
-    ZH__STACK_FALLBACK_ALIGNAS(max_align_t) unsigned char zh__sf_buffer_##name[(bytes)]; \
+    ZH__ALIGNAS(max_align_t) unsigned char zh__sf_buffer_##name[(bytes)];     \
     zh_stack_fallback name;                                                       \
     zh_stack_fallback_init(&(name), zh__sf_buffer_##name, sizeof zh__sf_buffer_##name, \
                            (fallback))

@@ -46,26 +46,32 @@ ZH_EXTERN zh_allocator zh_validation_wrap(zh_validator *v, zh_allocator child);
 
 /* ---- failing allocator (Zig's FailingAllocator) --------------------------------------
  * Passes calls to `child` until `fail_index` allocations have succeeded, then
- * returns NULL for every later allocation (and, once `resize_fail_index` resizes or
- * remaps have succeeded, fails those too). Counts what went through so a test can
- * check that a failed operation leaked nothing:
- *   allocated_bytes - freed_bytes == 0 and allocations == deallocations.
+ * returns NULL for every later allocation; likewise, once `resize_fail_index`
+ * resizes and remaps have succeeded, it fails every later one (false / NULL).
+ * Only calls that succeed count: an allocation the child itself refuses does not
+ * move alloc_index, so it does not bring the induced failure closer. Every call
+ * passes its caller's ret_addr to the child unchanged.
+ * Counts what went through so a test can check that a failed operation leaked
+ * nothing: allocated_bytes - freed_bytes == 0 and allocations == deallocations.
  * Not thread-safe. Caller-owned; must outlive the returned allocator. */
 typedef struct zh_failing {
     zh_allocator child;
-    size_t fail_index;        /* successful allocations before the first failure */
+    size_t fail_index;        /* successful allocations before they fail; SIZE_MAX: never */
     size_t resize_fail_index; /* successful resizes/remaps before they fail; SIZE_MAX: never */
-    size_t alloc_index;       /* allocations attempted so far */
-    size_t resize_index;      /* resizes and remaps attempted so far */
+    size_t alloc_index;       /* successful allocations so far (the next fails at fail_index) */
+    size_t resize_index;      /* successful resizes and remaps so far */
     size_t allocated_bytes;   /* bytes handed out, counting growth by resize/remap */
     size_t freed_bytes;       /* bytes returned, counting shrinking by resize/remap */
     size_t allocations;       /* successful allocations */
     size_t deallocations;     /* frees */
-    bool has_induced_failure; /* true once a call was made to fail */
+    bool has_induced_failure; /* true once an allocation was made to fail (resizes made
+                                 to fail do not set it, as in Zig) */
 } zh_failing;
 
-/* Fails allocations from the `fail_index`-th on (0: every allocation fails);
- * resizes never fail until zh_failing_set_resize_fail_index says so. */
+/* Fails allocations once `fail_index` have succeeded (0: every allocation fails;
+ * SIZE_MAX: none); resizes never fail until zh_failing_set_resize_fail_index says
+ * so. The fields may be read at any time; fail_index may be changed between
+ * calls (a value at or below alloc_index fails the next allocation). */
 ZH_EXTERN void zh_failing_init(zh_failing *f, zh_allocator child, size_t fail_index);
 ZH_EXTERN void zh_failing_set_resize_fail_index(zh_failing *f, size_t resize_fail_index);
 ZH_EXTERN zh_allocator zh_failing_allocator(zh_failing *f);

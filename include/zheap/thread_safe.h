@@ -4,8 +4,8 @@
  * wrapper's mutex, forwards to the child and releases the mutex, so an allocator
  * written for one thread (a fixed buffer, an arena, a pool's backing, a failing
  * allocator in a test) can be shared by many. Calls are serialised: under heavy
- * contention prefer an allocator that is thread-safe by design (zh_smp_allocator,
- * zh_c_allocator, zh_page_allocator, zh_fba_thread_safe_allocator).
+ * contention prefer an allocator that is thread-safe by design (zh_c_allocator,
+ * zh_page_allocator, zh_fba_thread_safe_allocator), or one allocator per thread.
  *
  *     zh_arena arena;
  *     zh_arena_init(&arena, zh_page_allocator);

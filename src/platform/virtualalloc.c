@@ -19,32 +19,31 @@
 #include <windows.h>
 
 #include <malloc.h>
+#include <stdlib.h>
 
 #include "common.h"
-#include "platform.h"
+#include "core/fault.h"
+#include "platform/checks.h"
+#include "platform/platform.h"
 
 /* ---- system facts ------------------------------------------------------------------ */
 
 static zh__os_info g_info;
-static INIT_ONCE g_info_once = INIT_ONCE_STATIC_INIT;
+static zh__once g_info_once = ZH__ONCE_INIT;
 
-static BOOL CALLBACK read_system_info(PINIT_ONCE once, PVOID param, PVOID *context) {
-    (void)once;
-    (void)param;
-    (void)context;
+static void read_system_info(void *unused) {
+    (void)unused;
     SYSTEM_INFO si;
     GetSystemInfo(&si);
     g_info.page_size = si.dwPageSize;
     g_info.granularity = si.dwAllocationGranularity;
     g_info.caps = ZH__OS_CAN_SHRINK | ZH__OS_CAN_RETURN_MEMORY | ZH__OS_HAS_ADDR_HINT |
-                  ZH__OS_HAS_THREADS;
+                  ZH__OS_HAS_THREADS | ZH__OS_HAS_THREAD_EXIT;
     g_info.name = "virtualalloc";
-    return TRUE;
 }
 
 const zh__os_info *zh__os_info_get(void) {
-    /* After the first call this is one acquire load inside the kernel32 helper. */
-    InitOnceExecuteOnce(&g_info_once, read_system_info, NULL, NULL);
+    zh__os_once(&g_info_once, read_system_info, NULL);
     return &g_info;
 }
 
@@ -86,6 +85,7 @@ static void *map_overaligned(size_t len, size_t alignment, size_t granularity) {
 }
 
 void *zh__os_map(size_t len, size_t alignment, void *hint) {
+    if (zh__fault_injected(ZH__OS_FAULT_MAP)) return NULL;
     const zh__os_info *info = zh__os_info_get();
     if (alignment < info->granularity) alignment = info->granularity;
     if (hint != NULL) {
@@ -108,7 +108,8 @@ void zh__os_unmap(void *p, size_t len) {
 }
 
 bool zh__os_shrink(void *p, size_t old_len, size_t new_len) {
-    if (new_len >= old_len) return new_len == old_len;
+    zh__os_check_shrink(p, old_len, new_len);
+    if (new_len == old_len) return true;
     return VirtualFree((char *)p + new_len, old_len - new_len, MEM_DECOMMIT) != 0;
 }
 
@@ -130,7 +131,9 @@ static bool range_in_reservation(void *base, uintptr_t from, uintptr_t to) {
 }
 
 bool zh__os_grow(void *p, size_t old_len, size_t new_len) {
-    if (new_len <= old_len) return new_len == old_len;
+    zh__os_check_grow(p, old_len, new_len);
+    if (new_len == old_len) return true;
+    if (zh__fault_injected(ZH__OS_FAULT_GROW)) return false;
     MEMORY_BASIC_INFORMATION mbi;
     void *base = reservation_of(p, &mbi);
     uintptr_t from = (uintptr_t)p + old_len;
@@ -159,10 +162,113 @@ void zh__mutex_lock(zh_mutex *m) { AcquireSRWLockExclusive(srw_of(m)); }
 void zh__mutex_unlock(zh_mutex *m) { ReleaseSRWLockExclusive(srw_of(m)); }
 void zh__mutex_destroy(zh_mutex *m) { (void)m; /* SRW locks hold no resources */ }
 
+bool zh__mutex_try_lock(zh_mutex *m) { return TryAcquireSRWLockExclusive(srw_of(m)) != 0; }
+
+/* zh__lock is an SRWLOCK in its pointer-sized storage; all-zero is SRWLOCK_INIT. */
+_Static_assert(sizeof(SRWLOCK) <= sizeof(zh__lock), "zh__lock too small for SRWLOCK");
+_Static_assert(_Alignof(SRWLOCK) <= _Alignof(zh__lock), "zh__lock under-aligned for SRWLOCK");
+
+static SRWLOCK *srw_of_lock(zh__lock *l) { return (SRWLOCK *)(void *)l; }
+
+void zh__lock_acquire(zh__lock *l) { AcquireSRWLockExclusive(srw_of_lock(l)); }
+bool zh__lock_try_acquire(zh__lock *l) { return TryAcquireSRWLockExclusive(srw_of_lock(l)) != 0; }
+void zh__lock_release(zh__lock *l) { ReleaseSRWLockExclusive(srw_of_lock(l)); }
+
 void zh__os_yield(void) {
     /* SwitchToThread returns FALSE when no thread was ready: nothing else to do. */
     (void)SwitchToThread();
 }
+
+/* ---- once, thread-local keys, fork -------------------------------------------------------- */
+
+/* zh__once is an INIT_ONCE in its pointer-sized storage; all-zero is INIT_ONCE_STATIC_INIT. */
+_Static_assert(sizeof(INIT_ONCE) <= sizeof(zh__once), "zh__once too small for INIT_ONCE");
+
+typedef struct once_call {
+    void (*init)(void *arg);
+    void *arg;
+} once_call;
+
+static BOOL CALLBACK run_once_call(PINIT_ONCE once, PVOID param, PVOID *context) {
+    (void)once;
+    (void)context;
+    const once_call *call = param;
+    call->init(call->arg);
+    return TRUE;
+}
+
+void zh__os_once(zh__once *once, void (*init)(void *arg), void *arg) {
+    once_call call = {init, arg};
+    InitOnceExecuteOnce((PINIT_ONCE)(void *)once, run_once_call, &call, NULL);
+}
+
+/* Fiber-local storage: its callback runs at thread exit for non-NULL values, like a
+ * pthread key destructor (and also for every thread's value at FlsFree). The callback
+ * type differs from void (*)(void *) only by its calling convention, which x86-64 and
+ * arm64 Windows do not have. */
+#if defined(_M_IX86) || defined(__i386__)
+#error "zheap: 32-bit x86 Windows needs an FLS callback trampoline"
+#endif
+
+bool zh__tls_key_create(zh__tls_key *key, void (*destructor)(void *value)) {
+    DWORD index = FlsAlloc((PFLS_CALLBACK_FUNCTION)(void (*)(void))destructor);
+    if (index == FLS_OUT_OF_INDEXES) return false;
+    key->opaque = index;
+    return true;
+}
+
+void zh__tls_key_delete(zh__tls_key key) { FlsFree((DWORD)key.opaque); }
+
+void *zh__tls_get(zh__tls_key key) { return FlsGetValue((DWORD)key.opaque); }
+
+bool zh__tls_set(zh__tls_key key, void *value) { return FlsSetValue((DWORD)key.opaque, value) != 0; }
+
+/* Windows has no fork. */
+bool zh__os_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
+    (void)prepare;
+    (void)parent;
+    (void)child;
+    return false;
+}
+
+/* ---- facts -------------------------------------------------------------------------------- */
+
+unsigned zh__os_cpu_count(void) {
+    DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+    return n > 0 ? (unsigned)n : 1u;
+}
+
+size_t zh__os_cache_line(void) {
+    /* A fixed buffer: enough entries for the first processors' caches, no heap. */
+    SYSTEM_LOGICAL_PROCESSOR_INFORMATION buf[64];
+    DWORD bytes = sizeof buf;
+    if (GetLogicalProcessorInformation(buf, &bytes)) {
+        for (DWORD i = 0; i < bytes / sizeof buf[0]; i++) {
+            if (buf[i].Relationship == RelationCache && buf[i].Cache.Level == 1 &&
+                zh__is_pow2(buf[i].Cache.LineSize))
+                return buf[i].Cache.LineSize;
+        }
+    }
+    return ZH__CACHE_LINE;
+}
+
+uint64_t zh__os_thread_id(void) { return GetCurrentThreadId(); }
+
+/* ---- diagnostics ---------------------------------------------------------------------------- */
+
+void zh__os_write_stderr(const char *text, size_t len) {
+    HANDLE err = GetStdHandle(STD_ERROR_HANDLE);
+    if (err == NULL || err == INVALID_HANDLE_VALUE) return;
+    while (len > 0) {
+        DWORD chunk = len > 0x40000000u ? 0x40000000u : (DWORD)len;
+        DWORD written = 0;
+        if (!WriteFile(err, text, chunk, &written, NULL) || written == 0) return;
+        text += written;
+        len -= written;
+    }
+}
+
+_Noreturn void zh__os_abort(void) { abort(); }
 
 /* ---- C library facts ------------------------------------------------------------------ */
 

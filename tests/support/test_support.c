@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
+#include "zheap/arena.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,6 +99,67 @@ void zht_assert_conformance(zh_allocator a) {
     assert_int_equal(zh_test_allocator_aligned(a), 0);
     assert_int_equal(zh_test_allocator_large_alignment(a), 0);
     assert_int_equal(zh_test_allocator_aligned_shrink(a), 0);
+}
+
+static void *recorder_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
+    zht_recorder *r = ctx;
+    r->allocs++;
+    r->last_ret_addr = ret_addr;
+    return r->child.vtable->alloc(r->child.ctx, len, align, ret_addr);
+}
+
+static bool recorder_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                            uintptr_t ret_addr) {
+    zht_recorder *r = ctx;
+    r->resizes++;
+    r->last_ret_addr = ret_addr;
+    return r->child.vtable->resize(r->child.ctx, mem, len, align, new_len, ret_addr);
+}
+
+static void *recorder_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                            uintptr_t ret_addr) {
+    zht_recorder *r = ctx;
+    r->remaps++;
+    r->last_ret_addr = ret_addr;
+    return r->child.vtable->remap(r->child.ctx, mem, len, align, new_len, ret_addr);
+}
+
+static void recorder_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
+    zht_recorder *r = ctx;
+    r->frees++;
+    r->last_ret_addr = ret_addr;
+    r->child.vtable->free(r->child.ctx, mem, len, align, ret_addr);
+}
+
+static const zh_allocator_vtable recorder_vtable = {recorder_alloc, recorder_resize,
+                                                    recorder_remap, recorder_free};
+
+zh_allocator zht_recorder_init(zht_recorder *r, zh_allocator child) {
+    *r = (zht_recorder){.child = child};
+    return (zh_allocator){r, &recorder_vtable};
+}
+
+size_t zht_recorder_calls(const zht_recorder *r) {
+    return r->allocs + r->resizes + r->remaps + r->frees;
+}
+
+ZHT_NOINLINE uintptr_t zht_here(void) {
+    return (uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0));
+}
+
+/* Room past the last zht_here() for the code after it: the epilogue and an
+ * unlikely branch (an inline fast path's slow call) placed after the body. */
+#define RET_ADDR_SLACK 512
+
+void zht_assert_ret_addr_in(uintptr_t addr, uintptr_t start, uintptr_t end, const char *what) {
+    if (addr < start || addr > end + RET_ADDR_SLACK)
+        fail_msg("%s: the child saw return address %#jx, outside the calling function "
+                 "[%#jx, %#jx + %d]",
+                 what, (uintmax_t)addr, (uintmax_t)start, (uintmax_t)end, RET_ADDR_SLACK);
+}
+
+size_t zht_arena_growth_call_bound(size_t bytes) {
+    return 2 * (zh__ceil_log2(bytes / ZH_ARENA_FIRST_BUFFER_SIZE) + 2);
 }
 
 bool zht_all_bytes(const void *p, size_t len, unsigned char byte) {

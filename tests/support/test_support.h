@@ -39,6 +39,47 @@ extern const zht_conformance_fn zht_conformance_suite[];
 /* Asserts that the conformance suite (all four tests) passes on `a`. */
 void zht_assert_conformance(zh_allocator a);
 
+/* ---- a recording allocator ----------------------------------------------------------
+ * Forwards every call to `child` unchanged and records it: how many calls of each
+ * kind were made (whether or not they succeeded; zh_failing counts only
+ * successes) and the ret_addr of the latest call. Not thread-safe. */
+typedef struct zht_recorder {
+    zh_allocator child;
+    size_t allocs, resizes, remaps, frees; /* calls made */
+    uintptr_t last_ret_addr;               /* ret_addr of the most recent call */
+} zht_recorder;
+
+/* Starts `r` over `child` with every count at zero and returns it as an allocator. */
+zh_allocator zht_recorder_init(zht_recorder *r, zh_allocator child);
+/* Every call `r` has seen. */
+size_t zht_recorder_calls(const zht_recorder *r);
+
+/* ---- return addresses ----------------------------------------------------------------
+ * To check that an allocator names its caller: a noinline function F records
+ * zht_code_address(F) before and zht_here() after the call under test; the
+ * ret_addr the child saw must lie between them (zht_assert_ret_addr_in), with
+ * a little slack past the end for an unlikely branch placed after F's body. */
+#if defined(__clang__)
+#define ZHT_NOINLINE __attribute__((noinline))
+#elif defined(__GNUC__)
+#define ZHT_NOINLINE __attribute__((noinline, noclone))
+#else
+#define ZHT_NOINLINE
+#endif
+#define zht_code_address(fn) ((uintptr_t)(fn))
+
+/* The address this call returns to: a point in the caller's code. */
+uintptr_t zht_here(void);
+
+/* Asserts start <= addr <= end + a few hundred bytes, naming `what` on failure. */
+void zht_assert_ret_addr_in(uintptr_t addr, uintptr_t start, uintptr_t end, const char *what);
+
+/* The most child calls an arena (or a pool, through its arena) may make while
+ * `bytes` are allocated from it in small blocks: every growth at least doubles
+ * what it holds and costs at most two calls (a refused growth in place, then a
+ * new buffer), from the first step of ZH_ARENA_FIRST_BUFFER_SIZE bytes. */
+size_t zht_arena_growth_call_bound(size_t bytes);
+
 /* True if every byte of [p, p + len) equals `byte`. */
 bool zht_all_bytes(const void *p, size_t len, unsigned char byte);
 

@@ -1,0 +1,88 @@
+/* internal.h - the bit and alignment helpers every libzheap file shares, and the
+ * branch hints, in the one place that both the library's sources and the inline
+ * fast paths of the public headers (arena.h, fba.h, pool.h) can include.
+ *
+ * Not part of the API: every name here is zh__ / ZH__ and may change in any
+ * release. Written as C11 that is also valid C++, so public headers stay usable
+ * from C++. */
+#ifndef ZHEAP_INTERNAL_H
+#define ZHEAP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ZH__LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZH__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define ZH__LIKELY(x) (x)
+#define ZH__UNLIKELY(x) (x)
+#endif
+
+/* `static inline`, and inlined even in unoptimized builds: for inline fast paths
+ * whose slow path names its own return address, which must then be the user's
+ * call site (what the debug allocator reports), never an out-of-line copy of the
+ * fast path. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ZH__ALWAYS_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define ZH__ALWAYS_INLINE static __forceinline
+#else
+#define ZH__ALWAYS_INLINE static inline
+#endif
+
+static inline bool zh__is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+/* floor(log2(x)) for x > 0. */
+static inline unsigned zh__floor_log2(size_t x) {
+#if defined(__GNUC__) || defined(__clang__)
+    /* clzll counts in unsigned long long, which may be wider than size_t (wasm32). */
+    return (unsigned)(8 * sizeof(unsigned long long) - 1) -
+           (unsigned)__builtin_clzll((unsigned long long)x);
+#else
+    unsigned n = 0;
+    while (x > 1) x >>= 1, n++;
+    return n;
+#endif
+}
+
+/* log2 of a power of two. */
+static inline unsigned zh__log2_pow2(size_t x) { return zh__floor_log2(x); }
+
+/* ceil(log2(x)): the log2 of the smallest power of two >= x (0 for x <= 1). */
+static inline unsigned zh__ceil_log2(size_t x) { return x <= 1 ? 0u : zh__floor_log2(x - 1) + 1u; }
+
+/* The smallest power of two >= x (1 for x <= 1). The caller ensures it fits:
+ * x <= SIZE_MAX / 2 + 1. */
+static inline size_t zh__ceil_pow2(size_t x) { return (size_t)1 << zh__ceil_log2(x); }
+
+/* ceil(x / d) for d > 0, without overflow. */
+static inline size_t zh__div_ceil(size_t x, size_t d) { return x / d + (x % d != 0); }
+
+/* Rounds x up to a multiple of `alignment` (a power of two). The caller ensures
+ * no overflow, or uses zh__align_forward_checked. */
+static inline size_t zh__align_forward(size_t x, size_t alignment) {
+    return (x + alignment - 1) & ~(alignment - 1);
+}
+static inline uintptr_t zh__align_forward_addr(uintptr_t x, size_t alignment) {
+    return (x + alignment - 1) & ~(uintptr_t)(alignment - 1);
+}
+static inline size_t zh__align_backward(size_t x, size_t alignment) {
+    return x & ~(alignment - 1);
+}
+/* Bytes from address x up to the next multiple of `alignment` (a power of two). */
+static inline size_t zh__align_padding(uintptr_t x, size_t alignment) {
+    return (size_t)(0 - x) & (alignment - 1);
+}
+/* False on overflow. */
+static inline bool zh__align_forward_checked(size_t x, size_t alignment, size_t *out) {
+    if (x > SIZE_MAX - (alignment - 1)) return false;
+    *out = zh__align_forward(x, alignment);
+    return true;
+}
+static inline bool zh__is_aligned(const void *p, size_t alignment) {
+    return ((uintptr_t)p & (alignment - 1)) == 0;
+}
+
+#endif /* ZHEAP_INTERNAL_H */
