@@ -266,9 +266,11 @@ static zh_align decode_align(uint8_t a) {
 
 /* ---- oracle state: failing counters, fixed buffer, sbrk classes ---------------------- */
 
-static size_t induced_failures(void) {
-    return E.has_counter ? E.counter.alloc_index - E.counter.allocations : 0;
-}
+/* Failures the zh_failing layer induced so far: counted by `probe` above it, which
+ * sees every alloc attempt (zh_failing counts only successes, as Zig's does). */
+static size_t induced_count;
+
+static size_t induced_failures(void) { return induced_count; }
 
 /* Reference model of the fixed buffer: the address the next block of (len, align)
  * must get, or 0 when it does not fit. */
@@ -565,9 +567,32 @@ static void op_reset(reader *r) {
 static unsigned char *fba_buffer;  /* FBA_BUFFER_MAX bytes, page-aligned */
 static unsigned char *stack_buffer; /* 4 KiB for the stack fallback */
 
-static void counter_over(zh_allocator child, size_t fail_index) {
+/* Sits above E.counter and counts the attempts that the counter will refuse. */
+static void *probe_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
+    zh_failing *f = ctx;
+    if (f->alloc_index >= f->fail_index) induced_count++;
+    return zh_failing_allocator(f).vtable->alloc(f, len, align, ret_addr);
+}
+static bool probe_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                         uintptr_t ret_addr) {
+    return zh_failing_allocator(ctx).vtable->resize(ctx, mem, len, align, new_len, ret_addr);
+}
+static void *probe_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                         uintptr_t ret_addr) {
+    return zh_failing_allocator(ctx).vtable->remap(ctx, mem, len, align, new_len, ret_addr);
+}
+static void probe_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
+    zh_failing_allocator(ctx).vtable->free(ctx, mem, len, align, ret_addr);
+}
+static const zh_allocator_vtable probe_vtable = {probe_alloc, probe_resize, probe_remap,
+                                                 probe_free};
+
+/* E.counter over `child`, failing from `fail_index` on; returns it as seen through
+ * the probe (what the allocator under test gets as its child). */
+static zh_allocator counter_over(zh_allocator child, size_t fail_index) {
     zh_failing_init(&E.counter, child, fail_index);
     E.has_counter = true;
+    return (zh_allocator){&E.counter, &probe_vtable};
 }
 
 static void expect_counter_balanced(void) {
@@ -626,8 +651,7 @@ static void teardown_ts_fba(env *e) {
 }
 
 static void arena_over(env *e, zh_allocator child, size_t fail_index) {
-    counter_over(child, fail_index);
-    zh_arena_init(&e->arena, zh_failing_allocator(&e->counter));
+    zh_arena_init(&e->arena, counter_over(child, fail_index));
     e->inner = zh_arena_allocator(&e->arena);
 }
 static void setup_arena_page(env *e, uint8_t f, uint8_t p) {
@@ -681,9 +705,9 @@ static void teardown_ts(env *e) { zh_thread_safe_deinit(&e->ts); }
 static void pool_over(env *e, uint8_t flags, uint8_t param, size_t fail_index, bool growable) {
     static const size_t sizes[8] = {1, 8, 16, 24, 64, 100, 256, 4096};
     static const size_t aligns[8] = {0, 1, 8, 16, 32, 64, 128, 4096};
-    counter_over(zh_c_allocator, fail_index);
+    zh_allocator backing = counter_over(zh_c_allocator, fail_index);
     zh_pool_options o = {sizes[param & 7], aligns[(param >> 3) & 7], growable};
-    zh_pool_init(&e->pool, zh_failing_allocator(&e->counter), o);
+    zh_pool_init(&e->pool, backing, o);
     e->pool_lo = e->pool_hi = growable ? SIZE_MAX : 0;
     size_t preheat = (flags >> 1) & 31;
     if (!growable) pool_preheat(preheat);
@@ -719,17 +743,17 @@ static void teardown_pool(env *e) {
 /* The stack fallback over a buffer of 16 .. 4 KiB, then the C heap (counted). */
 static void setup_stack_fallback(env *e, uint8_t f, uint8_t p) {
     (void)f;
-    counter_over(zh_c_allocator, SIZE_MAX);
+    zh_allocator fallback = counter_over(zh_c_allocator, SIZE_MAX);
     size_t len = 16 + (size_t)p * 16;
-    zh_stack_fallback_init(&e->sf, stack_buffer, len, zh_failing_allocator(&e->counter));
+    zh_stack_fallback_init(&e->sf, stack_buffer, len, fallback);
     e->inner = zh_stack_fallback_get(&e->sf);
 }
 
 static void setup_failing(env *e, uint8_t f, uint8_t p) {
-    counter_over(zh_c_allocator, p);
+    zh_allocator probed = counter_over(zh_c_allocator, p);
     size_t resize_fail = (f >> 1) == 127 ? SIZE_MAX : (size_t)(f >> 1);
     zh_failing_set_resize_fail_index(&e->counter, resize_fail);
-    e->inner = zh_failing_allocator(&e->counter);
+    e->inner = probed;
 }
 
 /* The sbrk allocator over a fake break of 64 KiB .. 2 MiB in a bigpage-aligned region. */
@@ -838,6 +862,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const target *t = pinned ? pinned : &targets[next_byte(&r) % TARGET_COUNT];
     uint8_t flags = next_byte(&r), param = next_byte(&r);
     memset(&E, 0, offsetof(env, live));
+    induced_count = 0;
     E.n = 0;
     E.next_seed = 1;
     E.t = t;
