@@ -177,7 +177,8 @@ char *zh_dupez(zh_allocator a, const char *src, size_t len) {
         if (zh__config_safety) zh__panic("zh_dupez", "length %zu + 1 overflows", len);
         return NULL;
     }
-    char *p = alloc_bytes(a, len + 1, 1, "zh_dupez", ZH_RETURN_ADDRESS());
+    /* malloc alignment, so that zh_free(a, p, len + 1) names the same block. */
+    char *p = alloc_bytes(a, len + 1, ZH_MALLOC_ALIGNMENT, "zh_dupez", ZH_RETURN_ADDRESS());
     if (p == NULL) return NULL;
     if (len > 0) memcpy(p, src, len);
     p[len] = '\0';

@@ -187,35 +187,65 @@ static void resize_grows_within_class_only(void **unused) {
     zh_free(a, big, 2 * BIG);
 }
 
-/* Shrinking into a smaller class succeeds in place and the rest of the block serves
- * later requests without asking fn for more. */
-static void shrinking_gives_the_tail_back(void **unused) {
+/* Resizing stays within the size class, as in Zig: shrinking into a smaller class
+ * fails (the rest of the slot would be stranded on smaller lists for good), and
+ * zh_realloc then moves the block into a slot of its new size. */
+static void shrinking_stays_within_the_class(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
     size_t len = 8 * BIG;
     unsigned char *p = zh_alloc(a, len);
     assert_non_null(p);
     memset(p, 0x31, len);
-    assert_true(zh_resize(a, p, len, 100));
-    assert_true(zht_all_bytes(p, 100, 0x31));
+    assert_true(zh_resize(a, p, len, 5 * BIG)); /* still eight bigpages */
+    assert_false(zh_resize(a, p, 5 * BIG, 4 * BIG));
+    assert_null(zh_remap(a, p, 5 * BIG, 100));
+    unsigned char *q = zh_realloc(a, p, 5 * BIG, 100);
+    assert_non_null(q);
+    assert_ptr_not_equal(q, p);
+    assert_true(zht_all_bytes(q, 100, 0x31));
+    /* The freed eight-bigpage block serves the next request of its class. */
     size_t growths = fake.growths;
-    size_t lens[] = {4 * BIG, 2 * BIG, BIG, BIG / 2, 1000, 200};
-    unsigned char *parts[6];
-    for (int i = 0; i < 6; i++) {
-        parts[i] = zh_alloc(a, lens[i]);
-        assert_non_null(parts[i]);
-        assert_true(parts[i] >= p + 100 && parts[i] + lens[i] <= p + len);
-        memset(parts[i], i, lens[i]);
-    }
+    unsigned char *again = zh_alloc(a, len);
+    assert_ptr_equal(again, p);
     assert_int_equal(fake.growths, growths);
-    assert_true(zht_all_bytes(p, 100, 0x31));
-    for (int i = 0; i < 6; i++) {
-        assert_true(zht_all_bytes(parts[i], lens[i], (unsigned char)i));
-        zh_free(a, parts[i], lens[i]);
+    zh_free(a, again, len);
+    zh_free(a, q, 100);
+}
+
+/* Issue 7: alloc(4096), shrink to 8, free, repeated, used to take a fresh 4 KiB
+ * slot every round (a 64 MiB region ran out after 16384 rounds with nothing
+ * live). It must run in bounded memory: 100k rounds over a 1 MiB region, with
+ * zh_resize, zh_realloc (shrink-to-fit) and 4 MiB blocks over an 8 MiB one. */
+static void shrink_and_free_runs_in_bounded_memory(void **unused) {
+    (void)unused;
+    zh_allocator a = fake_allocator(0);
+    fake.hi = fake.lo + ((size_t)1 << 20);
+    for (int round = 0; round < 100000; round++) {
+        unsigned char *p = zh_alloc(a, 4096);
+        assert_non_null(p);
+        size_t len = zh_resize(a, p, 4096, 8) ? 8 : 4096;
+        zh_free(a, p, len);
+        unsigned char *q = zh_alloc(a, 4096);
+        assert_non_null(q);
+        q[0] = 1;
+        unsigned char *r = zh_realloc(a, q, 4096, 8);
+        assert_non_null(r);
+        assert_int_equal(r[0], 1);
+        zh_free(a, r, 8);
     }
-    /* A shrunk block is freed with its new length. */
-    assert_ptr_equal(zh_remap(a, p, 100, 40), p);
-    zh_free(a, p, 40);
+    assert_true((size_t)(fake.brk - fake.lo) <= 2 * BIG);
+
+    a = fake_allocator(0);
+    size_t big = (size_t)4 << 20;
+    for (int round = 0; round < 1000; round++) {
+        unsigned char *p = zh_alloc(a, big);
+        assert_non_null(p);
+        unsigned char *r = zh_realloc(a, p, big, 8);
+        assert_non_null(r);
+        zh_free(a, r, 8);
+    }
+    assert_true((size_t)(fake.brk - fake.lo) <= big + 2 * BIG);
 }
 
 /* ---- big blocks and alignment ----------------------------------------------------------- */
@@ -419,11 +449,41 @@ static void free_with_wrong_length(void *arg) {
     zh_free(a, second, 100);        /* claims a 128-byte slot */
 }
 
+/* Issue 7: the first slot of a bigpage is aligned to every smaller class, so an
+ * alignment check cannot see this one; the class map does. Without the abort the
+ * block went onto the 4 KiB list and a later 4 KiB block overlapped live ones. */
+static void free_with_wrong_length_at_a_bigpage_start(void *arg) {
+    (void)arg;
+    zh_allocator a = fake_allocator(0);
+    char *block = zh_alloc(a, 100);
+    assert_true(zh__is_aligned(block, BIG));
+    zh_free(a, block, 3000);
+}
+
+static void free_of_a_big_block_with_a_small_length(void *arg) {
+    (void)arg;
+    zh_allocator a = fake_allocator(0);
+    char *block = zh_alloc(a, 3 * BIG);
+    zh_free(a, block, 100);
+}
+
+static void double_free_of_a_big_block(void *arg) {
+    (void)arg;
+    zh_allocator a = fake_allocator(0);
+    char *block = zh_alloc(a, 3 * BIG);
+    zh_free(a, block, 3 * BIG);
+    zh_free(a, block, 3 * BIG);
+}
+
 static void contract_violations_abort(void **unused) {
     (void)unused;
     if (!zh_safety_enabled()) skip();
     zht_expect_abort(init_with_null_fn, NULL, "zh_sbrk_init");
     zht_expect_abort(free_with_wrong_length, NULL, "zh_sbrk_allocator");
+    zht_expect_abort(free_with_wrong_length_at_a_bigpage_start, NULL,
+                     "zh_sbrk_allocator: free of");
+    zht_expect_abort(free_of_a_big_block_with_a_small_length, NULL, "wrong length");
+    zht_expect_abort(double_free_of_a_big_block, NULL, "not a live block");
 }
 
 /* ---- the sbrk platform backend (ZHEAP_PLATFORM=sbrk builds only) ----------------------------------- */
@@ -449,18 +509,29 @@ static void platform_backend_maps_from_the_break(void **unused) {
         assert_true(zht_all_bytes(q, 3 * page, 0)); /* reused memory comes back zeroed */
         zh__os_unmap(q, 3 * page);
     }
-    /* Shrinking keeps the head and makes the tail available to later maps. */
+    /* Shrinking succeeds and keeps the block whole (its tail would be stranded on
+     * smaller lists); the unmap frees all of it, whatever length it names, and a
+     * later map of its class reuses it. */
     unsigned char *big = zh__os_map(64 * page, page, NULL);
     assert_non_null(big);
     memset(big, 0x77, 64 * page);
     assert_true(zh__os_shrink(big, 64 * page, 2 * page));
-    unsigned char *tail = zh__os_map(32 * page, page, NULL);
-    assert_non_null(tail);
-    assert_true(tail >= big + 2 * page && tail + 32 * page <= big + 64 * page);
-    assert_true(zht_all_bytes(tail, 32 * page, 0));
-    assert_true(zht_all_bytes(big, 2 * page, 0x77));
-    zh__os_unmap(tail, 32 * page);
+    assert_false(zh__os_shrink(big + page, 64 * page, 2 * page)); /* not a mapping */
+    assert_true(zht_all_bytes(big, 64 * page, 0x77));
     zh__os_unmap(big, 2 * page);
+    unsigned char *again = zh__os_map(40 * page, page, NULL);
+    assert_ptr_equal(again, big);
+    assert_true(zht_all_bytes(again, 40 * page, 0));
+    zh__os_unmap(again, 40 * page);
+    /* map, shrink, unmap, repeated, runs in bounded memory (issue 7). */
+    uintptr_t brk_before = (uintptr_t)zh__os_sbrk(0);
+    for (int round = 0; round < 100000; round++) {
+        unsigned char *p = zh__os_map(64 * page, page, NULL);
+        assert_non_null(p);
+        assert_true(zh__os_shrink(p, 64 * page, 2 * page));
+        zh__os_unmap(p, 2 * page);
+    }
+    assert_true((uintptr_t)zh__os_sbrk(0) - brk_before <= 64 * page + 4 * BIG);
     assert_false(zh__os_grow(NULL, page, 2 * page));
     assert_null(zh__os_remap(NULL, page, 2 * page));
     /* Many live mappings at once (the backend's table grows). */
@@ -487,7 +558,8 @@ int main(void) {
         cmocka_unit_test(classes_do_not_share_slots),
         cmocka_unit_test(small_class_fills_a_whole_bigpage),
         cmocka_unit_test(resize_grows_within_class_only),
-        cmocka_unit_test(shrinking_gives_the_tail_back),
+        cmocka_unit_test(shrinking_stays_within_the_class),
+        cmocka_unit_test(shrink_and_free_runs_in_bounded_memory),
         cmocka_unit_test(big_blocks_and_large_alignment),
         cmocka_unit_test(freed_big_block_is_split_for_smaller_requests),
         cmocka_unit_test(exhaustion_returns_null_then_frees_are_reused),

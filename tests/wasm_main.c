@@ -7,7 +7,8 @@
  * between, and the page-run backend under zh_page_allocator.
  *
  *   zheap-wasm_main.wasm                 all tests; prints "N passed, M failed"
- *   zheap-wasm_main.wasm --double-free   aborts naming zh_wasm_allocator (safety on) */
+ *   zheap-wasm_main.wasm --double-free   aborts naming zh_wasm_allocator (safety on)
+ *   zheap-wasm_main.wasm --wrong-length  aborts: a free with another class's length */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,6 +277,37 @@ static bool test_resize_never_crosses_small_and_big(void) {
     return true;
 }
 
+/* Issue 7: alloc(4096), shrink to 8, free, repeated, must run in bounded memory
+ * (a shrink that split the slot for good took a fresh 4 KiB every round): 100k
+ * rounds with zh_resize and with zh_realloc (shrink-to-fit), then 4 MiB blocks,
+ * may grow memory by no more than the few pages their classes need. */
+static bool test_shrink_and_free_in_bounded_memory(void) {
+    size_t pages = memory_pages();
+    for (int round = 0; round < 100000; round++) {
+        unsigned char *p = zh_alloc(zh_wasm_allocator, 4096);
+        CHECK(p != NULL);
+        size_t len = zh_resize(zh_wasm_allocator, p, 4096, 8) ? 8 : 4096;
+        zh_free(zh_wasm_allocator, p, len);
+        unsigned char *q = zh_alloc(zh_wasm_allocator, 4096);
+        CHECK(q != NULL);
+        q[0] = 1;
+        unsigned char *r = zh_realloc(zh_wasm_allocator, q, 4096, 8);
+        CHECK(r != NULL && r[0] == 1);
+        zh_free(zh_wasm_allocator, r, 8);
+    }
+    CHECK(memory_pages() <= pages + 2);
+    for (int round = 0; round < 1000; round++) {
+        unsigned char *p = zh_alloc(zh_wasm_allocator, 4 * MIB);
+        CHECK(p != NULL);
+        unsigned char *r = zh_realloc(zh_wasm_allocator, p, 4 * MIB, 8);
+        CHECK(r != NULL);
+        zh_free(zh_wasm_allocator, r, 8);
+    }
+    /* 4 MiB plus the slot's word rounds up to a run of 128 pages. */
+    CHECK(memory_pages() <= pages + 2 + 128);
+    return true;
+}
+
 /* Live blocks of many sizes, interleaved with wasi-libc malloc growing the same
  * memory, never overlap or corrupt each other. */
 #define MIXED_COUNT 96
@@ -369,6 +401,24 @@ static bool test_partial_unmap(void) {
     CHECK(zh__os_shrink(p, 8 * PAGE, 6 * PAGE));
     zh__os_unmap(p, 2 * PAGE);
     zh__os_unmap(q, 4 * PAGE);
+    return true;
+}
+
+/* A mapping of a page count that is not a power of two takes a larger run and
+ * gives the tail back; unmapped, its pieces join that tail again, so mapping and
+ * unmapping it over and over does not grow memory. */
+static bool test_map_unmap_odd_page_count(void) {
+    unsigned char *p = zh__os_map(3 * PAGE, PAGE, NULL);
+    CHECK(p != NULL);
+    zh__os_unmap(p, 3 * PAGE);
+    size_t pages = memory_pages();
+    for (int round = 0; round < 1000; round++) {
+        unsigned char *q = zh__os_map(3 * PAGE, PAGE, NULL);
+        CHECK(q != NULL);
+        q[3 * PAGE - 1] = 1;
+        zh__os_unmap(q, 3 * PAGE);
+    }
+    CHECK(memory_pages() == pages);
     return true;
 }
 
@@ -472,6 +522,20 @@ static int double_free(void) {
     return 0;
 }
 
+/* A free with the length of another size class (issue 7): the first slot of a page
+ * is aligned to every smaller class, so only the class map can tell. */
+static int wrong_length(void) {
+    if (!zh_safety_enabled()) {
+        puts("safety checks are off: skipped");
+        return 0;
+    }
+    void *p = zh_alloc(zh_wasm_allocator, 100 * KIB); /* a fresh run of two pages */
+    void *q = zh_alloc(zh_wasm_allocator, 30 * KIB);
+    (void)p;
+    zh_free(zh_wasm_allocator, q, 3000); /* aborts: "... wrong length or alignment?" */
+    return 0;
+}
+
 /* ---- runner --------------------------------------------------------------------------- */
 
 typedef struct test_case {
@@ -497,11 +561,13 @@ static const test_case tests[] = {
     TEST(test_conformance),
     TEST(test_alignments),
     TEST(test_resize_never_crosses_small_and_big),
+    TEST(test_shrink_and_free_in_bounded_memory),
     TEST(test_mixed_with_malloc),
     TEST(test_backend_info),
     TEST(test_map_zeroed_on_reuse),
     TEST(test_map_alignment),
     TEST(test_partial_unmap),
+    TEST(test_map_unmap_odd_page_count),
     TEST(test_grow_at_end),
     TEST(test_page_allocator),
     TEST(test_growth_refused), /* last: fills memory */
@@ -509,6 +575,7 @@ static const test_case tests[] = {
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--double-free") == 0) return double_free();
+    if (argc > 1 && strcmp(argv[1], "--wrong-length") == 0) return wrong_length();
     unsigned passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         current_test = tests[i].name;

@@ -16,8 +16,8 @@
  *
  * Limits: memory never goes back to `fn` (there is no negative increment); freed
  * blocks stay on their free lists for reuse by requests of the same class; free
- * bigpage blocks are split for smaller requests (and a shrunk block gives its
- * tail back), but free neighbours are never merged.
+ * bigpage blocks are split for smaller requests, but free neighbours are never
+ * merged.
  * A request costs up to twice its size (power-of-two rounding).
  *
  * Alignment: any power of two up to 1 << ZH_ALIGN_LOG2_MAX. A block is at least as
@@ -44,21 +44,20 @@ extern "C" {
 /* Array bounds of the free lists (upper bounds for every pointer width). */
 #define ZH__SBRK_SMALL_CLASSES 14 /* slots of 4 (or 8) bytes up to 32 KiB */
 #define ZH__SBRK_BIG_CLASSES (sizeof(size_t) * CHAR_BIT - 16) /* 1, 2, 4, ... bigpages */
+/* Words of private state: the free lists, bump pointers and class map of the
+ * size-class engine (src/core/size_classes.h checks that they fit). */
+#define ZH__SBRK_STATE_WORDS (2 * ZH__SBRK_SMALL_CLASSES + ZH__SBRK_BIG_CLASSES + 20)
 
 /* Caller-owned state; initialise with zh_sbrk_init and treat the fields as private.
- * It must not be copied or moved once initialised (it holds a mutex) and must
- * outlive every allocator obtained from it and every block they handed out. */
+ * It must not be copied or moved once initialised (it holds a mutex and points into
+ * itself) and must outlive every allocator obtained from it and every block they
+ * handed out. */
 typedef struct zh_sbrk {
     void *(*fn)(intptr_t increment);
     zh_mutex mutex;
-    /* Next fresh slot of each small class; 0 or a bigpage boundary: none left. */
-    uintptr_t next_slot[ZH__SBRK_SMALL_CLASSES];
-    /* Free lists, linked through the first word of each free block. */
-    void *small_free[ZH__SBRK_SMALL_CLASSES];
-    void *big_free[ZH__SBRK_BIG_CLASSES];
-    /* Bytes obtained from fn, and those of them too small or misaligned to use. */
-    size_t bytes_obtained;
-    size_t bytes_lost;
+    struct {
+        uintptr_t words[ZH__SBRK_STATE_WORDS];
+    } state;
 } zh_sbrk;
 
 /* Initialises `s` over `fn`, which behaves like sbrk(2): fn(n) extends the break by
@@ -74,11 +73,13 @@ ZH_EXTERN void zh_sbrk_init(zh_sbrk *s, void *(*fn)(intptr_t increment));
 /* The allocator over `s`. Thread-safe: one mutex per zh_sbrk serialises alloc,
  * resize, remap and free. alloc returns NULL when `fn` fails (no state changes, the
  * allocator stays usable) or the request cannot be expressed as an increment.
- * resize grows a block in place up to its slot size (the power of two it was
- * rounded to) and fails beyond; shrinking always succeeds, and when the new length
- * fits a smaller class the rest of the slot goes back to the free lists. remap is
+ * resize succeeds exactly when the new length keeps the block in its size class
+ * (the power of two it was rounded to: the same slot, or the same number of
+ * bigpages), growing or shrinking; it fails otherwise, and zh_realloc then moves
+ * the block, so a shrunk block never strands the rest of its slot. remap is
  * resize: it never moves a block. free puts the block on its free list; nothing
- * returns to `fn`. */
+ * returns to `fn`. With ZHEAP_SAFETY, a free whose length or alignment names
+ * another size class than the block's aborts (naming zh_sbrk_allocator). */
 ZH_EXTERN zh_allocator zh_sbrk_allocator(zh_sbrk *s);
 
 #ifdef __cplusplus

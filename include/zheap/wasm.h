@@ -6,12 +6,11 @@
  *
  * Design: power-of-two size classes from 8 bytes to 32 KiB, each carved from 64 KiB
  * "big pages" and recycled through a per-class free list; requests of 32 KiB and
- * more take a power-of-two run of big pages, recycled through per-run-size free
- * lists. New memory comes from memory.grow, 64 KiB at a time. Memory is never
- * returned to the engine (WebAssembly cannot shrink a memory), only reused.
- * Every block reserves one pointer-sized word for the free-list link, so a block
- * of `len` bytes occupies the next power of two of max(len + sizeof(size_t),
- * alignment).
+ * more take a power-of-two run of big pages from the wasm platform backend, which
+ * keeps the free runs of each size (and grows memory with memory.grow, 64 KiB
+ * pages). Memory is never returned to the engine (WebAssembly cannot shrink a
+ * memory), only reused. As in Zig, a block of `len` bytes occupies the next power
+ * of two of max(len + sizeof(size_t), alignment).
  *
  * Ownership: blocks belong to the caller until freed with the same length and
  * alignment they were allocated (or last resized) with.
@@ -23,9 +22,12 @@
  * Alignment: any power of two up to 2^ZH_ALIGN_LOG2_MAX bytes.
  * resize succeeds exactly when the new length keeps the block in its size class
  * (or, for big blocks, in its run of big pages); remap never moves a block.
+ * With ZHEAP_SAFETY, a free whose length names another size class than the
+ * block's aborts (naming zh_wasm_allocator).
  *
- * The page allocator (zh_page_allocator) shares the big-page free lists on wasm32:
- * like Zig, where the page allocator IS the WasmAllocator on wasm. */
+ * The page allocator (zh_page_allocator) shares the pages on wasm32: freed big
+ * runs go back to the backend, like Zig, where the page allocator IS the
+ * WasmAllocator on wasm. */
 #ifndef ZHEAP_WASM_H
 #define ZHEAP_WASM_H
 

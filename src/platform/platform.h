@@ -53,8 +53,10 @@
 /* zh__os_unmap accepts any page-aligned sub-range of a mapping (POSIX munmap).
  * Without it (VirtualFree MEM_RELEASE) only whole mappings are unmapped. */
 #define ZH__OS_CAN_UNMAP_PARTIAL (1u << 0)
-/* zh__os_shrink gives the tail pages of a mapping back to the OS (POSIX: unmap
- * them; Windows: decommit them, the address range stays reserved). */
+/* zh__os_shrink succeeds: the mapping is [p, p + new_len) afterwards and a later
+ * unmap with the new length releases all of it. POSIX unmaps the tail, Windows
+ * decommits it (the address range stays reserved), the sbrk backend keeps the
+ * block whole until it is unmapped (its size class remembers the length). */
 #define ZH__OS_CAN_SHRINK (1u << 1)
 /* zh__os_grow can extend a mapping in place when the following pages are free. */
 #define ZH__OS_CAN_GROW (1u << 2)
@@ -131,7 +133,8 @@ void zh__mutex_destroy(zh_mutex *m);
 /* zh__lock: a word-sized non-recursive lock, small enough to put one in every
  * thread slot or size class. All-zero (ZH__LOCK_INIT, or static storage) is
  * unlocked; no init or destroy call exists. A futex word on Linux, an SRWLOCK on
- * Windows, spin-then-yield on other POSIX systems, nothing without threads.
+ * Windows, spin-then-yield on other POSIX systems; without threads a held flag
+ * (try-lock still refuses a held lock, and misuse aborts under safety).
  * Contended waiters sleep in the kernel where the OS allows it. */
 typedef union zh__lock {
     _Atomic(uint32_t) word;
