@@ -146,6 +146,9 @@ SEEDS = {
     "thread_safe_arena": [("basic", 0, 0, basic())],
     "sbrk": [("basic", 0, 31, basic()), ("lifo", 1, 31, lifo()),
              ("class_cycle", 0, 31, class_cycle()),
+             # once findings (fixed: a resize no longer shrinks into a smaller class)
+             ("shrink_free_loop", 0, 31, shrink_free_loop()),
+             ("shrink_free_small", 0, 3, shrink_free_loop(big=16384, times=40)),
              ("big_align", 0, 31, alloc(100, 17) + alloc(70000, 17) + free(0) + free(0))],
     "failing": [("basic_f%d" % i, 0xFE, i, basic()) for i in (0, 2, 5)] +
                [("resize_f%d" % i, 2 * i, 255, lifo()) for i in (0, 1)],
@@ -154,9 +157,8 @@ SEEDS = {
 # Reproducers of findings not fixed yet: replayed by a test that is expected to fail
 # until the allocator is fixed (tests/fuzz/CMakeLists.txt, docs/testing.md).
 KNOWN = {
-    "sbrk_shrink_free_loop": ("sbrk", 0, 31, shrink_free_loop()),
     "sbrk_split_loop": ("sbrk", 0, 31, split_loop()),
-    "sbrk_shrink_free_small": ("sbrk", 0, 3, shrink_free_loop(big=16384, times=40)),
+
 }
 
 
