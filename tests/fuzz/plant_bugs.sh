@@ -19,7 +19,7 @@ plants=(
 "3|arena_c|src/arena.c|if (is_last(arena, mem, len)) arena->cur -= len;|arena->cur -= len;|arena free forgets the last-allocation check"
 "4|arena_c|src/arena.c|if (new_len - len > (size_t)(arena->end - arena->cur)) return false;|if (new_len - len > (size_t)(arena->end - arena->cur) + 1) return false;|arena resize grows one byte past its buffer"
 "5|pool|src/pool.c|bool ok = zh_arena_reset(&pool->arena, mode, limit);\n    pool->free_list = NULL;|bool ok = zh_arena_reset(&pool->arena, mode, limit);|pool reset keeps the free list (items of freed buffers come back)"
-"6|sbrk|src/sbrk.c|for (unsigned i = new_c.index; i < old_c.index; i++)\n        push(&s->small_free[i]|for (unsigned i = new_c.index; i <= old_c.index; i++)\n        push(&s->small_free[i]|sbrk shrink gives back one piece too many (past the block)"
+"6|sbrk|src/core/size_classes.c|h->next_slot[c.index] = next + c.bytes;|h->next_slot[c.index] = next + c.bytes / 2;|sbrk slot bump advances half a slot (neighbours overlap)"
 )
 
 wanted=("$@")
