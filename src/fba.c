@@ -20,6 +20,8 @@
 #include "common.h"
 #include "zheap/fba.h"
 
+#include "core/track.h"
+
 static uintptr_t end_of(const zh_fba *fba) {
     return atomic_load_explicit(&((zh_fba *)fba)->end, memory_order_relaxed);
 }
@@ -35,9 +37,19 @@ void zh_fba_init(zh_fba *fba, void *buffer, size_t len) {
     fba->len = len;
     fba->limit = (uintptr_t)buffer + len;
     atomic_init(&fba->end, (uintptr_t)buffer);
+    if (buffer != NULL && zh__track_buffer_ok(buffer))
+        zh__track_mem_noaccess(buffer, len); /* until handed out */
 }
 
-void zh_fba_reset(zh_fba *fba) { set_end(fba, (uintptr_t)fba->buffer); }
+void zh__fba_track_alloc(const zh_fba *fba, void *p, size_t len) {
+    if (zh__track_buffer_ok(fba->buffer)) zh__track_alloc(p, len);
+}
+
+void zh_fba_reset(zh_fba *fba) {
+    if (fba->buffer != NULL && zh__track_buffer_ok(fba->buffer))
+        zh__track_mem_noaccess(fba->buffer, zh_fba_end_index(fba));
+    set_end(fba, (uintptr_t)fba->buffer);
+}
 
 size_t zh_fba_end_index(const zh_fba *fba) {
     return (size_t)(end_of(fba) - (uintptr_t)fba->buffer);
@@ -69,8 +81,8 @@ static void *fba_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr
     return zh_fba_alloc(ctx, len, zh_align_to_bytes(align));
 }
 
-static bool fba_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
-                       uintptr_t ret_addr) {
+static bool fba_resize_in_place(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                                uintptr_t ret_addr) {
     zh_fba *fba = ctx;
     (void)align, (void)ret_addr;
     check_owned(fba, mem, len, "zh_fba_allocator resize");
@@ -85,6 +97,14 @@ static bool fba_resize(void *ctx, void *mem, size_t len, zh_align align, size_t 
     return true;
 }
 
+static bool fba_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                       uintptr_t ret_addr) {
+    if (!fba_resize_in_place(ctx, mem, len, align, new_len, ret_addr)) return false;
+    if (ZH__TRACK_ENABLED && zh__track_buffer_ok(((zh_fba *)ctx)->buffer))
+        zh__track_resize(mem, len, new_len);
+    return true;
+}
+
 static void *fba_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                        uintptr_t ret_addr) {
     return fba_resize(ctx, mem, len, align, new_len, ret_addr) ? mem : NULL;
@@ -95,6 +115,7 @@ static void fba_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t
     (void)align, (void)ret_addr;
     check_owned(fba, mem, len, "zh_fba_allocator free");
     if (zh_fba_is_last_allocation(fba, mem, len)) set_end(fba, end_of(fba) - len);
+    if (ZH__TRACK_ENABLED && zh__track_buffer_ok(fba->buffer)) zh__track_free(mem, len);
 }
 
 static const zh_allocator_vtable fba_vtable = {fba_alloc, fba_resize, fba_remap, fba_free};
@@ -117,8 +138,11 @@ static void *fba_thread_safe_alloc(void *ctx, size_t len, zh_align align, uintpt
         uintptr_t start = (cur + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
         if (start - 1 >= limit || limit - start < len) return NULL;
         if (atomic_compare_exchange_weak_explicit(&fba->end, &cur, start + len,
-                                                  memory_order_acq_rel, memory_order_relaxed))
+                                                  memory_order_acq_rel, memory_order_relaxed)) {
+            if (ZH__TRACK_ENABLED && zh__track_buffer_ok(fba->buffer))
+                zh__track_alloc_shared((void *)start, len, fba->buffer, fba->len);
             return (void *)start;
+        }
     }
 }
 

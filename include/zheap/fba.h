@@ -39,6 +39,7 @@
 #endif
 
 #include "zheap/allocator.h"
+#include "zheap/internal.h" /* ZH__TRACK_INLINE_ALLOC */
 
 #ifdef __cplusplus
 extern "C" {
@@ -85,6 +86,10 @@ ZH_EXTERN bool zh_fba_owns_slice(const zh_fba *fba, const void *p, size_t len);
  * rules let succeed without moving the end (shrinking a block that is not last). */
 ZH_EXTERN bool zh_fba_is_last_allocation(const zh_fba *fba, const void *p, size_t len);
 
+/* Memory checkers only (ZH__TRACK_INLINE): tells them the block is handed out, when
+ * the buffer is one they are told about (src/core/track.h). */
+ZH_EXTERN void zh__fba_track_alloc(const zh_fba *fba, void *p, size_t len);
+
 /* The allocation fast path, for callers that know their allocator is an fba and
  * want to skip the indirect call: exactly what the vtable alloc of
  * zh_fba_allocator does. Returns `len` bytes aligned to `alignment`, or NULL if
@@ -103,6 +108,7 @@ static inline void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment) {
     uintptr_t limit = fba->limit;
     if (start - 1 >= limit || limit - start < len) return NULL;
     ZH__FBA_STORE_RELAXED(fba->end, start + len);
+    if (ZH__TRACK_INLINE) zh__fba_track_alloc(fba, (void *)start, len);
     return (void *)start;
 }
 

@@ -6,7 +6,7 @@
  * a reset, a write past the end of a bump block or a leaked pool item goes
  * unreported. These hooks describe the carving to the checker:
  *
- * - built with ZHEAP_VALGRIND=ON (ZH_CONFIG_VALGRIND): valgrind client requests.
+ * - built with ZHEAP_VALGRIND=ON (ZH__CONFIG_VALGRIND): valgrind client requests.
  *   A group of blocks that dies together (an arena, a pool) is a memcheck mempool,
  *   so a reset frees them all at once and a block never given back is reported as
  *   a leak with the stack of its allocation;
@@ -22,12 +22,12 @@
 #define ZHEAP_CORE_TRACK_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
-#ifndef ZH_CONFIG_VALGRIND
-#define ZH_CONFIG_VALGRIND 0
-#endif
+#include "zheap/config.h" /* ZH__CONFIG_VALGRIND */
 
-#if ZH_CONFIG_VALGRIND
+#if ZH__CONFIG_VALGRIND
 #define ZH__TRACK_VALGRIND 1
 #elif defined(__SANITIZE_ADDRESS__)
 #define ZH__TRACK_ASAN 1
@@ -87,10 +87,51 @@ static inline void zh__track_mem_defined(void *p, size_t len) {
 #endif
 }
 
+/* Whether the checker may be told about a caller's buffer at p (the fixed buffer).
+ * Poison outlives the caller's use of its buffer: ASan keeps it on a stack frame
+ * or a static array after the function returns, and a later, unrelated use of
+ * those bytes would be reported. So under ASan only heap buffers (whose free()
+ * resets their state) are described. Memcheck resets stack memory as frames come
+ * and go itself, so there every buffer is. */
+static inline int zh__track_buffer_ok(void *p) {
+#if defined(ZH__TRACK_VALGRIND)
+    (void)p;
+    return 1;
+#elif defined(ZH__TRACK_ASAN)
+    char name[1];
+    void *region = NULL;
+    size_t size = 0;
+    const char *kind = __asan_locate_address(p, name, sizeof name, &region, &size);
+    /* "heap", and p inside the chunk it names (a wild pointer is no buffer) */
+    return kind != NULL && strcmp(kind, "heap") == 0 && region != NULL &&
+           (uintptr_t)p >= (uintptr_t)region && (uintptr_t)p - (uintptr_t)region < size;
+#else
+    (void)p;
+    return 0;
+#endif
+}
+
 /* ---- single blocks (no group): fixed buffer, sbrk, wasm ---------------------------- */
 
 /* A block of len bytes at p is handed out. */
 static inline void zh__track_alloc(void *p, size_t len) { zh__track_mem_undefined(p, len); }
+
+/* As zh__track_alloc, for allocators whose threads hand out neighbouring blocks at
+ * the same time (the lock-free fba): ASan keeps one shadow byte per 8 bytes, so
+ * the block's first and last 8-byte granules, clipped to the region [lo, lo + n),
+ * are unpoisoned whole - every thread writes the same "addressable" value and
+ * none can re-poison a neighbour's bytes. */
+static inline void zh__track_alloc_shared(void *p, size_t len, void *lo, size_t n) {
+#if defined(ZH__TRACK_ASAN)
+    uintptr_t first = (uintptr_t)p & ~(uintptr_t)7, last = ((uintptr_t)p + len + 7) & ~(uintptr_t)7;
+    if (first < (uintptr_t)lo) first = (uintptr_t)lo;
+    if (last > (uintptr_t)lo + n) last = (uintptr_t)lo + n;
+    ASAN_UNPOISON_MEMORY_REGION((void *)first, (size_t)(last - first));
+#else
+    (void)lo, (void)n;
+    zh__track_alloc(p, len);
+#endif
+}
 
 /* The block is given back: no access until it is handed out again. */
 static inline void zh__track_free(void *p, size_t len) { zh__track_mem_noaccess(p, len); }
@@ -109,6 +150,9 @@ static inline void zh__track_resize(void *p, size_t old_len, size_t new_len) {
 
 static inline void zh__track_group_create(const void *group) {
 #if defined(ZH__TRACK_VALGRIND)
+    /* A group that ended without a destroy (a struct gone out of scope) may have
+     * left its anchor at this address. */
+    if (VALGRIND_MEMPOOL_EXISTS(group)) VALGRIND_DESTROY_MEMPOOL(group);
     VALGRIND_CREATE_MEMPOOL(group, 0, 0);
 #else
     (void)group;
