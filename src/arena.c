@@ -61,7 +61,7 @@ static void poison_data(struct zh__arena_buffer *b) {
 }
 
 static void free_buffer(zh_arena *arena, struct zh__arena_buffer *b, uintptr_t ret_addr) {
-    zh__track_mem_undefined(b, b->size);
+    zh__track_mem_undefined(buffer_data(b), b->size - HEADER);
     zh_raw_free(arena->child, b, b->size, BUFFER_ALIGN, ret_addr);
 }
 
