@@ -200,10 +200,11 @@ NO_COVERAGE static void expect_placed(const block *b, size_t self) {
     }
 }
 
-/* Checks a window of `n` bytes at `at` (clipped to the block). */
-NO_COVERAGE static void expect_window(const block *b, size_t at, size_t n, const char *what) {
-    if (at >= b->len) return;
-    size_t upto = b->len - at < n ? b->len : at + n;
+/* Checks a window of `n` bytes at `at`, clipped to the first `limit` bytes. */
+NO_COVERAGE static void expect_window(const block *b, size_t limit, size_t at, size_t n,
+                                      const char *what) {
+    if (at >= limit) return;
+    size_t upto = limit - at < n ? limit : at + n;
     size_t i = first_wrong(b, at, upto);
     if (i != upto)
         fail("%s: byte %zu of block %p (len %zu) is 0x%02x, expected 0x%02x", what, i,
@@ -221,10 +222,10 @@ NO_COVERAGE static void expect_sampled(const block *b, size_t upto, const char *
         expect_intact(b, upto, what);
         return;
     }
-    expect_window(b, 0, 256, what);
-    expect_window(b, upto - 256, 256, what);
+    expect_window(b, upto, 0, 256, what);
+    expect_window(b, upto, upto - 256, 256, what);
     size_t stride = upto / SAMPLES, shift = (op_index * 64) % stride;
-    for (size_t k = 0; k < SAMPLES; k++) expect_window(b, k * stride + shift, 64, what);
+    for (size_t k = 0; k < SAMPLES; k++) expect_window(b, upto, k * stride + shift, 64, what);
 }
 
 NO_COVERAGE static void check_blocks(bool full) {
