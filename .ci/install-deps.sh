@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # install-deps.sh - everything libzheap's build, tests and benchmarks need on a fresh
 # Debian 12 machine. Idempotent; uses sudo when not root.
-#   .ci/install-deps.sh           build + tests + benchmark peers
+#   .ci/install-deps.sh           build + tests + benchmark peers (valgrind for
+#                                 bench/run.sh --instructions, gnuplot for its chart)
+#                                 + Debian packaging (dpkg-dev: dpkg-shlibdeps)
 #   .ci/install-deps.sh --cross   also the mingw-w64/wine and wasm32-wasi toolchains
 set -euo pipefail
 packages=(cmake make gcc g++ clang-14 pkg-config libcmocka-dev libunwind-dev
           libtalloc-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
-          binutils valgrind python3 libclang-rt-14-dev llvm-14)
+          binutils valgrind python3 dpkg-dev gnuplot-nox libclang-rt-14-dev llvm-14)
 if [[ "${1:-}" == "--cross" ]]; then
   packages+=(gcc-mingw-w64-x86-64 wine wine64 wasi-libc libclang-rt-14-dev-wasm32 lld-14 nodejs)
 fi

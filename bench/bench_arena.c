@@ -7,8 +7,13 @@
  * cursor reset (bump pointer), zh_arena_reset(RETAIN_CAPACITY) (arena), free of
  * each block (malloc), obstack_free to the round's first object (obstack),
  * talloc_free of the pool (talloc). One op is one allocation plus its share of
- * the release. Targets: zh_arena_alloc within 1.5x of the bump pointer, and
- * faster than obstack and talloc. */
+ * the release. The "touched" group also writes one byte into every block as it is
+ * allocated. All cases of a group are interleaved (zhb_run_group), which matters
+ * here more than elsewhere: obstack with default chunks mallocs and frees ~135
+ * chunks per round, and how much that costs depends on the state the other cases
+ * leave glibc's heap in (run alone, it trims and regrows the heap with brk every
+ * round). Targets: zh_arena_alloc within 1.5x of the bump pointer (whose cursor
+ * is a register: the floor), and faster than obstack and talloc. */
 #define _GNU_SOURCE
 #include <obstack.h>
 #include <stdio.h>
@@ -33,89 +38,66 @@
 typedef struct arena_bench {
     size_t sizes[OBJECTS];
     void *ptrs[OBJECTS];
+    bool touch;            /* write one byte into every block */
     unsigned char *buffer; /* the bump pointer's buffer */
     size_t buffer_len;
-    unsigned char *cursor;
-    zh_arena arena;
+    zh_arena arena;        /* retained between rounds (and repetitions) */
+    zh_arena fresh;        /* emptied every round (FREE_ALL) */
     struct obstack ob;     /* default chunk size (about 4 KiB) */
     struct obstack ob_big; /* one chunk holds a whole round, like a retained arena */
 } arena_bench;
 
-/* The baseline, written as a programmer would: align the cursor, check the end. */
-static inline void *bump_alloc(unsigned char **cursor, unsigned char *end, size_t len) {
-    uintptr_t start = ((uintptr_t)*cursor + (ALIGNMENT - 1)) & ~(uintptr_t)(ALIGNMENT - 1);
-    if (start > (uintptr_t)end || (uintptr_t)end - start < len) return NULL;
-    *cursor = (unsigned char *)start + len;
-    return (unsigned char *)start;
-}
-
 static void run_bump(void *ctx, size_t iterations) {
     arena_bench *b = ctx;
     for (size_t it = 0; it < iterations; it++) {
-        for (size_t i = 0; i < OBJECTS; i++) {
-            b->ptrs[i] = bump_alloc(&b->cursor, b->buffer + b->buffer_len, b->sizes[i]);
-            zhb_escape(b->ptrs[i]);
-        }
-        zhb_clobber();
-        b->cursor = b->buffer;
+        zhb_bump local = {b->buffer, b->buffer + b->buffer_len}; /* a register: the floor */
+        ZHB_FILL(b->ptrs, OBJECTS, b->touch, zhb_bump_alloc(&local, b->sizes[i], ALIGNMENT));
     }
 }
 
 /* One round: OBJECTS allocations on the inline path, then a reset in `mode`. */
-static inline void arena_inline_rounds(arena_bench *b, size_t iterations,
+static inline void arena_inline_rounds(arena_bench *b, zh_arena *arena, size_t iterations,
                                        zh_arena_reset_mode mode) {
     for (size_t it = 0; it < iterations; it++) {
-        for (size_t i = 0; i < OBJECTS; i++) {
-            b->ptrs[i] = zh_arena_alloc(&b->arena, b->sizes[i], ALIGNMENT);
-            zhb_escape(b->ptrs[i]);
-        }
-        zhb_clobber();
-        (void)zh_arena_reset(&b->arena, mode, 0);
+        ZHB_FILL(b->ptrs, OBJECTS, b->touch, zh_arena_alloc(arena, b->sizes[i], ALIGNMENT));
+        (void)zh_arena_reset(arena, mode, 0);
     }
 }
 
 static void run_arena_inline(void *ctx, size_t iterations) {
-    arena_inline_rounds(ctx, iterations, ZH_ARENA_RETAIN_CAPACITY);
+    arena_bench *b = ctx;
+    arena_inline_rounds(b, &b->arena, iterations, ZH_ARENA_RETAIN_CAPACITY);
 }
 
 static void run_arena_vtable(void *ctx, size_t iterations) {
     arena_bench *b = ctx;
     const zh_allocator a = zh_arena_allocator(&b->arena);
     for (size_t it = 0; it < iterations; it++) {
-        for (size_t i = 0; i < OBJECTS; i++) {
-            b->ptrs[i] = zh_alloc(a, b->sizes[i]);
-            zhb_escape(b->ptrs[i]);
-        }
-        zhb_clobber();
+        ZHB_FILL(b->ptrs, OBJECTS, b->touch, zh_alloc(a, b->sizes[i]));
         (void)zh_arena_reset(&b->arena, ZH_ARENA_RETAIN_CAPACITY, 0);
     }
 }
 
 /* The first round of a fresh arena takes its buffers from the child; later rounds
- * run in the retained buffer. Both are measured: fresh = free everything every round. */
+ * run in the retained buffer. Both are measured: fresh = free everything every
+ * round. A separate arena, so that the retained one stays warm between the
+ * interleaved repetitions. */
 static void run_arena_fresh(void *ctx, size_t iterations) {
-    arena_inline_rounds(ctx, iterations, ZH_ARENA_FREE_ALL);
+    arena_bench *b = ctx;
+    arena_inline_rounds(b, &b->fresh, iterations, ZH_ARENA_FREE_ALL);
 }
 
 static void run_malloc_free(void *ctx, size_t iterations) {
     arena_bench *b = ctx;
     for (size_t it = 0; it < iterations; it++) {
-        for (size_t i = 0; i < OBJECTS; i++) {
-            b->ptrs[i] = malloc(b->sizes[i]);
-            zhb_escape(b->ptrs[i]);
-        }
-        zhb_clobber();
+        ZHB_FILL(b->ptrs, OBJECTS, b->touch, malloc(b->sizes[i]));
         for (size_t i = 0; i < OBJECTS; i++) free(b->ptrs[i]);
     }
 }
 
 static void obstack_rounds(arena_bench *b, struct obstack *ob, size_t iterations) {
     for (size_t it = 0; it < iterations; it++) {
-        for (size_t i = 0; i < OBJECTS; i++) {
-            b->ptrs[i] = obstack_alloc(ob, b->sizes[i]);
-            zhb_escape(b->ptrs[i]);
-        }
-        zhb_clobber();
+        ZHB_FILL(b->ptrs, OBJECTS, b->touch, obstack_alloc(ob, b->sizes[i]));
         obstack_free(ob, b->ptrs[0]);
     }
 }
@@ -135,11 +117,7 @@ static void run_talloc_pool(void *ctx, size_t iterations) {
     arena_bench *b = ctx;
     for (size_t it = 0; it < iterations; it++) {
         void *pool = talloc_pool(NULL, b->buffer_len);
-        for (size_t i = 0; i < OBJECTS; i++) {
-            b->ptrs[i] = talloc_size(pool, b->sizes[i]);
-            zhb_escape(b->ptrs[i]);
-        }
-        zhb_clobber();
+        ZHB_FILL(b->ptrs, OBJECTS, b->touch, talloc_size(pool, b->sizes[i]));
         talloc_free(pool);
     }
 }
@@ -158,7 +136,6 @@ static void check_all_allocated(void *ctx) {
 static void clear_ptrs(void *ctx) {
     arena_bench *b = ctx;
     for (size_t i = 0; i < OBJECTS; i++) b->ptrs[i] = NULL;
-    b->cursor = b->buffer;
 }
 
 static void fill_sizes(arena_bench *b) {
@@ -171,6 +148,32 @@ static void fill_sizes(arena_bench *b) {
     }
     zhb_note("%d allocations per round, %zu bytes in all, sizes 16..%d B, alignment %zu",
              OBJECTS, total, MAX_SIZE, ALIGNMENT);
+}
+
+/* One group: every allocator on the same sizes, interleaved. */
+static void bench_round(arena_bench *b, bool touch) {
+    b->touch = touch;
+    const char *group = touch ? "16-256 B x 4096 touched"
+                              : "16-256 B x 4096";
+    const zhb_case_spec cases[] = {
+        {"bump pointer (register cursor)", run_bump, b, OBJECTS, clear_ptrs,
+         check_all_allocated},
+        {"zh_arena_alloc (inline)", run_arena_inline, b, OBJECTS, clear_ptrs,
+         check_all_allocated},
+        {"zh_alloc(arena) (vtable)", run_arena_vtable, b, OBJECTS, clear_ptrs,
+         check_all_allocated},
+        {"zh_arena_alloc, FREE_ALL each round", run_arena_fresh, b, OBJECTS, clear_ptrs,
+         check_all_allocated},
+        {"glibc obstack (default chunks)", run_obstack, b, OBJECTS, clear_ptrs,
+         check_all_allocated},
+        {"glibc obstack (one 1 MiB chunk)", run_obstack_big, b, OBJECTS, clear_ptrs,
+         check_all_allocated},
+#ifdef ZH_BENCH_HAVE_TALLOC
+        {"talloc pool", run_talloc_pool, b, OBJECTS, clear_ptrs, check_all_allocated},
+#endif
+        {"glibc malloc+free", run_malloc_free, b, OBJECTS, clear_ptrs, check_all_allocated},
+    };
+    zhb_run_group(group, cases, sizeof cases / sizeof cases[0], NULL);
 }
 
 int main(int argc, char **argv) {
@@ -187,38 +190,25 @@ int main(int argc, char **argv) {
         return 1;
     }
     zh_arena_init(&b->arena, zh_page_allocator);
+    zh_arena_init(&b->fresh, zh_page_allocator);
     obstack_init(&b->ob);
     obstack_specify_allocation(&b->ob_big, (int)b->buffer_len, 0, malloc, free);
 
-    const char *group = "small blocks 16-256 B, then reset";
-    zhb_run_ex(group, "bump pointer (hand-written)", run_bump, b, OBJECTS, clear_ptrs,
-               check_all_allocated);
-    zhb_run_ex(group, "zh_arena_alloc (inline)", run_arena_inline, b, OBJECTS, clear_ptrs,
-               check_all_allocated);
-    zhb_run_ex(group, "zh_alloc(arena) (vtable)", run_arena_vtable, b, OBJECTS, clear_ptrs,
-               check_all_allocated);
-    zhb_run_ex(group, "zh_arena_alloc, FREE_ALL each round", run_arena_fresh, b, OBJECTS,
-               clear_ptrs, check_all_allocated);
-    zhb_run_ex(group, "glibc obstack (default chunks)", run_obstack, b, OBJECTS, clear_ptrs,
-               check_all_allocated);
-    zhb_run_ex(group, "glibc obstack (one 1 MiB chunk)", run_obstack_big, b, OBJECTS,
-               clear_ptrs, check_all_allocated);
-#ifdef ZH_BENCH_HAVE_TALLOC
-    zhb_run_ex(group, "talloc pool", run_talloc_pool, b, OBJECTS, clear_ptrs,
-               check_all_allocated);
-#else
+    bench_round(b, false);
+    bench_round(b, true);
+
+#ifndef ZH_BENCH_HAVE_TALLOC
     zhb_note("talloc not found at configure time: its case was skipped");
 #endif
-    zhb_run_ex(group, "glibc malloc+free", run_malloc_free, b, OBJECTS, clear_ptrs,
-               check_all_allocated);
-
     zhb_note("arena child: zh_page_allocator; obstack chunks: malloc, default size or one "
              "chunk of %zu bytes; talloc: one talloc_pool of %zu bytes per round",
              b->buffer_len, b->buffer_len);
+    zhb_note("touched: one byte written into each block as it is allocated");
     int rc = zhb_finish();
     obstack_free(&b->ob, NULL);
     obstack_free(&b->ob_big, NULL);
     zh_arena_deinit(&b->arena);
+    zh_arena_deinit(&b->fresh);
     free(b->buffer);
     return rc;
 }

@@ -5,9 +5,12 @@
  * one untimed warm-up repetition follows, then --reps timed repetitions. Each
  * repetition is bracketed by the case's setup/teardown, outside the clock. Cases run
  * together with zhb_run_group take turns repetition by repetition, so that load from
- * elsewhere on a shared machine falls on all of them alike. Results
- * are kept in memory until zhb_finish prints the table; CSV rows are written as each
- * case completes so a crash later in the run loses nothing already measured.
+ * elsewhere on a shared machine falls on all of them alike. A group's table rows and
+ * CSV rows are written as soon as the group completes, so the table grows while the
+ * bench runs and a crash later loses nothing already measured. With --instructions
+ * (under callgrind) a case runs one warm-up iteration, then a counted run between
+ * CALLGRIND_ZERO_STATS and CALLGRIND_DUMP_STATS_AT (same setup, so the counted run
+ * starts warm), and the dump's event total divided by the ops run is its Ir/op.
  *
  * Costs: two clock_gettime calls per repetition, so the clock's own overhead is
  * amortised over thousands of operations; memory is one small record per case. The
@@ -27,12 +30,20 @@
 #if defined(__GLIBC__)
 #include <gnu/libc-version.h>
 #endif
+#ifdef ZHB_HAVE_CALLGRIND
+#include <valgrind/callgrind.h>
+#endif
 
 #include "zheap/allocator.h"
 
 #define ZHB_NAME_MAX 64
 #define ZHB_NOTE_MAX 256
-#define ZHB_PROGRESS_AFTER_NS 1000000000ull
+#define ZHB_PROGRESS_WIDTH 79
+/* --instructions without --iterations: enough ops per case that the loop's fixed
+ * cost vanishes in the per-op figure, few enough to stay quick under callgrind. */
+#define ZHB_INSTRUCTION_OPS 8192
+#define ZHB_INSTRUCTION_OPS_QUICK 1024
+#define ZHB_INSTRUCTION_BUDGET_NS 2e8
 
 typedef struct zhb_case {
     char group[ZHB_NAME_MAX];
@@ -48,6 +59,10 @@ static struct {
     size_t fixed_iterations; /* --iterations: no calibration (for profilers) */
     bool progress;           /* stderr is a terminal */
     bool quick;
+    bool instructions;       /* --instructions: count under callgrind, do not time */
+    unsigned dumps;          /* callgrind dumps requested so far */
+    bool note_load;          /* zhb_note_environment: note the load at start and end */
+    char load_at_start[48];
     const char *filter;
     FILE *csv;
     FILE *markdown;
@@ -64,12 +79,23 @@ uint64_t zhb_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* "0.52 0.31 0.20" (1, 5 and 15 minutes) from /proc/loadavg, or "unknown". */
+static void zhb_read_loadavg(char *out, size_t size) {
+    snprintf(out, size, "unknown");
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return;
+    double l1, l5, l15;
+    if (fscanf(f, "%lf %lf %lf", &l1, &l5, &l15) == 3)
+        snprintf(out, size, "%.2f %.2f %.2f", l1, l5, l15);
+    fclose(f);
+}
+
 /* ---- command line ---------------------------------------------------------------- */
 
 static void zhb_usage(FILE *out, const char *argv0) {
     fprintf(out,
             "usage: %s [--reps N] [--min-time S] [--quick] [--csv FILE] [--markdown FILE]\n"
-            "          [--filter TEXT] [--help]\n"
+            "          [--filter TEXT] [--iterations N] [--instructions] [--help]\n"
             "  --reps N         repetitions per case (default 11)\n"
             "  --min-time S     seconds per repetition (default 0.05)\n"
             "  --quick          --reps 3 --min-time 0.01 (smoke runs)\n"
@@ -77,7 +103,9 @@ static void zhb_usage(FILE *out, const char *argv0) {
             "  --markdown FILE  also write the table as markdown (\"-\" = stdout)\n"
             "  --filter TEXT    only cases whose \"group/name\" contains TEXT\n"
             "  --iterations N   fixed iterations per repetition, no calibration (for\n"
-            "                   profilers: callgrind, perf)\n",
+            "                   profilers: callgrind, perf)\n"
+            "  --instructions   count instructions per op instead of timing; run under\n"
+            "                   valgrind --tool=callgrind (default output file names)\n",
             argv0);
 }
 
@@ -128,11 +156,29 @@ static FILE *zhb_open_output(const char *argv0, const char *path) {
     return f;
 }
 
+/* --instructions reads callgrind's dumps back, so it needs both the client requests
+ * at build time and callgrind at run time. */
+static void zhb_require_callgrind(const char *argv0) {
+#ifdef ZHB_HAVE_CALLGRIND
+    if (RUNNING_ON_VALGRIND) return;
+    fprintf(stderr, "%s: --instructions: run under valgrind --tool=callgrind, e.g.\n"
+                    "  valgrind --tool=callgrind %s --instructions\n",
+            argv0, argv0);
+#else
+    fprintf(stderr, "%s: --instructions: built without <valgrind/callgrind.h> "
+                    "(Debian: apt-get install valgrind, then reconfigure)\n", argv0);
+#endif
+    exit(2);
+}
+
+static void zhb_print_table_header(FILE *out);
+
 void zhb_init(int argc, char **argv, const char *bench_name) {
     zhb.bench_name = bench_name;
     zhb.reps = 11;
     zhb.min_time_s = 0.05;
     zhb.progress = isatty(STDERR_FILENO) == 1; /* no \r-animation in logs */
+    zhb_read_loadavg(zhb.load_at_start, sizeof zhb.load_at_start);
     const char *csv_path = NULL, *md_path = NULL;
     bool reps_given = false, time_given = false;
 
@@ -152,6 +198,8 @@ void zhb_init(int argc, char **argv, const char *bench_name) {
             md_path = zhb_option_value(argc, argv, &i);
         } else if (strcmp(arg, "--iterations") == 0) {
             zhb.fixed_iterations = zhb_parse_iterations(argv[0], zhb_option_value(argc, argv, &i));
+        } else if (strcmp(arg, "--instructions") == 0) {
+            zhb.instructions = true;
         } else if (strcmp(arg, "--filter") == 0) {
             zhb.filter = zhb_option_value(argc, argv, &i);
         } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -166,15 +214,19 @@ void zhb_init(int argc, char **argv, const char *bench_name) {
         if (!reps_given) zhb.reps = 3;
         if (!time_given) zhb.min_time_s = 0.01;
     }
+    if (zhb.instructions) zhb_require_callgrind(argv[0]);
     if (csv_path) {
         zhb.csv = zhb_open_output(argv[0], csv_path);
-        fprintf(zhb.csv, "bench,group,case,median_ns,min_ns,max_ns,ratio,iterations,reps\n");
+        fprintf(zhb.csv, "bench,group,case,median_ns,min_ns,max_ns,ratio,iterations,reps,"
+                         "instructions_per_op,instructions_ratio\n");
         fflush(zhb.csv);
     }
     if (md_path) zhb.markdown = zhb_open_output(argv[0], md_path);
+    zhb_print_table_header(stdout);
 }
 
 bool zhb_quick(void) { return zhb.quick; }
+
 
 /* ---- notes ------------------------------------------------------------------------ */
 
@@ -215,9 +267,15 @@ void zhb_note_environment(void) {
 #if defined(__GLIBC__)
     zhb_note("libc: glibc %s", gnu_get_libc_version());
 #endif
-    zhb_note("online CPUs: %ld; --reps %u, --min-time %g s", sysconf(_SC_NPROCESSORS_ONLN),
-             zhb.reps, zhb.min_time_s);
+    if (zhb.instructions)
+        zhb_note("online CPUs: %ld; --instructions (callgrind): one counted run per case",
+                 sysconf(_SC_NPROCESSORS_ONLN));
+    else
+        zhb_note("online CPUs: %ld; --reps %u, --min-time %g s",
+                 sysconf(_SC_NPROCESSORS_ONLN), zhb.reps, zhb.min_time_s);
+    zhb.note_load = true;
 }
+
 
 /* ---- measuring -------------------------------------------------------------------- */
 
@@ -247,9 +305,12 @@ static uint64_t zhb_time_once(const zhb_job *job, size_t iterations) {
     return end - start;
 }
 
-/* The iteration count that makes one repetition last about --min-time. */
+/* The iteration count that makes one repetition last about --min-time. An untimed
+ * iteration comes first, so that a cold start (an empty pool or arena, a heap not
+ * yet grown) cannot pass for the cost of every iteration. */
 static size_t zhb_calibrate(const zhb_job *job) {
     const double target_ns = zhb.min_time_s * 1e9;
+    (void)zhb_time_once(job, 1);
     size_t iterations = 1;
     for (;;) {
         uint64_t elapsed = zhb_time_once(job, iterations);
@@ -275,15 +336,26 @@ static double zhb_median(double *sorted, size_t n) {
     return (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
 }
 
-static void zhb_progress(const char *group, const char *name, unsigned rep) {
-    fprintf(stderr, "\r  %s (%s, ...): repetition %u/%u ...", group, name, rep, zhb.reps);
+/* ---- progress (stderr, terminals only) ----------------------------------------------- */
+
+/* One line, rewritten in place: "  [case/cases] group: case: what" (bench/run.sh
+ * has named the bench above it). */
+static void zhb_progress(const char *group, const char *name, size_t index, size_t count,
+                         const char *what) {
+    if (!zhb.progress) return;
+    char line[256];
+    snprintf(line, sizeof line, "  [%zu/%zu] %s: %s: %s", index + 1, count, group, name, what);
+    fprintf(stderr, "\r%-*.*s", ZHB_PROGRESS_WIDTH, ZHB_PROGRESS_WIDTH, line);
     fflush(stderr);
 }
 
 static void zhb_progress_clear(void) {
-    fprintf(stderr, "\r%-78s\r", "");
+    if (!zhb.progress) return;
+    fprintf(stderr, "\r%*s\r", ZHB_PROGRESS_WIDTH, "");
     fflush(stderr);
 }
+
+/* ---- recording -------------------------------------------------------------------- */
 
 static const zhb_case *zhb_group_baseline(const char *group) {
     for (size_t i = 0; i < zhb.case_count; i++)
@@ -305,6 +377,7 @@ static void zhb_csv_field(FILE *f, const char *text) {
     fputc('"', f);
 }
 
+/* Times are empty under --instructions, instruction counts empty otherwise. */
 static void zhb_csv_row(const zhb_case *c) {
     if (!zhb.csv) return;
     zhb_csv_field(zhb.csv, zhb.bench_name);
@@ -312,9 +385,18 @@ static void zhb_csv_row(const zhb_case *c) {
     zhb_csv_field(zhb.csv, c->group);
     fputc(',', zhb.csv);
     zhb_csv_field(zhb.csv, c->name);
-    fprintf(zhb.csv, ",%.3f,%.3f,%.3f,%.3f,%zu,%u\n", c->result.median_ns, c->result.min_ns,
-            c->result.max_ns, c->ratio, c->result.iterations, zhb.reps);
+    if (zhb.instructions)
+        fprintf(zhb.csv, ",,,,,%zu,1,%.2f,%.4f\n", c->result.iterations,
+                c->result.instructions_per_op, c->ratio);
+    else
+        fprintf(zhb.csv, ",%.3f,%.3f,%.3f,%.4f,%zu,%u,,\n", c->result.median_ns,
+                c->result.min_ns, c->result.max_ns, c->ratio, c->result.iterations, zhb.reps);
     fflush(zhb.csv);
+}
+
+/* The figure a case is compared by: ns per op, or Ir per op under --instructions. */
+static double zhb_figure(const zhb_result *r) {
+    return zhb.instructions ? r->instructions_per_op : r->median_ns;
 }
 
 static bool zhb_record(const char *group, const char *name, zhb_result result) {
@@ -329,8 +411,8 @@ static bool zhb_record(const char *group, const char *name, zhb_result result) {
     snprintf(c->group, sizeof c->group, "%s", group);
     snprintf(c->name, sizeof c->name, "%s", name);
     c->result = result;
-    const zhb_case *base = zhb_group_baseline(group);
-    c->ratio = base->result.median_ns > 0.0 ? result.median_ns / base->result.median_ns : 0.0;
+    const double base = zhb_figure(&zhb_group_baseline(group)->result);
+    c->ratio = base > 0.0 ? zhb_figure(&result) / base : 0.0;
     zhb_csv_row(c);
     return true;
 }
@@ -351,56 +433,150 @@ static void zhb_require_init(void) {
     }
 }
 
-void zhb_run_group(const char *group, const zhb_case_spec *cases, size_t count,
-                   zhb_result *results) {
-    zhb_require_init();
+/* ---- counting instructions (--instructions, under callgrind) ------------------------ */
+
+/* The event total of callgrind's dump number `dump` of this process: with default
+ * names it is callgrind.out.<pid>.<dump> in the current directory. 0 if unreadable. */
+static double zhb_read_dump_total(unsigned dump) {
+    char path[64];
+    snprintf(path, sizeof path, "callgrind.out.%ld.%u", (long)getpid(), dump);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0.0;
+    char line[512];
+    double total = 0.0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "totals:", 7) == 0 || strncmp(line, "summary:", 8) == 0) {
+            total = strtod(strchr(line, ':') + 1, NULL);
+            break;
+        }
+    }
+    fclose(f);
+    return total;
+}
+
+/* Iterations for a counted run: enough for ZHB_INSTRUCTION_OPS ops, but no more
+ * than about ZHB_INSTRUCTION_BUDGET_NS of (callgrind-slowed) time as measured by
+ * one warm-up iteration, and at least 2. */
+static size_t zhb_instruction_iterations(size_t ops_per_iteration, uint64_t one_iteration_ns) {
+    if (zhb.fixed_iterations) return zhb.fixed_iterations;
+    size_t ops = zhb.quick ? ZHB_INSTRUCTION_OPS_QUICK : ZHB_INSTRUCTION_OPS;
+    size_t iterations = (ops + ops_per_iteration - 1) / ops_per_iteration;
+    double affordable = ZHB_INSTRUCTION_BUDGET_NS / (double)(one_iteration_ns + 1);
+    if ((double)iterations > affordable) iterations = (size_t)affordable;
+    return iterations < 2 ? 2 : iterations;
+}
+
+/* Ir per op of one case, in its steady state: after setup, one warm-up iteration
+ * (which also sizes the counted run), then the counted run; setup and teardown
+ * are not counted, the loop around the operations is, as it is timed otherwise.
+ * Returns the iterations counted in *iterations. */
+static double zhb_count_instructions(const zhb_job *job, size_t ops, size_t *iterations) {
+#ifdef ZHB_HAVE_CALLGRIND
+    if (job->setup) job->setup(job->ctx);
+    zhb_clobber();
+    const uint64_t start = zhb_now_ns();
+    job->fn(job->ctx, 1);
+    *iterations = zhb_instruction_iterations(ops, zhb_now_ns() - start);
+    zhb_clobber();
+    CALLGRIND_ZERO_STATS;
+    job->fn(job->ctx, *iterations);
+    CALLGRIND_DUMP_STATS_AT("zheap-bench case");
+    zhb_clobber();
+    if (job->teardown) job->teardown(job->ctx);
+    double total = zhb_read_dump_total(++zhb.dumps);
+    if (total <= 0.0)
+        zhb_fail("--instructions: cannot read callgrind.out.%ld.%u (run valgrind "
+                 "--tool=callgrind without --callgrind-out-file, in a writable directory)",
+                 (long)getpid(), zhb.dumps);
+    return total / ((double)*iterations * (double)ops);
+#else
+    (void)job, (void)ops;
+    *iterations = 0;
+    return 0.0;
+#endif
+}
+
+static void zhb_count_group(const char *group, const zhb_case_spec *cases, size_t count,
+                            const bool *selected, zhb_result *out) {
+    for (size_t c = 0; c < count; c++) {
+        if (!selected[c]) continue;
+        zhb_progress(group, cases[c].name, c, count, "callgrind");
+        const zhb_job job = {cases[c].fn, cases[c].ctx, cases[c].setup, cases[c].teardown};
+        size_t ops = cases[c].ops_per_iteration ? cases[c].ops_per_iteration : 1;
+        out[c] = (zhb_result){.ran = true};
+        out[c].instructions_per_op = zhb_count_instructions(&job, ops, &out[c].iterations);
+    }
+}
+
+/* ---- timing ------------------------------------------------------------------------ */
+
+static void zhb_time_group(const char *group, const zhb_case_spec *cases, size_t count,
+                           const bool *selected, zhb_result *out) {
     zhb_job *jobs = calloc(count, sizeof *jobs);
     size_t *iterations = calloc(count, sizeof *iterations);
     double *samples = calloc(count * zhb.reps, sizeof *samples);
-    bool *selected = calloc(count, sizeof *selected);
-    if (!jobs || !iterations || !samples || !selected) {
+    if (!jobs || !iterations || !samples) {
         zhb_fail("zhb_run_group: out of memory");
         goto done;
     }
-
-    const uint64_t group_start = zhb_now_ns();
     for (size_t c = 0; c < count; c++) {
-        if (results) results[c] = (zhb_result){0};
-        selected[c] = zhb_selected(group, cases[c].name);
         if (!selected[c]) continue;
         jobs[c] = (zhb_job){cases[c].fn, cases[c].ctx, cases[c].setup, cases[c].teardown};
+        zhb_progress(group, cases[c].name, c, count, "calibrating");
         iterations[c] = zhb.fixed_iterations ? zhb.fixed_iterations : zhb_calibrate(&jobs[c]);
         (void)zhb_time_once(&jobs[c], iterations[c]); /* warm-up */
     }
-
     /* Round-robin: repetition r of every case runs before repetition r + 1 of any,
      * so a burst of load from elsewhere on the machine hits all cases alike. */
-    bool progress_shown = false;
     for (unsigned rep = 0; rep < zhb.reps; rep++) {
-        if (zhb.progress && zhb_now_ns() - group_start > ZHB_PROGRESS_AFTER_NS) {
-            zhb_progress(group, cases[0].name, rep + 1);
-            progress_shown = true;
-        }
         for (size_t c = 0; c < count; c++) {
             if (!selected[c]) continue;
+            char what[48];
+            snprintf(what, sizeof what, "rep %u/%u", rep + 1, zhb.reps);
+            zhb_progress(group, cases[c].name, c, count, what);
             size_t ops = cases[c].ops_per_iteration ? cases[c].ops_per_iteration : 1;
             double elapsed = (double)zhb_time_once(&jobs[c], iterations[c]);
             samples[c * zhb.reps + rep] = elapsed / ((double)iterations[c] * (double)ops);
         }
     }
-    if (progress_shown) zhb_progress_clear();
-
-    for (size_t c = 0; c < count; c++) {
-        if (!selected[c]) continue;
-        zhb_result result = {0};
-        zhb_summarise(&samples[c * zhb.reps], iterations[c], &result);
-        if (results) results[c] = result;
-        if (!zhb_record(group, cases[c].name, result)) zhb.failed = true;
-    }
+    for (size_t c = 0; c < count; c++)
+        if (selected[c]) zhb_summarise(&samples[c * zhb.reps], iterations[c], &out[c]);
 done:
     free(jobs);
     free(iterations);
     free(samples);
+}
+
+static void zhb_print_group_rows(FILE *out, size_t first);
+
+void zhb_run_group(const char *group, const zhb_case_spec *cases, size_t count,
+                   zhb_result *results) {
+    zhb_require_init();
+    zhb_result *measured = calloc(count, sizeof *measured);
+    bool *selected = calloc(count, sizeof *selected);
+    if (!measured || !selected) {
+        zhb_fail("zhb_run_group: out of memory");
+        goto done;
+    }
+    bool any = false;
+    for (size_t c = 0; c < count; c++) any |= selected[c] = zhb_selected(group, cases[c].name);
+    if (!any) goto done;
+
+    if (zhb.instructions)
+        zhb_count_group(group, cases, count, selected, measured);
+    else
+        zhb_time_group(group, cases, count, selected, measured);
+    zhb_progress_clear();
+
+    const size_t first = zhb.case_count;
+    for (size_t c = 0; c < count; c++)
+        if (measured[c].ran && !zhb_record(group, cases[c].name, measured[c])) zhb.failed = true;
+    zhb_print_group_rows(stdout, first);
+    fflush(stdout);
+done:
+    if (results)
+        for (size_t c = 0; c < count; c++) results[c] = measured ? measured[c] : (zhb_result){0};
+    free(measured);
     free(selected);
 }
 
@@ -421,6 +597,7 @@ zhb_result zhb_run(const char *group, const char *name, zhb_fn fn, void *ctx,
 void zhb_fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
+    zhb_progress_clear();
     fprintf(stderr, "%s: ", zhb.bench_name ? zhb.bench_name : "bench");
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -440,47 +617,75 @@ static void zhb_format_ns(char *out, size_t size, double ns) {
         snprintf(out, size, "%.0f", ns);
 }
 
+/* The figure column: median ns, or Ir/op under --instructions. */
+static void zhb_format_figure(char *out, size_t size, const zhb_result *r) {
+    if (zhb.instructions)
+        snprintf(out, size, "%.1f", r->instructions_per_op);
+    else
+        zhb_format_ns(out, size, r->median_ns);
+}
+
+/* min..max of the repetitions; under --instructions the iterations counted. */
 static void zhb_format_spread(char *out, size_t size, const zhb_result *r) {
+    if (zhb.instructions) {
+        snprintf(out, size, "%zu iterations", r->iterations);
+        return;
+    }
     char lo[32], hi[32];
     zhb_format_ns(lo, sizeof lo, r->min_ns);
     zhb_format_ns(hi, sizeof hi, r->max_ns);
     snprintf(out, size, "%s..%s", lo, hi);
 }
 
-static void zhb_print_text_table(FILE *out) {
-    fprintf(out, "\n== %s  (%u reps x ~%g s; ns per op; ratio = median / group baseline)\n",
-            zhb.bench_name, zhb.reps, zhb.min_time_s);
-    fprintf(out, "%-32s %-30s %12s %22s %8s\n", "group", "case", "median ns", "min..max",
+static bool zhb_starts_group(size_t i) {
+    return i == 0 || strcmp(zhb.cases[i].group, zhb.cases[i - 1].group) != 0;
+}
+
+static void zhb_print_table_header(FILE *out) {
+    if (zhb.instructions)
+        fprintf(out, "\n== %s  (callgrind instructions per op; ratio = Ir / group baseline)\n",
+                zhb.bench_name);
+    else
+        fprintf(out, "\n== %s  (%u reps x ~%g s; ns per op; ratio = median / group baseline)\n",
+                zhb.bench_name, zhb.reps, zhb.min_time_s);
+    fprintf(out, "%-32s %-38s %10s %20s %8s\n", "group", "case",
+            zhb.instructions ? "Ir/op" : "median ns", zhb.instructions ? "" : "min..max",
             "ratio");
-    const char *last_group = "";
-    for (size_t i = 0; i < zhb.case_count; i++) {
+    fflush(out);
+}
+
+/* The rows of the cases recorded from index `first` on (one group). */
+static void zhb_print_group_rows(FILE *out, size_t first) {
+    for (size_t i = first; i < zhb.case_count; i++) {
         const zhb_case *c = &zhb.cases[i];
-        char median[32], spread[72];
-        zhb_format_ns(median, sizeof median, c->result.median_ns);
+        char figure[32], spread[72];
+        zhb_format_figure(figure, sizeof figure, &c->result);
         zhb_format_spread(spread, sizeof spread, &c->result);
-        bool new_group = strcmp(c->group, last_group) != 0;
-        fprintf(out, "%-32s %-30s %12s %22s %7.2fx%s\n", new_group ? c->group : "", c->name,
-                median, spread, c->ratio, new_group ? "  (baseline)" : "");
-        last_group = c->group;
+        bool new_group = zhb_starts_group(i);
+        fprintf(out, "%-32s %-38s %10s %20s %7.2fx%s\n", new_group ? c->group : "", c->name,
+                figure, spread, c->ratio, new_group ? "  (baseline)" : "");
     }
+}
+
+static void zhb_print_notes(FILE *out) {
     for (size_t i = 0; i < zhb.note_count; i++) fprintf(out, "  note: %s\n", zhb.notes[i]);
     fputc('\n', out);
 }
 
 static void zhb_print_markdown_table(FILE *out) {
     fprintf(out, "### %s\n\n", zhb.bench_name);
-    fprintf(out, "| group | case | median ns/op | min..max | ratio |\n");
+    fprintf(out, "| group | case | %s | %s | ratio |\n",
+            zhb.instructions ? "Ir/op" : "median ns/op",
+            zhb.instructions ? "iterations" : "min..max");
     fprintf(out, "|---|---|---:|---:|---:|\n");
-    const char *last_group = "";
     for (size_t i = 0; i < zhb.case_count; i++) {
         const zhb_case *c = &zhb.cases[i];
-        char median[32], spread[72];
-        zhb_format_ns(median, sizeof median, c->result.median_ns);
+        char figure[32], spread[72];
+        zhb_format_figure(figure, sizeof figure, &c->result);
         zhb_format_spread(spread, sizeof spread, &c->result);
-        bool new_group = strcmp(c->group, last_group) != 0;
+        bool new_group = zhb_starts_group(i);
         fprintf(out, "| %s | %s%s | %s | %s | %.2fx |\n", new_group ? c->group : "", c->name,
-                new_group ? " (baseline)" : "", median, spread, c->ratio);
-        last_group = c->group;
+                new_group ? " (baseline)" : "", figure, spread, c->ratio);
     }
     fputc('\n', out);
     for (size_t i = 0; i < zhb.note_count; i++) fprintf(out, "- %s\n", zhb.notes[i]);
@@ -493,7 +698,13 @@ static void zhb_close(FILE **f) {
 }
 
 int zhb_finish(void) {
-    zhb_print_text_table(stdout);
+    zhb_progress_clear();
+    if (zhb.note_load) {
+        char now[48];
+        zhb_read_loadavg(now, sizeof now);
+        zhb_note("load average (1/5/15 min): %s at start, %s at end", zhb.load_at_start, now);
+    }
+    zhb_print_notes(stdout);
     if (zhb.markdown) zhb_print_markdown_table(zhb.markdown);
     zhb_close(&zhb.csv);
     zhb_close(&zhb.markdown);

@@ -1,10 +1,18 @@
 # ZheapInstall.cmake - install rules: headers, libraries, the CMake package
-# (zheapConfig.cmake, version file, export set under lib/cmake/zheap) and zheap.pc.
+# (zheapConfig.cmake, version file, export set under lib/cmake/zheap), zheap.pc and
+# zheap-static.pc. Included when ZHEAP_INSTALL is ON (the default at top level only).
 #
 # After install, find_package(zheap CONFIG) provides the same target names as the
-# build tree: zheap::zheap (shared if built, else static), zheap::zheap_shared,
+# build tree: zheap::zheap (as chosen at build time), zheap::zheap_shared,
 # zheap::zheap_static.
+#
+# Two install components, which are also the two Debian packages (ZheapPackage.cmake):
+#   zheap_runtime      the shared library (libzheap.so.MAJOR and the file it names),
+#                      the license
+#   zheap_development  headers, the static library, the libzheap.so link, the CMake
+#                      package and the .pc files
 
+include(CMakePackageConfigHelpers)
 set(ZHEAP_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/zheap")
 
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/zheap"
@@ -17,8 +25,9 @@ install(TARGETS ${ZHEAP_EXPORTED_TARGETS} EXPORT zheapTargets
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT zheap_runtime
   LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT zheap_runtime
           NAMELINK_COMPONENT zheap_development
-  ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT zheap_development
-  INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+  ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT zheap_development)
+install(FILES "${PROJECT_SOURCE_DIR}/LICENSE" DESTINATION "${CMAKE_INSTALL_DOCDIR}"
+        COMPONENT zheap_runtime)
 
 install(EXPORT zheapTargets NAMESPACE zheap:: DESTINATION "${ZHEAP_CMAKE_DIR}"
         COMPONENT zheap_development)
@@ -37,8 +46,9 @@ install(FILES "${PROJECT_BINARY_DIR}/zheapConfig.cmake"
               "${PROJECT_BINARY_DIR}/zheapConfigVersion.cmake"
         DESTINATION "${ZHEAP_CMAKE_DIR}" COMPONENT zheap_development)
 
-# pkg-config: zheap.pc links the shared library when there is one; `pkg-config
-# --static` adds what the static library needs.
+# pkg-config. zheap.pc links the shared library when there is one, even with
+# `pkg-config --static` (which only adds Libs.private): pkg-config cannot choose an
+# archive. zheap-static.pc names the archive itself, so a program links no libzheap.so.
 if(ZHEAP_HAVE_THREADS AND NOT WIN32)
   set(ZHEAP_PC_LIBS_PRIVATE "-pthread")
 else()
@@ -53,6 +63,15 @@ endif()
 # --prefix DIR` and moved installations work.
 file(RELATIVE_PATH ZHEAP_PC_PREFIX_FROM_PCDIR "/zh/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/zh")
 string(REGEX REPLACE "/$" "" ZHEAP_PC_PREFIX_FROM_PCDIR "${ZHEAP_PC_PREFIX_FROM_PCDIR}")
-configure_file(cmake/zheap.pc.in "${PROJECT_BINARY_DIR}/zheap.pc" @ONLY)
-install(FILES "${PROJECT_BINARY_DIR}/zheap.pc"
-        DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig" COMPONENT zheap_development)
+set(ZHEAP_PC_FILES zheap)
+if(ZHEAP_BUILD_STATIC)
+  get_target_property(_zh_static_name zheap_static OUTPUT_NAME)
+  set(ZHEAP_PC_STATIC_ARCHIVE
+      "${CMAKE_STATIC_LIBRARY_PREFIX}${_zh_static_name}${CMAKE_STATIC_LIBRARY_SUFFIX}")
+  list(APPEND ZHEAP_PC_FILES zheap-static)
+endif()
+foreach(_zh_pc IN LISTS ZHEAP_PC_FILES)
+  configure_file(cmake/${_zh_pc}.pc.in "${PROJECT_BINARY_DIR}/${_zh_pc}.pc" @ONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/${_zh_pc}.pc"
+          DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig" COMPONENT zheap_development)
+endforeach()

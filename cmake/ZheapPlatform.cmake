@@ -1,8 +1,16 @@
 # ZheapPlatform.cmake - choose the one OS backend compiled into libzheap.
 #
-# Input:  ZHEAP_PLATFORM = auto | mmap | virtualalloc | sbrk | wasm
+# Input:  ZHEAP_PLATFORM = auto or one of ZHEAP_PLATFORMS (declared here, beside the list)
 # Output: ZHEAP_PLATFORM_RESOLVED, ZHEAP_PLATFORM_SOURCES, ZHEAP_PLATFORM_LIBS,
-#         ZHEAP_PAGE_SIZE_MIN/MAX, ZHEAP_HAVE_WASM_ALLOCATOR, ZHEAP_HAVE_THREADS
+#         ZHEAP_PLATFORM_NAMES (the list as text), ZHEAP_PLATFORM_DEFINITIONS,
+#         ZHEAP_BACKTRACE_RESOLVED, ZHEAP_PAGE_SIZE_MIN/MAX, ZHEAP_HAVE_WASM_ALLOCATOR,
+#         ZHEAP_HAVE_THREADS
+
+# The backends, each src/platform/<name>.c: the one list every check and message uses.
+set(ZHEAP_PLATFORMS mmap virtualalloc sbrk wasm)
+list(JOIN ZHEAP_PLATFORMS ", " ZHEAP_PLATFORM_NAMES)
+set(ZHEAP_PLATFORM "auto" CACHE STRING "OS backend: auto or one of ${ZHEAP_PLATFORM_NAMES}")
+set_property(CACHE ZHEAP_PLATFORM PROPERTY STRINGS auto ${ZHEAP_PLATFORMS})
 
 set(_zh_platform "${ZHEAP_PLATFORM}")
 if(_zh_platform STREQUAL "auto")
@@ -14,9 +22,9 @@ if(_zh_platform STREQUAL "auto")
     set(_zh_platform mmap)
   endif()
 endif()
-if(NOT _zh_platform MATCHES "^(mmap|virtualalloc|sbrk|wasm)$")
+if(NOT _zh_platform IN_LIST ZHEAP_PLATFORMS)
   message(FATAL_ERROR "zheap: ZHEAP_PLATFORM='${ZHEAP_PLATFORM}' is not one of "
-                      "auto, mmap, virtualalloc, sbrk, wasm")
+                      "auto, ${ZHEAP_PLATFORM_NAMES}")
 endif()
 if(_zh_platform STREQUAL "virtualalloc" AND NOT WIN32)
   message(FATAL_ERROR "zheap: ZHEAP_PLATFORM=virtualalloc needs a Windows target "
@@ -31,8 +39,10 @@ set(ZHEAP_PLATFORM_SOURCES "src/platform/${_zh_platform}.c")
 if(_zh_platform MATCHES "^(mmap|sbrk)$")
   list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/posix.c)   # threads, diagnostics, libc facts
 endif()
-# The stack-capture provider (ZHEAP_BACKTRACE comes with the debug allocator).
-list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/stacktrace_none.c)
+# The stack-capture provider, src/platform/stacktrace_<name>.c (the ZHEAP_BACKTRACE
+# option that chooses it comes with the debug allocator); the summary prints it.
+set(ZHEAP_BACKTRACE_RESOLVED none)
+list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/stacktrace_${ZHEAP_BACKTRACE_RESOLVED}.c)
 set(ZHEAP_PLATFORM_LIBS "")
 set(ZHEAP_HAVE_WASM_ALLOCATOR 0)
 set(ZHEAP_HAVE_THREADS ON)
@@ -72,6 +82,3 @@ else()
   set(ZHEAP_PAGE_SIZE_MIN 4096)
   set(ZHEAP_PAGE_SIZE_MAX 65536)
 endif()
-
-message(STATUS "zheap: platform backend ${ZHEAP_PLATFORM_RESOLVED}, page size "
-               "${ZHEAP_PAGE_SIZE_MIN}..${ZHEAP_PAGE_SIZE_MAX}")

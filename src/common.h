@@ -90,6 +90,41 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
     atomic_compare_exchange_weak_explicit((p), (expected), (desired), memory_order_acq_rel, \
                                           memory_order_acquire)
 
+/* The same on an ordinary (not _Atomic) uintptr_t object, like Zig's @atomicLoad and
+ * @cmpxchgWeak on a plain field: for state whose common path is single-threaded and
+ * must stay a plain variable the compiler can keep in a register (the fba cursor),
+ * while a thread-safe variant updates the same object atomically. Relaxed loads and
+ * stores; the compare-and-swap is acquire-release on success. */
+#if defined(__GNUC__) || defined(__clang__)
+static inline uintptr_t zh__atomic_load_uintptr(const uintptr_t *obj) {
+    return __atomic_load_n(obj, __ATOMIC_RELAXED);
+}
+static inline void zh__atomic_store_uintptr(uintptr_t *obj, uintptr_t value) {
+    __atomic_store_n(obj, value, __ATOMIC_RELAXED);
+}
+static inline bool zh__atomic_cas_weak_uintptr(uintptr_t *obj, uintptr_t *expected,
+                                               uintptr_t desired) {
+    return __atomic_compare_exchange_n(obj, expected, desired, true, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+}
+#else
+/* Other C11 compilers: through an _Atomic view of the object, which has the plain
+ * type's size and representation wherever uintptr_t atomics are lock-free. */
+_Static_assert(sizeof(_Atomic uintptr_t) == sizeof(uintptr_t),
+               "an _Atomic uintptr_t must be laid out like a uintptr_t");
+static inline uintptr_t zh__atomic_load_uintptr(const uintptr_t *obj) {
+    return atomic_load_explicit((_Atomic uintptr_t *)(uintptr_t *)obj, memory_order_relaxed);
+}
+static inline void zh__atomic_store_uintptr(uintptr_t *obj, uintptr_t value) {
+    atomic_store_explicit((_Atomic uintptr_t *)obj, value, memory_order_relaxed);
+}
+static inline bool zh__atomic_cas_weak_uintptr(uintptr_t *obj, uintptr_t *expected,
+                                               uintptr_t desired) {
+    return atomic_compare_exchange_weak_explicit((_Atomic uintptr_t *)obj, expected, desired,
+                                                 memory_order_acq_rel, memory_order_relaxed);
+}
+#endif
+
 /* Reports a contract violation and aborts: "zheap: <call>: <message>". Formats into
  * a stack buffer and writes through the platform (no stdio, no C heap), so it is
  * safe from inside any allocator and from every layer (src/core/panic.c). */

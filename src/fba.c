@@ -15,20 +15,20 @@
  *
  * Costs: O(1) everything, no per-block header, no bytes of overhead beyond
  * alignment padding; freed memory below the top is only reclaimed by a reset.
- * `end` is a C11 atomic so the thread-safe variant can exist; the plain allocator
- * uses relaxed loads and stores, which compile to ordinary moves. */
+ * `end` is a plain integer, so the inline fast path is an ordinary bump pointer the
+ * compiler may keep in a register across a loop (an _Atomic cursor is reloaded and
+ * stored on every call, even with relaxed ordering). The thread-safe variant uses
+ * atomic operations on the same plain object (common.h; Zig does the same on
+ * end_index), and so do the out-of-line queries and reset, which may therefore
+ * be called while thread-safe allocations run without a data race. */
 #include "common.h"
 #include "zheap/fba.h"
 
 #include "core/track.h"
 
-static uintptr_t end_of(const zh_fba *fba) {
-    return atomic_load_explicit(&((zh_fba *)fba)->end, memory_order_relaxed);
-}
+static uintptr_t end_of(const zh_fba *fba) { return zh__atomic_load_uintptr(&fba->end); }
 
-static void set_end(zh_fba *fba, uintptr_t end) {
-    atomic_store_explicit(&fba->end, end, memory_order_relaxed);
-}
+static void set_end(zh_fba *fba, uintptr_t end) { zh__atomic_store_uintptr(&fba->end, end); }
 
 void zh_fba_init(zh_fba *fba, void *buffer, size_t len) {
     if (zh__config_safety && buffer == NULL && len != 0)
@@ -36,7 +36,7 @@ void zh_fba_init(zh_fba *fba, void *buffer, size_t len) {
     fba->buffer = buffer;
     fba->len = len;
     fba->limit = (uintptr_t)buffer + len;
-    atomic_init(&fba->end, (uintptr_t)buffer);
+    fba->end = (uintptr_t)buffer;
     if (buffer != NULL && zh__track_buffer_ok(buffer))
         zh__track_mem_noaccess(buffer, len); /* until handed out */
 }
@@ -125,20 +125,20 @@ zh_allocator zh_fba_allocator(zh_fba *fba) { return (zh_allocator){fba, &fba_vta
 /* ---- zh_fba_thread_safe_allocator --------------------------------------------------------
  * Claims [start, start + len) by moving `end` from the value `start` was computed
  * from; if another thread moved it first, the CAS reloads it and we recompute.
- * The bounds check is zh_fba_alloc's (see the header for why it cannot wrap). Acquire/release on success orders the claim with whatever the caller
- * publishes afterwards; the block itself needs no further synchronisation. */
+ * The bounds check is zh_fba_alloc's (see the header for why it cannot wrap).
+ * Acquire/release on success orders the claim with whatever the caller publishes
+ * afterwards; the block itself needs no further synchronisation. */
 
 static void *fba_thread_safe_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     zh_fba *fba = ctx;
     size_t alignment = zh_align_to_bytes(align);
     (void)ret_addr;
     uintptr_t limit = fba->limit;
-    uintptr_t cur = atomic_load_explicit(&fba->end, memory_order_relaxed);
+    uintptr_t cur = end_of(fba);
     for (;;) {
         uintptr_t start = (cur + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
         if (start - 1 >= limit || limit - start < len) return NULL;
-        if (atomic_compare_exchange_weak_explicit(&fba->end, &cur, start + len,
-                                                  memory_order_acq_rel, memory_order_relaxed)) {
+        if (zh__atomic_cas_weak_uintptr(&fba->end, &cur, start + len)) {
             if (ZH__TRACK_ENABLED && zh__track_buffer_ok(fba->buffer))
                 zh__track_alloc_shared((void *)start, len, fba->buffer, fba->len);
             return (void *)start;

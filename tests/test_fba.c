@@ -479,6 +479,73 @@ static void thread_safe_resize_and_free_do_nothing(void **state) {
     assert_int_equal(used(&fba), 16);
 }
 
+/* One cursor behind both interfaces: after the threads are joined, the plain
+ * allocator and the inline fast path continue exactly where the lock-free
+ * allocations stopped, and a reset rewinds both. */
+static void interfaces_share_one_cursor(void **state) {
+    (void)state;
+    _Alignas(16) unsigned char buf[256];
+    zh_fba fba;
+    zh_fba_init(&fba, buf, sizeof buf);
+    zh_allocator shared = zh_fba_thread_safe_allocator(&fba);
+    zh_allocator plain = zh_fba_allocator(&fba);
+    unsigned char *a = zh_raw_alloc(shared, 24, 3, 0);
+    assert_ptr_equal(a, buf);
+    unsigned char *b = zh_fba_alloc(&fba, 8, 16);
+    assert_ptr_equal(b, buf + 32);
+    unsigned char *c = zh_raw_alloc(shared, 8, 0, 0);
+    assert_ptr_equal(c, buf + 40);
+    unsigned char *d = zh_raw_alloc(plain, 8, 0, 0);
+    assert_ptr_equal(d, buf + 48);
+    assert_true(zh_fba_is_last_allocation(&fba, d, 8));
+    zh_raw_free(plain, d, 8, 0, 0);
+    assert_int_equal(used(&fba), 48);
+    zh_fba_reset(&fba);
+    assert_ptr_equal(zh_raw_alloc(shared, 1, 0, 0), buf);
+    assert_ptr_equal(zh_fba_alloc(&fba, 1, 1), buf + 1);
+}
+
+/* zh_fba_end_index may be read while lock-free allocations run (an atomic read of
+ * the cursor): it only ever grows and stays within the buffer. A data race here
+ * would show under TSan. Thread 0 watches, the others allocate. */
+typedef struct watch_ctx {
+    zh_fba *fba;
+    size_t observations;
+    bool went_back, overran;
+} watch_ctx;
+
+static void allocate_or_watch(void *arg, size_t index) {
+    watch_ctx *w = arg;
+    if (index != 0) {
+        zh_allocator a = zh_fba_thread_safe_allocator(w->fba);
+        while (zh_alloc_aligned(a, 1 + index * 3, 8) != NULL) continue;
+        return;
+    }
+    size_t last = 0;
+    for (size_t i = 0; i < 20000; i++) {
+        size_t now = zh_fba_end_index(w->fba);
+        if (now < last) w->went_back = true;
+        if (now > w->fba->len) w->overran = true;
+        last = now;
+    }
+    w->observations = 20000;
+}
+
+static void end_index_while_threads_allocate(void **state) {
+    (void)state;
+    unsigned char *buf = malloc(SHARED_LEN);
+    assert_non_null(buf);
+    zh_fba fba;
+    zh_fba_init(&fba, buf, SHARED_LEN);
+    watch_ctx w = {&fba, 0, false, false};
+    zht_run_threads(4, allocate_or_watch, &w);
+    assert_int_equal(w.observations, 20000);
+    assert_false(w.went_back);
+    assert_false(w.overran);
+    assert_true(SHARED_LEN - used(&fba) < 16 + 8); /* filled up to the last block */
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conformance_plain),
@@ -502,6 +569,8 @@ int main(void) {
         cmocka_unit_test(foreign_block_aborts),
         cmocka_unit_test(threads_allocate_disjoint_blocks),
         cmocka_unit_test(thread_safe_resize_and_free_do_nothing),
+        cmocka_unit_test(interfaces_share_one_cursor),
+        cmocka_unit_test(end_index_while_threads_allocate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,18 +26,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-#include <atomic>
-#define ZH__FBA_ATOMIC_UINTPTR std::atomic<uintptr_t>
-#define ZH__FBA_LOAD_RELAXED(obj) (obj).load(std::memory_order_relaxed)
-#define ZH__FBA_STORE_RELAXED(obj, v) (obj).store((v), std::memory_order_relaxed)
-#else
-#include <stdatomic.h>
-#define ZH__FBA_ATOMIC_UINTPTR _Atomic uintptr_t
-#define ZH__FBA_LOAD_RELAXED(obj) atomic_load_explicit(&(obj), memory_order_relaxed)
-#define ZH__FBA_STORE_RELAXED(obj, v) atomic_store_explicit(&(obj), (v), memory_order_relaxed)
-#endif
-
 #include "zheap/allocator.h"
 #include "zheap/internal.h" /* ZH__TRACK_INLINE_ALLOC */
 
@@ -48,12 +36,15 @@ extern "C" {
 /* Caller-owned state; initialise with zh_fba_init. The fields may be read but not
  * written; zh_fba_end_index tells how much of the buffer is in use. The cursor is
  * kept as an address (not an index) so that an allocation is exactly a
- * hand-written bump pointer: load, align, check against `limit`, store. */
+ * hand-written bump pointer: load, align, check against `limit`, store. It is a
+ * plain integer, not an atomic one, so that the compiler may keep it in a register
+ * across a run of zh_fba_alloc calls; zh_fba_thread_safe_allocator updates the same
+ * field with atomic operations on it (as Zig's threadSafeAlloc does on end_index). */
 typedef struct zh_fba {
-    unsigned char *buffer;       /* start of the caller's buffer */
-    size_t len;                  /* its length in bytes */
-    uintptr_t limit;             /* (uintptr_t)buffer + len */
-    ZH__FBA_ATOMIC_UINTPTR end;  /* address of the first unused byte, in [buffer, limit] */
+    unsigned char *buffer; /* start of the caller's buffer */
+    size_t len;            /* its length in bytes */
+    uintptr_t limit;       /* (uintptr_t)buffer + len */
+    uintptr_t end;         /* address of the first unused byte, in [buffer, limit] */
 } zh_fba;
 
 /* Prepares `fba` to allocate from `buffer[0, len)`. `buffer` may be NULL only when
@@ -72,7 +63,8 @@ ZH_EXTERN zh_allocator zh_fba_thread_safe_allocator(zh_fba *fba);
 ZH_EXTERN void zh_fba_reset(zh_fba *fba);
 
 /* Bytes in use from the start of the buffer, alignment padding included (Zig's
- * `end_index`): 0 after init or reset, at most `len`. */
+ * `end_index`): 0 after init or reset, at most `len`. May be called while other
+ * threads allocate through zh_fba_thread_safe_allocator (an atomic read). */
 ZH_EXTERN size_t zh_fba_end_index(const zh_fba *fba);
 
 /* True if `p` points into the buffer. */
@@ -103,11 +95,11 @@ static inline void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment) {
      * `start` wraps to exactly 0 (the mask clears the low bits, and the wrapped sum
      * is below `alignment`): `start - 1 >= limit` rejects that and `start > limit`
      * in one compare. A buffer that is NULL (length 0) has limit 0 and fails too. */
-    uintptr_t cur = ZH__FBA_LOAD_RELAXED(fba->end);
+    uintptr_t cur = fba->end;
     uintptr_t start = (cur + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
     uintptr_t limit = fba->limit;
     if (start - 1 >= limit || limit - start < len) return NULL;
-    ZH__FBA_STORE_RELAXED(fba->end, start + len);
+    fba->end = start + len;
     if (ZH__TRACK_INLINE) zh__fba_track_alloc(fba, (void *)start, len);
     return (void *)start;
 }
