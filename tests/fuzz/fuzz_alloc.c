@@ -572,17 +572,22 @@ static unsigned char *stack_buffer; /* 4 KiB for the stack fallback */
 static void *probe_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     zh_failing *f = ctx;
     if (f->alloc_index >= f->fail_index) induced_count++;
-    return zh_failing_allocator(f).vtable->alloc(f, len, align, ret_addr);
+    void *p = zh_failing_allocator(f).vtable->alloc(f, len, align, ret_addr);
+    TRACE("    child alloc(%zu) = %p\n", len, p);
+    return p;
 }
 static bool probe_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                          uintptr_t ret_addr) {
-    return zh_failing_allocator(ctx).vtable->resize(ctx, mem, len, align, new_len, ret_addr);
+    bool ok = zh_failing_allocator(ctx).vtable->resize(ctx, mem, len, align, new_len, ret_addr);
+    TRACE("    child resize(%p, %zu -> %zu) = %d\n", mem, len, new_len, ok);
+    return ok;
 }
 static void *probe_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                          uintptr_t ret_addr) {
     return zh_failing_allocator(ctx).vtable->remap(ctx, mem, len, align, new_len, ret_addr);
 }
 static void probe_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
+    TRACE("    child free(%p, %zu)\n", mem, len);
     zh_failing_allocator(ctx).vtable->free(ctx, mem, len, align, ret_addr);
 }
 static const zh_allocator_vtable probe_vtable = {probe_alloc, probe_resize, probe_remap,
@@ -678,9 +683,15 @@ static void teardown_arena(env *e) {
     zh_arena_deinit(&e->arena);
     expect_counter_balanced();
 }
+/* ZH_FUZZ_ALLOW=arena-fba-padding: a known finding not fixed yet (docs/testing.md):
+ * the arena grows a buffer in place to a length that is not a multiple of the
+ * buffer alignment, so the fixed buffer's padding before the next buffer is never
+ * reclaimed and deinit leaves bytes of it in use. */
+static bool allow_arena_fba_padding;
+
 static void teardown_arena_fba(env *e) {
     teardown_arena(e);
-    if (zh_fba_end_index(&e->fba) != 0)
+    if (zh_fba_end_index(&e->fba) != 0 && !allow_arena_fba_padding)
         fail("arena deinit left %zu bytes of its fixed buffer in use", zh_fba_end_index(&e->fba));
 }
 
@@ -819,6 +830,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     tracing = trace != NULL && *trace != '\0' && *trace != '0';
     const char *allow = getenv("ZH_FUZZ_ALLOW");
     allow_sbrk_fragmentation = allow != NULL && strstr(allow, "sbrk-fragmentation") != NULL;
+    allow_arena_fba_padding = allow != NULL && strstr(allow, "arena-fba-padding") != NULL;
     const char *name = getenv("ZH_FUZZ_TARGET");
     if (name != NULL && *name != '\0' && !zh_fuzz_pin_target(name)) {
         fprintf(stderr, "zheap fuzz: no target named %s; targets:", name);

@@ -155,7 +155,8 @@ SEEDS = {
 }
 
 # Reproducers of findings not fixed yet: replayed by a test that is expected to fail
-# until the allocator is fixed (tests/fuzz/CMakeLists.txt, docs/testing.md).
+# until the allocator is fixed (tests/fuzz/CMakeLists.txt, docs/testing.md). Files
+# the fuzzer found itself (known/arena_fba/) are kept as they are, not written here.
 KNOWN = {
     "sbrk_split_loop": ("sbrk", 0, 31, split_loop()),
 

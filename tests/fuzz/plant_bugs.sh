@@ -17,8 +17,8 @@ plants=(
 "1|fba|include/zheap/fba.h|    fba->end = start + len;|    fba->end = start + len - 1;|fba bump off by one (the next block overlaps the last byte)"
 "2|fba|src/fba.c|if (zh_fba_is_last_allocation(fba, mem, len)) set_end(fba, end_of(fba) - len);|set_end(fba, end_of(fba) - len);|fba free forgets the last-allocation check"
 "3|arena_c|src/arena.c|if (is_last(arena, mem, len)) arena->cur -= len;|arena->cur -= len;|arena free forgets the last-allocation check"
-"4|arena_c|src/arena.c|if (new_len - len > (size_t)(arena->end - arena->cur)) return false;|if (new_len - len > (size_t)(arena->end - arena->cur) + 1) return false;|arena resize grows one byte past its buffer"
-"5|pool|src/pool.c|bool ok = zh_arena_reset(&pool->arena, mode, limit);\n    pool->free_list = NULL;|bool ok = zh_arena_reset(&pool->arena, mode, limit);|pool reset keeps the free list (items of freed buffers come back)"
+"4|arena_c|src/arena.c|if (new_len - len > room_left(arena)) return false;|if (new_len - len > room_left(arena) + 1) return false;|arena resize grows one byte past its buffer"
+"5|pool|src/pool.c|bool ok = zh__arena_reset_for(&pool->arena, mode, limit, ZH_RETURN_ADDRESS());\n    pool->free_list = NULL;|bool ok = zh__arena_reset_for(&pool->arena, mode, limit, ZH_RETURN_ADDRESS());|pool reset keeps the free list (items of freed buffers come back)"
 "6|sbrk|src/core/size_classes.c|h->next_slot[c.index] = next + c.bytes;|h->next_slot[c.index] = next + c.bytes / 2;|sbrk slot bump advances half a slot (neighbours overlap)"
 )
 
@@ -57,7 +57,7 @@ PY
   mkdir -p "$dir/corpus"
   begin=$(date +%s%N)
   set +e
-  ZH_FUZZ_TARGET=$target ZH_FUZZ_ALLOW=sbrk-fragmentation "$dir/build/tests/fuzz/zheap-fuzz" \
+  ZH_FUZZ_TARGET=$target ZH_FUZZ_ALLOW=sbrk-fragmentation,arena-fba-padding "$dir/build/tests/fuzz/zheap-fuzz" \
     "$dir/corpus" -max_total_time="$seconds" -max_len=1024 \
     -timeout=10 -artifact_prefix="$dir/" >"$dir/fuzz.log" 2>&1
   rc=$?
