@@ -14,6 +14,7 @@
  *                         the target's maximum)
  *   2   free    slot
  *   3   resize  slot s0 s1        4 remap  slot s0 s1      5 realloc  slot s0 s1
+ *                                 (s0 >> 5 == 4: grow by 1 + (s1 & 15) bytes)
  *   6   reset   mode limit        (arena modes, fba/pool reset; else free all)
  *   7   check (0xff only)         a checkpoint: every live block's bytes; any other
  *                                 op byte of kind 7 is an alloc
@@ -508,7 +509,10 @@ static void op_change(reader *r, change_kind kind) {
     if (E.n == 0) return;
     size_t i = slot % E.n;
     block *b = &E.live[i];
-    size_t new_len = decode_len(s0, s1), keep = new_len < b->len ? new_len : b->len;
+    /* Length class 4 grows by 1 .. 16 bytes instead: steps small enough to walk a
+     * block up to the exact end of the memory behind it. */
+    size_t new_len = (s0 >> 5) == 4 ? b->len + 1 + (s1 & 15) : decode_len(s0, s1);
+    size_t keep = new_len < b->len ? new_len : b->len;
     bool predicted = exact_model() && fba_predict_resize(b, new_len);
     unsigned char *q;
     if (kind == CHANGE_RESIZE) {

@@ -55,6 +55,17 @@ def realloc(slot, n):
     return [5, slot] + enc_len(n)
 
 
+def grow_by(slot, delta):
+    """Grow by 1 .. 16 bytes (length class 4 of a change op)."""
+    assert 1 <= delta <= 16
+    return [3, slot, 0x80, delta - 1]
+
+
+def creep(start=4000, steps=24, delta=7):
+    """A block grown in small steps up to the end of its buffer and past it."""
+    return alloc(start, 3) + sum((grow_by(0, delta) for _ in range(steps)), []) + CHECK
+
+
 def reset(mode, limit=0):
     return [6, mode, limit]
 
@@ -130,11 +141,12 @@ SEEDS = {
              ("large_align", 0, 0, alloc(5000, 15) + alloc(70000, 16) + realloc(0, 200000) + free(1))],
     "c": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo())],
     "raw_c": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo())],
-    "fba": [("basic", 0, 255, basic()), ("lifo", 3, 10, lifo()),
+    "fba": [("basic", 0, 255, basic()), ("lifo", 3, 10, lifo()), ("creep", 0, 31, creep()),
             ("exhaust", 9, 100, exhaust()), ("reset", 1, 255, reset_cycles())],
     "fba_ts": [("basic", 0, 255, basic()), ("exhaust", 5, 60, exhaust())],
     "arena_page": [("reset", 0, 0, reset_cycles()), ("lifo", 1, 0, lifo())],
-    "arena_c": [("reset", 0, 0, reset_cycles()), ("basic", 1, 0, basic())],
+    "arena_c": [("reset", 0, 0, reset_cycles()), ("basic", 1, 0, basic()),
+                ("creep", 0, 0, creep())],
     "arena_fba": [("reset", 0, 40, reset_cycles()), ("exhaust", 1, 20, exhaust(80, 2000))],
     "arena_failing": [("reset_f%d" % i, 0, i, reset_cycles()) for i in (0, 1, 2, 4)],
     "pool": [("fixed_%d" % p, 20, p, pool_cycle()) for p in (1, 13, 0x2C, 0x3F)] +
