@@ -65,7 +65,7 @@ PY
   took=$(( ($(date +%s%N) - begin) / 100000000 ))  # tenths of a second
   if ((rc != 0)) && ls "$dir"/crash-* >/dev/null 2>&1; then
     printf '%-3s %-9s %-9s %s -- %s\n' "$n" "$target" "$((took / 10)).$((took % 10))s" "$what" \
-      "$(grep -m1 -E 'zheap fuzz: |ERROR: AddressSanitizer: [a-z-]*|runtime error' "$dir/fuzz.log" | cut -c1-110)"
+      "$(grep -m1 -E 'zheap fuzz: |zheap: |AddressSanitizer: [A-Za-z-]*|runtime error|deadly signal' "$dir/fuzz.log" | cut -c1-110)"
   else
     printf '%-3s %-9s %-9s %s\n' "$n" "$target" "NOT FOUND" "$what (in ${seconds}s)"
     status=1
