@@ -6,7 +6,7 @@
 #                                 + Debian packaging (dpkg-dev: dpkg-shlibdeps)
 #   .ci/install-deps.sh --cross   also the mingw-w64/wine and wasm32-wasi toolchains
 set -euo pipefail
-packages=(cmake make gcc g++ clang-14 pkg-config libcmocka-dev libunwind-dev
+packages=(cmake make gcc g++ clang-14 pkg-config libcmocka-dev libunwind-dev libdw-dev
           libtalloc-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
           binutils valgrind python3 dpkg-dev gnuplot-nox libclang-rt-14-dev llvm-14)
 if [[ "${1:-}" == "--cross" ]]; then

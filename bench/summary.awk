@@ -81,6 +81,12 @@ BEGIN {
     target("pool: the same through the exported calls", "touched",
            "zheap-bench-pool", "^[0-9]+ B (one at a time|batch of 1000) touched$",
            "zh_pool create+destroy (call)", "glibc malloc+free", "speedup", 3, 1)
+    # debug (issue 9): memory-bound (fills, scans, fresh cache lines): time judges.
+    target("debug: default config (6 frames, libunwind) within 5x of malloc", "churn",
+           "zheap-bench-debug", "^churn$", "debug, 6 frames (libunwind)",
+           "glibc malloc", "ratio", 5, 0)
+    target("debug: 0 frames within 2x of malloc", "churn",
+           "zheap-bench-debug", "^churn$", "debug, 0 frames", "glibc malloc", "ratio", 2, 0)
 
     chart("zheap-bench-page", "4 KiB touched", "")
     chart("zheap-bench-c", "pair 64 B", "")

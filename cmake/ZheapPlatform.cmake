@@ -3,7 +3,7 @@
 # Input:  ZHEAP_PLATFORM = auto or one of ZHEAP_PLATFORMS (declared here, beside the list)
 # Output: ZHEAP_PLATFORM_RESOLVED, ZHEAP_PLATFORM_SOURCES, ZHEAP_PLATFORM_LIBS,
 #         ZHEAP_PLATFORM_NAMES (the list as text), ZHEAP_PLATFORM_DEFINITIONS,
-#         ZHEAP_BACKTRACE_RESOLVED, ZHEAP_PAGE_SIZE_MIN/MAX, ZHEAP_HAVE_WASM_ALLOCATOR,
+#         ZHEAP_PAGE_SIZE_MIN/MAX, ZHEAP_HAVE_WASM_ALLOCATOR,
 #         ZHEAP_HAVE_THREADS
 
 # The backends, each src/platform/<name>.c: the one list every check and message uses.
@@ -39,10 +39,6 @@ set(ZHEAP_PLATFORM_SOURCES "src/platform/${_zh_platform}.c")
 if(_zh_platform MATCHES "^(mmap|sbrk)$")
   list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/posix.c)   # threads, diagnostics, libc facts
 endif()
-# The stack-capture provider, src/platform/stacktrace_<name>.c (the ZHEAP_BACKTRACE
-# option that chooses it comes with the debug allocator); the summary prints it.
-set(ZHEAP_BACKTRACE_RESOLVED none)
-list(APPEND ZHEAP_PLATFORM_SOURCES src/platform/stacktrace_${ZHEAP_BACKTRACE_RESOLVED}.c)
 set(ZHEAP_PLATFORM_LIBS "")
 set(ZHEAP_HAVE_WASM_ALLOCATOR 0)
 set(ZHEAP_HAVE_THREADS ON)

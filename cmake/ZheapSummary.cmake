@@ -2,7 +2,7 @@
 # once at the end of configuring (like mimalloc's and libuv's summaries).
 #
 # Reads the resolved settings of CMakeLists.txt and the cmake/ modules (the stack-trace
-# provider is ZHEAP_BACKTRACE_RESOLVED, from ZheapPlatform.cmake).
+# provider is ZHEAP_BACKTRACE_RESOLVED, from ZheapBacktrace.cmake).
 
 function(_zheap_summary_line name value)
   string(LENGTH "${name}" _len)
@@ -73,7 +73,7 @@ function(zheap_print_summary)
   _zheap_summary_line("build type" "${_build_type}")
   _zheap_summary_line("platform backend" "${ZHEAP_PLATFORM_RESOLVED} (ZHEAP_PLATFORM=${ZHEAP_PLATFORM}), page size ${ZHEAP_PAGE_SIZE_MIN}..${ZHEAP_PAGE_SIZE_MAX}")
   _zheap_summary_line("safety checks" "${_safety}")
-  _zheap_summary_line("stack traces" "${ZHEAP_BACKTRACE_RESOLVED}")
+  _zheap_summary_line("stack traces" "${ZHEAP_BACKTRACE_RESOLVED} (ZHEAP_BACKTRACE=${ZHEAP_BACKTRACE}), symbolization ${ZHEAP_BACKTRACE_SYMBOLIZER}")
   if(ZHEAP_SANITIZE)
     _zheap_summary_line("sanitizers" "${ZHEAP_SANITIZE} (zheap's own targets)")
   else()

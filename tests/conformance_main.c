@@ -18,6 +18,7 @@
 #include "zheap/arena.h"
 #include "zheap/c.h"
 #include "zheap/config.h"
+#include "zheap/debug.h"
 #include "zheap/fba.h"
 #include "zheap/page.h"
 #include "zheap/sbrk.h"
@@ -175,6 +176,53 @@ static void test_thread_safe(void) {
     zh_thread_safe_init(&ts, zh_c_allocator);
     run_suite("thread-safe over c", zh_thread_safe_allocator(&ts));
     zh_thread_safe_deinit(&ts);
+}
+
+/* The debug allocator: the suite on fresh instances, then a leak and a double free
+ * reported through the sink, with frames where the build's stack provider has them
+ * (CaptureStackBackTrace under wine, none on wasm). */
+static size_t debug_events[ZH_DEBUG_INVALID_CONFIG + 1];
+static char debug_text[4096];
+
+static void debug_sink(void *user, zh_debug_event event, const char *text, size_t len) {
+    (void)user;
+    debug_events[event]++;
+    size_t have = strlen(debug_text), room = sizeof debug_text - 1 - have;
+    memcpy(debug_text + have, text, len < room ? len : room);
+    debug_text[have + (len < room ? len : room)] = '\0';
+}
+
+static void test_debug(void) {
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.stack_trace_frames = 6;
+    cfg.report = debug_sink;
+    for (size_t i = 0; i < SUITE_LEN; i++) {
+        zh_debug *d = zh_debug_create(&cfg);
+        if (!check(d != NULL, "debug: create")) return;
+        check(suite[i].run(zh_debug_allocator(d)) == 0, "debug: %s", suite[i].name);
+        check(zh_debug_destroy(d) == ZH_CHECK_OK, "debug: no leak after %s", suite[i].name);
+    }
+    zh_debug *d = zh_debug_create(&cfg);
+    if (!check(d != NULL, "debug: create")) return;
+    zh_allocator a = zh_debug_allocator(d);
+    void *leak = zh_alloc(a, 24), *keep = zh_alloc(a, 8), *twice = zh_alloc(a, 8);
+    zh_free(a, twice, 8);
+    zh_free(a, twice, 8);
+    check(debug_events[ZH_DEBUG_DOUBLE_FREE] == 1, "debug: double free reported");
+    zh_free(a, keep, 8);
+    check(zh_debug_detect_leaks(d) == 1 && debug_events[ZH_DEBUG_LEAK] == 1,
+          "debug: one leak reported");
+    bool frames = (zh__os_stack_caps() & ZH__OS_HAS_STACK_CAPTURE) != 0;
+    check((strstr(debug_text, "#0 0x") != NULL) == frames,
+          "debug: traces %s (provider %s)", frames ? "present" : "absent",
+          zh_debug_backtrace_provider());
+    check(strstr(debug_text, "SUMMARY: zheap: memory-leak of 24 bytes") != NULL,
+          "debug: the leak report names its size");
+    zh_free(a, leak, 24);
+    check(zh_debug_destroy(d) == ZH_CHECK_OK, "debug: clean after the leak is freed");
+    cfg.page_size = 3000;
+    check(zh_debug_create(&cfg) == NULL && debug_events[ZH_DEBUG_INVALID_CONFIG] == 1,
+          "debug: invalid page size refused");
 }
 
 /* A private break over `buffer`, so the sbrk allocator runs on every platform
@@ -415,6 +463,7 @@ int main(void) {
     test_stack_fallback();
     test_thread_safe();
     test_sbrk();
+    test_debug();
 #if ZH_HAVE_WASM_ALLOCATOR
     test_wasm();
 #endif

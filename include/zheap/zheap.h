@@ -17,6 +17,7 @@
 #include "zheap/arena.h"
 #include "zheap/pool.h"
 #include "zheap/stack_fallback.h"
+#include "zheap/debug.h"
 #include "zheap/thread_safe.h"
 #include "zheap/sbrk.h"
 #include "zheap/testing.h"

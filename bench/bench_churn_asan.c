@@ -1,0 +1,52 @@
+/* bench_churn_asan.c - the churn workload of churn.h over glibc malloc, built with
+ * -fsanitize=address: the AddressSanitizer figure bench_debug.c compares the debug
+ * allocator with. bench_debug runs it as a child process; run alone it prints the
+ * same line.
+ *
+ *   zheap-bench-churn-asan ITERATIONS REPS
+ * Prints "ns_per_op MEDIAN MIN MAX" (ns per op over REPS repetitions of ITERATIONS
+ * ops, after one warm-up repetition). */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "churn.h"
+
+#define MAX_REPS 64
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#define FREE_BLOCK(p, len) ((void)(len), free(p))
+
+static int compare(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+    size_t iterations = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
+    size_t reps = argc > 2 ? strtoull(argv[2], NULL, 10) : 11;
+    if (iterations == 0 || reps == 0 || reps > MAX_REPS) {
+        fprintf(stderr, "usage: %s ITERATIONS REPS (1..%d)\n", argv[0], MAX_REPS);
+        return 2;
+    }
+    static churn_state c;
+    churn_reset(&c);
+    double ns[MAX_REPS];
+    CHURN_OPS(&c, iterations, malloc, FREE_BLOCK); /* warm-up */
+    for (size_t r = 0; r < reps; r++) {
+        uint64_t t0 = now_ns();
+        CHURN_OPS(&c, iterations, malloc, FREE_BLOCK);
+        ns[r] = (double)(now_ns() - t0) / (double)iterations;
+    }
+    for (size_t k = 0; k < CHURN_LIVE; k++) free(c.block[k]);
+    qsort(ns, reps, sizeof ns[0], compare);
+    printf("ns_per_op %.2f %.2f %.2f\n", ns[reps / 2], ns[0], ns[reps - 1]);
+    return 0;
+}

@@ -1,0 +1,70 @@
+/* stacktrace_libunwind.c - the stack provider over libunwind (ZHEAP_BACKTRACE=libunwind,
+ * and auto where pkg-config finds libunwind).
+ *
+ * Capture uses unw_backtrace of the local-only unwinder (UNW_LOCAL_ONLY), which on
+ * x86-64 walks with libunwind's per-thread cache of frame descriptions (its "fast
+ * trace" path) and falls back to the full DWARF step; it is exact through code
+ * without frame pointers. The first capture in a process loads unwind tables and may
+ * take the dynamic loader's lock, so zh__os_stack_warm_up does one. libunwind does
+ * not allocate from the C heap on this path (it has its own mmap-backed pools).
+ * ZH__STACK_FRAME_POINTER selects the frame-pointer walk of stacktrace_elf.c instead.
+ * Symbolization: stacktrace_elf.c. */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "platform/stacktrace_elf.h"
+
+#include <stdatomic.h>
+
+unsigned zh__os_stack_caps(void) {
+    return ZH__OS_HAS_STACK_CAPTURE | ZH__OS_HAS_FRAME_POINTER_CAPTURE | zh__elf_symbolize_caps();
+}
+
+const char *zh__os_stack_provider(void) { return "libunwind"; }
+
+/* Frames usually found above first_address (zheap's own): learnt, so that
+ * unw_backtrace walks little more than the trace needs; a miss retries in full. */
+static _Atomic(unsigned) learnt_skip = 4;
+
+__attribute__((noinline)) static size_t unwind(uintptr_t first_address, uintptr_t *frames, size_t max, size_t cap) {
+    uintptr_t buf[ZH__ELF_WALK_MAX];
+    if (cap > ZH__ELF_WALK_MAX) cap = ZH__ELF_WALK_MAX;
+    int got = unw_backtrace((void **)buf, (int)cap);
+    size_t found = got > 0 ? (size_t)got : 0;
+    if (first_address == 0) return zh__elf_trim_frames(0, 2, buf, found, frames, max);
+    for (size_t i = 0; i < found; i++)
+        if (buf[i] == first_address) {
+            atomic_store_explicit(&learnt_skip, (unsigned)i, memory_order_relaxed);
+            /* Cut short by the learnt depth (the stack goes on): unwind in full. */
+            if (found == cap && found - i < max) return 0;
+            return zh__elf_trim_frames(first_address, 0, buf + i, found - i, frames, max);
+        }
+    return 0;
+}
+
+size_t zh__os_stack_capture(zh__stack_method method, uintptr_t first_address,
+                            uintptr_t *frames, size_t max) {
+    if (max == 0) return 0;
+    if (method == ZH__STACK_FRAME_POINTER) {
+        size_t n = zh__elf_fp_walk(first_address, 1, frames, max);
+        __asm__ volatile("" ::: "memory"); /* no tail call: this frame must exist */
+        return n;
+    }
+    /* buf[0] is in unwind(), buf[1] in this function. */
+    size_t skip = atomic_load_explicit(&learnt_skip, memory_order_relaxed);
+    size_t n = unwind(first_address, frames, max, max + skip + 2);
+    if (n == 0 && first_address != 0) n = unwind(first_address, frames, max, max + ZH__ELF_WALK_EXTRA);
+    if (n == 0 && first_address != 0) frames[n++] = first_address; /* not on the stack */
+    __asm__ volatile("" ::: "memory");
+    return n;
+}
+
+void zh__os_stack_warm_up(void) {
+    uintptr_t frames[8];
+    (void)zh__os_stack_capture(ZH__STACK_DEFAULT, 0, frames, 8);
+    zh__elf_warm_up();
+}
+
+bool zh__os_symbolize(uintptr_t address, zh__symbol *out) {
+    return zh__elf_symbolize(address, out);
+}
