@@ -47,6 +47,7 @@
 
 #include "zheap/arena.h"
 #include "zheap/c.h"
+#include "zheap/debug.h"
 #include "zheap/fba.h"
 #include "zheap/page.h"
 #include "zheap/pool.h"
@@ -101,7 +102,8 @@ typedef enum oracle {
     NULL_FBA_TS,  /* exact, for the lock-free fba (no free, no resize) */
     NULL_ARENA_FBA, /* the arena's fixed-buffer child has no room for a new buffer */
     NULL_SBRK,    /* the size-class bound on the fake break exceeds its capacity */
-    NULL_POOL     /* a fixed pool: only when every item it holds is live */
+    NULL_POOL,    /* a fixed pool: only when every item it holds is live */
+    NULL_DEBUG    /* an induced failure, or the debug allocator's memory limit */
 } oracle;
 
 typedef struct target target;
@@ -123,6 +125,8 @@ typedef struct env {
     zh_stack_fallback sf;
     zh_thread_safe ts;
     zh_sbrk sbrk;
+    zh_debug *debug;
+    size_t debug_limit; /* 0: no memory limit */
     block live[MAX_LIVE];
     size_t n;
     uint8_t next_seed;
@@ -402,6 +406,10 @@ static bool null_allowed(size_t len, zh_align align) {
         return sbrk_bound(c, bytes, align) > (size_t)(S.hi - S.lo);
     }
     case NULL_POOL: return E.n >= E.pool_lo;
+    case NULL_DEBUG:
+        return induced_failures() > E.induced_before ||
+               (E.debug_limit != 0 &&
+                zh_debug_total_requested_bytes(E.debug) + len > E.debug_limit);
     }
     return false;
 }
@@ -791,6 +799,31 @@ static void setup_sbrk(env *e, uint8_t f, uint8_t p) {
     e->inner = zh_sbrk_allocator(&e->sbrk);
 }
 
+/* The debug allocator over the C heap (counted), no stack traces (speed); param bit 7
+ * sets a memory limit of 4 KiB .. 512 KiB. Any report is a finding: the harness
+ * never frees twice or with a wrong length. */
+static void debug_report(void *user, zh_debug_event event, const char *text, size_t len) {
+    (void)user;
+    if (event != ZH_DEBUG_LOG) fail("debug allocator reported (event %d): %.*s", (int)event, (int)len, text);
+}
+static void setup_debug(env *e, uint8_t f, uint8_t p) {
+    (void)f;
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.stack_trace_frames = 0;
+    cfg.backing = counter_over(zh_c_allocator, SIZE_MAX);
+    cfg.report = debug_report;
+    cfg.enable_memory_limit = (p & 0x80) != 0;
+    e->debug = zh_debug_create(&cfg);
+    if (e->debug == NULL) fail("zh_debug_create failed");
+    e->debug_limit = cfg.enable_memory_limit ? ((size_t)(p & 0x7f) + 1) * 4096 : 0;
+    if (e->debug_limit != 0) zh_debug_set_memory_limit(e->debug, e->debug_limit);
+    e->inner = zh_debug_allocator(e->debug);
+}
+static void teardown_debug(env *e) {
+    if (zh_debug_destroy(e->debug) != ZH_CHECK_OK) fail("the debug allocator saw a leak");
+    expect_counter_balanced();
+}
+
 /* The table. Adding an allocator (debug, SMP) is one line here plus its setup. */
 static const target targets[] = {
     {"page", 16, NULL_NEVER, false, setup_page, no_teardown, NULL},
@@ -810,6 +843,7 @@ static const target targets[] = {
     {"thread_safe_arena", 12, NULL_NEVER, false, setup_ts_arena, teardown_ts_arena, NULL},
     {"sbrk", 17, NULL_SBRK, false, setup_sbrk, no_teardown, NULL},
     {"failing", 12, NULL_INDUCED, false, setup_failing, counter_teardown, NULL},
+    {"debug", 12, NULL_DEBUG, false, setup_debug, teardown_debug, NULL},
 };
 #define TARGET_COUNT (sizeof targets / sizeof targets[0])
 
