@@ -9,8 +9,8 @@
  * serves the whole workload once the faults are disarmed.
  *
  * Covered: the page allocator, the arena over pages (all three reset modes), the
- * pool over pages (growable and fixed). The SMP and debug allocators join this
- * table when they land (one entry each in `sweeps`). */
+ * pool over pages (growable and fixed), the debug allocator over pages. The SMP
+ * allocator joins this table when it lands (one entry in `sweeps`). */
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
@@ -30,6 +30,7 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 #include "zheap/arena.h"
+#include "zheap/debug.h"
 #include "zheap/page.h"
 #include "zheap/pool.h"
 
@@ -175,6 +176,7 @@ static void assert_balanced(const zh_failing *f) {
 /* One instance of an allocator under test, over a counting layer on the pages. */
 typedef struct subject {
     zh_failing counter;
+    zh_debug *debug;
     zh_arena arena;
     zh_pool pool;
     zh_allocator a;
@@ -261,10 +263,24 @@ static bool run_pool(subject *s, unsigned seed, held h[HELD]) {
 static void release_pool(subject *s, held h[HELD]) { (void)s, (void)h; }
 static void close_pool(subject *s) { zh_pool_deinit(&s->pool); }
 
+/* The debug allocator over pages (no traces: the sweep is about the OS seam). */
+static void open_debug(subject *s, size_t variant) {
+    (void)variant;
+    zh_failing_init(&s->counter, zh_page_allocator, SIZE_MAX);
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.stack_trace_frames = 0;
+    cfg.backing = zh_failing_allocator(&s->counter);
+    s->debug = zh_debug_create(&cfg);
+    assert_non_null(s->debug);
+    s->a = zh_debug_allocator(s->debug);
+}
+static void close_debug(subject *s) { assert_int_equal(zh_debug_destroy(s->debug), ZH_CHECK_OK); }
+
 static const sweep sweeps[] = {
     {"page", open_page, run_allocator, release_allocator, close_nothing, 1},
     {"arena over pages", open_arena_mode, run_arena, release_arena, close_arena, 3},
     {"pool over pages", open_pool, run_pool, release_pool, close_pool, 2},
+    {"debug over pages", open_debug, run_allocator, release_allocator, close_debug, 1},
 };
 
 /* Runs one sweep: n = 0, 1, ... until the workload meets no injected fault. */

@@ -14,8 +14,8 @@
  * break, and the thread-safe wrapper over an fba, an arena, a pool (through a
  * small vtable adapter) and a failing allocator. Wrapped children sit over a
  * zh_failing that never fails: its unsynchronised counters balance only if the
- * wrapper serialised every call. The SMP and debug allocators join `subjects`
- * when they land. */
+ * wrapper serialised every call; and the debug allocator. The SMP allocator joins
+ * when it lands. */
 #include "test_support.h"
 
 #include <stdatomic.h>
@@ -24,6 +24,7 @@
 
 #include "zheap/arena.h"
 #include "zheap/c.h"
+#include "zheap/debug.h"
 #include "zheap/fba.h"
 #include "zheap/page.h"
 #include "zheap/pool.h"
@@ -276,13 +277,24 @@ static void test_wrapped_pool(void **state) {
     assert_int_equal(counter.allocated_bytes, counter.freed_bytes);
 }
 
+/* The debug allocator (thread-safe by default) over the page allocator. */
+static void test_debug(void **state) {
+    (void)state;
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.stack_trace_frames = 0;
+    zh_debug *d = zh_debug_create(&cfg);
+    assert_non_null(d);
+    run_board(zh_debug_allocator(d), 3000, false);
+    assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_page),          cmocka_unit_test(test_c),
         cmocka_unit_test(test_raw_c),         cmocka_unit_test(test_fba_lock_free),
         cmocka_unit_test(test_sbrk),          cmocka_unit_test(test_wrapped_fba),
         cmocka_unit_test(test_wrapped_arena), cmocka_unit_test(test_wrapped_c),
-        cmocka_unit_test(test_wrapped_pool),
+        cmocka_unit_test(test_wrapped_pool),  cmocka_unit_test(test_debug),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
