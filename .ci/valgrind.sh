@@ -5,11 +5,12 @@
 # memcheck which bytes they hand out) and runs `ctest -T memcheck`: a memory error
 # or a definite leak fails the test (tests/CMakeLists.txt has the options and
 # tests/valgrind.supp the intended oddities). Tests labelled no_valgrind are left
-# out (the reasons are in tests/CMakeLists.txt), and so are the packaging tests
-# (they run cmake, not zheap code).
+# out (the reasons are in tests/CMakeLists.txt), and so are the packaging and
+# language-mode tests (labels package, lang): they drive cmake, which would be the
+# program under memcheck, not zheap (the lang tests run under ASan in the asan preset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --preset valgrind
 cmake --build --preset valgrind
-ctest --test-dir build/valgrind -T memcheck -j2 -LE "no_valgrind|package" --timeout 900 \
+ctest --test-dir build/valgrind -T memcheck -j2 -LE "no_valgrind|package|lang" --timeout 900 \
   --output-on-failure
