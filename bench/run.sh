@@ -98,7 +98,7 @@ if [ "$(cat "$build_rc")" != 0 ]; then
 fi
 
 # A fixed order: the building blocks first, then what is built on them.
-all_benches="page c fba arena arena_growth pool smp debug"
+all_benches="page c fba arena arena_growth pool smp free_unsized debug"
 benches=""
 for name in $all_benches; do
     [ -x "$build_dir/bench/zheap-bench-$name" ] && benches="$benches $name"
@@ -110,6 +110,10 @@ fi
 # shellcheck disable=SC2086 # word splitting wanted: one argument per bench
 set -- $benches
 count=$#
+
+# zheap-bench-smp finds libzheap-malloc.so (the "zheap-preload" peer) in the build.
+libdir="/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)"
+export ZHEAP_BENCH_PEER_DIRS="${ZHEAP_BENCH_PEER_DIRS:-$build_dir:$libdir:/usr/lib64:/usr/lib:/usr/local/lib}"
 
 results="$build_dir/bench-results"
 mkdir -p "$results"
@@ -165,6 +169,17 @@ if [ -n "$instructions" ]; then
         run_counted "$name" "$i"
     done
 fi
+# Real programs under every preloaded allocator (issue 11; Linux/glibc builds).
+if [ -f "$build_dir/libzheap-malloc.so" ]; then
+    echo
+    echo "== bench/bench_preload.sh --programs-only${quick:+ (--quick)}"
+    # shellcheck disable=SC2086 # $quick is empty or one word
+    if ! "$source_dir/bench/bench_preload.sh" $quick --programs-only "$build_dir" \
+            "$results/preload.md"; then
+        echo "run.sh: bench_preload.sh failed" >&2
+        failed="$failed preload"
+    fi
+fi
 load_end=$(loadavg)
 
 # One CSV for everything: the header once, then every bench's rows.
@@ -218,6 +233,9 @@ fi
     echo "   (other work on the machine slows every case of a group alike, as they are"
     echo "   interleaved, but widens the spread; instruction counts do not move)"
 } | tee -a "$results/summary.txt"
+if [ -f "$results/preload.md" ]; then
+    { echo; echo "## Preload library: real programs"; echo; cat "$results/preload.md"; } >>"$summary"
+fi
 echo "== results: $summary, $combined"
 
 if [ -n "$failed" ]; then

@@ -865,6 +865,9 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
 }
 
 static void free_bucket_page(zh_debug *d, bucket *b, uintptr_t ret_addr) {
+    /* A backing allocator that reuses the page (one that does not zero) must not
+     * find a stale header there that probe() takes for a live bucket. */
+    b->canary = 0;
     d->backing_bytes -= d->cfg.page_size;
     d->cfg.backing.vtable->free(d->cfg.backing.ctx, (void *)page_of(d, (uintptr_t)b),
                                 d->cfg.page_size, (zh_align)zh__log2_pow2(d->cfg.page_size),
@@ -1236,6 +1239,38 @@ zh_debug *zh_debug_create(const zh_debug_config *config) {
 zh_allocator zh_debug_allocator(zh_debug *d) {
     zh_allocator a = {d, &debug_vtable};
     return a;
+}
+
+/* ---- block lookup (free without a size: the preload library) ---------------------------------- */
+
+/* Locked. The live block starting at addr: its length and alignment. */
+static bool block_info_locked(zh_debug *d, uintptr_t addr, size_t *len, size_t *alignment) {
+    large *e = d->large.count > 0 ? large_find(d, addr) : NULL;
+    if (e != NULL) {
+        if (e->freed) return false;
+        *len = e->len, *alignment = zh_align_to_bytes(e->align);
+        return true;
+    }
+    bucket *b = NULL;
+    for (unsigned c = 0; b == NULL && c < d->class_count; c++) b = probe(d, addr, c);
+    if (b == NULL || b->owner != d) return false;
+    size_t offset = addr - page_of(d, addr);
+    uint32_t slot = (uint32_t)(offset >> b->class_index);
+    if (slot >= b->allocated_count || (offset & (((size_t)1 << b->class_index) - 1)) != 0 ||
+        !slot_used(b, slot))
+        return false;
+    *len = slot_sizes(d, b)[slot], *alignment = zh_align_to_bytes(slot_aligns(d, b)[slot]);
+    return true;
+}
+
+bool zh_debug_block_info(zh_debug *d, const void *p, size_t *len, size_t *alignment) {
+    size_t l = 0, a = 0;
+    const zh_debug *outer = lock_instance(d);
+    bool found = block_info_locked(d, (uintptr_t)p, &l, &a);
+    unlock_instance(d, outer);
+    if (found && len != NULL) *len = l;
+    if (found && alignment != NULL) *alignment = a;
+    return found;
 }
 
 /* ---- leak detection, teardown, getters ------------------------------------------------------------ */

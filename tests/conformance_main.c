@@ -17,6 +17,7 @@
 #include "zheap/allocator.h"
 #include "zheap/arena.h"
 #include "zheap/c.h"
+#include "zheap/smp.h"
 #include "zheap/config.h"
 #include "zheap/debug.h"
 #include "zheap/fba.h"
@@ -250,6 +251,11 @@ static void test_sbrk(void) {
 static void test_wasm(void) { run_suite("wasm", zh_wasm_allocator); }
 #endif
 
+/* The SMP allocator needs the seam's thread section (TLS keys, once, locks). */
+#if ZH_HAVE_THREADS
+static void test_smp(void) { run_suite("smp", zh_smp_allocator); }
+#endif
+
 /* ---- page allocator on this backend ----------------------------------------------------- */
 
 static bool all_bytes(const unsigned char *p, size_t len, unsigned char byte) {
@@ -466,6 +472,9 @@ int main(void) {
     test_debug();
 #if ZH_HAVE_WASM_ALLOCATOR
     test_wasm();
+#endif
+#if ZH_HAVE_THREADS
+    test_smp();
 #endif
 
     test_page_size_and_granularity();

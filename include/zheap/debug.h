@@ -180,6 +180,19 @@ ZH_EXTERN zh_debug *zh_debug_create(const zh_debug_config *config);
  * page_size / 4 is served from buckets, larger ones by the backing allocator. */
 ZH_EXTERN zh_allocator zh_debug_allocator(zh_debug *d);
 
+/* The length and alignment (bytes) `p` was allocated with, for a free without a
+ * size (the preload library's free()). True only when p is the start of a live block
+ * of d; false for a freed block, a pointer inside a block, or one of another
+ * allocator. It reads d's large-block table, then the would-be bucket headers in
+ * p's page_size-aligned page, which must be readable: always true for the start of
+ * a live large block and for any address in a live bucket, true inside a large block
+ * only if the backing allocator aligns large blocks to page_size (src/preload's
+ * does; callers that cannot tell check ownership first). *len and *alignment (either
+ * may be NULL) are set only on success. Thread-safe like the allocator; takes the
+ * instance lock once. */
+ZH_EXTERN bool zh_debug_block_info(zh_debug *d, const void *p, size_t *len,
+                                   size_t *alignment);
+
 /* Reports every live block (ZH_DEBUG_LEAK with its address, size and allocation
  * trace) and every damaged freed block or canary; returns the number of leaks. */
 ZH_EXTERN size_t zh_debug_detect_leaks(zh_debug *d);

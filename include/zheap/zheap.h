@@ -20,6 +20,7 @@
 #include "zheap/debug.h"
 #include "zheap/thread_safe.h"
 #include "zheap/sbrk.h"
+#include "zheap/smp.h"
 #include "zheap/testing.h"
 #if ZH_HAVE_WASM_ALLOCATOR
 #include "zheap/wasm.h"

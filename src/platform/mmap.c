@@ -44,6 +44,12 @@
 #define ZH__MMAP_REMAP_CAPS ZH__OS_CAN_GROW
 #endif
 
+#ifdef MADV_DONTNEED
+#define ZH__MMAP_PURGE_CAPS ZH__OS_CAN_PURGE
+#else
+#define ZH__MMAP_PURGE_CAPS 0u
+#endif
+
 static zh__once info_once = ZH__ONCE_INIT;
 static zh__os_info info;
 
@@ -59,7 +65,7 @@ static void read_info(void *unused) {
     info.granularity = page;
     info.caps = ZH__OS_CAN_UNMAP_PARTIAL | ZH__OS_CAN_SHRINK | ZH__MMAP_REMAP_CAPS |
                 ZH__OS_CAN_RETURN_MEMORY | ZH__OS_HAS_ADDR_HINT | ZH__OS_HAS_THREADS |
-                ZH__OS_HAS_THREAD_EXIT | ZH__OS_HAS_FORK;
+                ZH__OS_HAS_THREAD_EXIT | ZH__OS_HAS_FORK | ZH__MMAP_PURGE_CAPS;
     info.name = "mmap";
 }
 
@@ -98,6 +104,17 @@ void *zh__os_map(size_t len, size_t alignment, void *hint) {
 }
 
 void zh__os_unmap(void *p, size_t len) { munmap(p, len); }
+
+/* MADV_DONTNEED drops private anonymous pages at once (Linux, the BSDs); the pages
+ * read back as zeros. Where it is missing the backend declines. */
+bool zh__os_purge(void *p, size_t len) {
+#ifdef MADV_DONTNEED
+    return madvise(p, len, MADV_DONTNEED) == 0;
+#else
+    (void)p, (void)len;
+    return false;
+#endif
+}
 
 bool zh__os_shrink(void *p, size_t old_len, size_t new_len) {
     zh__os_check_shrink(p, old_len, new_len);

@@ -75,6 +75,10 @@
 /* The process can fork and zh__os_atfork registers handlers that run around it.
  * Without it zh__os_atfork returns false. */
 #define ZH__OS_HAS_FORK (1u << 8)
+/* zh__os_purge gives the physical pages of a range back to the OS while keeping the
+ * addresses mapped (POSIX madvise MADV_DONTNEED). Without it zh__os_purge returns
+ * false and the memory stays resident until unmapped. */
+#define ZH__OS_CAN_PURGE (1u << 9)
 
 typedef struct zh__os_info {
     /* The unit of mapping: 4 KiB on most systems, 64 KiB for wasm32. */
@@ -119,6 +123,11 @@ bool zh__os_grow(void *p, size_t old_len, size_t new_len);
  * NULL (nothing changed) when the backend cannot (without ZH__OS_CAN_REMAP, always).
  * new_len > 0. */
 void *zh__os_remap(void *p, size_t old_len, size_t new_len);
+
+/* Releases the physical memory behind [p, p + len) (page-aligned) but keeps the
+ * range mapped: later reads see zeros, later writes fault fresh pages in. True when
+ * done; false (nothing changed) without ZH__OS_CAN_PURGE or when the OS refuses. */
+bool zh__os_purge(void *p, size_t len);
 
 /* ---- threads: locks --------------------------------------------------------------
  * zh_mutex: a plain non-recursive mutex in caller-provided storage (64 bytes, for
@@ -198,6 +207,11 @@ size_t zh__os_cache_line(void);
 /* A number naming the calling thread in reports: the OS thread id where there is one
  * (gettid, GetCurrentThreadId), unique among live threads; 0 without threads. */
 uint64_t zh__os_thread_id(void);
+
+/* Milliseconds of a monotonic clock (any origin), for delays such as purging memory
+ * that stayed free for a while. 0 when the backend has no clock (it declines):
+ * callers then fall back to counting their own operations. Cheap (vDSO), no lock. */
+uint64_t zh__os_monotonic_ms(void);
 
 /* ---- diagnostics ------------------------------------------------------------------------ */
 

@@ -24,6 +24,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__GLIBC__) || defined(__linux__)
@@ -207,6 +208,12 @@ unsigned zh__os_cpu_count(void) {
         atomic_store_explicit(&cpu_count_cache, n, memory_order_relaxed);
     }
     return n;
+}
+
+uint64_t zh__os_monotonic_ms(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + 1u; /* never 0 */
 }
 
 size_t zh__os_cache_line(void) {

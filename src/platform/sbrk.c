@@ -112,3 +112,9 @@ void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
     (void)p, (void)old_len, (void)new_len;
     return NULL;
 }
+
+/* Purging is not offered by this backend (platform.h: ZH__OS_CAN_PURGE). */
+bool zh__os_purge(void *p, size_t len) {
+    (void)p, (void)len;
+    return false;
+}

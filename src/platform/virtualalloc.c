@@ -150,6 +150,15 @@ void *zh__os_remap(void *p, size_t old_len, size_t new_len) {
     return NULL;
 }
 
+/* Purging is not offered by this backend (platform.h: ZH__OS_CAN_PURGE). */
+bool zh__os_purge(void *p, size_t len) {
+    (void)p, (void)len;
+    return false;
+}
+
+/* No clock offered by this backend (platform.h: zh__os_monotonic_ms declines). */
+uint64_t zh__os_monotonic_ms(void) { return 0; }
+
 /* ---- locks -------------------------------------------------------------------------- */
 
 _Static_assert(sizeof(SRWLOCK) <= sizeof(zh_mutex), "zh_mutex too small for SRWLOCK");

@@ -1,0 +1,48 @@
+# ZheapPreload.cmake - libzheap-malloc.so (issue 11): the C allocation surface
+# (malloc, free, ...) over the SMP and debug allocators, for LD_PRELOAD.
+#
+# Target zheap_malloc (exported as zheap::zheap_malloc, installed as
+# lib/libzheap-malloc.so): libzheap's sources compiled again, position-independent
+# and with the initial-exec TLS model (no __tls_get_addr on an allocation path),
+# plus src/preload/. Only the malloc names are exported (src/preload/exports.map).
+# Linux with glibc only; not built with ZHEAP_SANITIZE (a sanitizer's runtime owns
+# malloc) nor when cross-compiling. ZHEAP_BUILD_PRELOAD turns it off.
+
+set(_zh_preload_default OFF)
+if(CMAKE_SYSTEM_NAME STREQUAL "Linux" AND NOT CMAKE_CROSSCOMPILING
+   AND ZHEAP_PLATFORM_RESOLVED STREQUAL "mmap" AND CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+  include(CheckSymbolExists)
+  check_symbol_exists(__GLIBC__ "features.h" ZHEAP_HAVE_GLIBC)
+  if(ZHEAP_HAVE_GLIBC)
+    set(_zh_preload_default ON)
+  endif()
+endif()
+option(ZHEAP_BUILD_PRELOAD "Build libzheap-malloc.so, the LD_PRELOAD malloc (Linux/glibc)"
+       ${_zh_preload_default})
+if(ZHEAP_BUILD_PRELOAD AND ZHEAP_SANITIZE)
+  message(STATUS "zheap: libzheap-malloc.so is not built with ZHEAP_SANITIZE=${ZHEAP_SANITIZE}")
+  set(ZHEAP_BUILD_PRELOAD OFF)
+endif()
+if(ZHEAP_BUILD_PRELOAD AND NOT _zh_preload_default)
+  message(FATAL_ERROR "zheap: ZHEAP_BUILD_PRELOAD needs Linux with glibc and the mmap backend")
+endif()
+
+if(ZHEAP_BUILD_PRELOAD)
+  zheap_add_library(zheap_malloc SHARED)
+  target_sources(zheap_malloc PRIVATE src/preload/malloc.c src/preload/config.c)
+  target_compile_options(zheap_malloc PRIVATE -ftls-model=initial-exec)
+  set(_zh_map "${PROJECT_SOURCE_DIR}/src/preload/exports.map")
+  target_link_options(zheap_malloc PRIVATE "LINKER:--version-script=${_zh_map}"
+                                           "LINKER:--no-undefined" "LINKER:-z,nodelete")
+  set_target_properties(zheap_malloc PROPERTIES
+    OUTPUT_NAME zheap-malloc
+    POSITION_INDEPENDENT_CODE ON
+    LINK_DEPENDS "${_zh_map}"
+    EXPORT_NAME zheap_malloc)
+  target_link_libraries(zheap_malloc PRIVATE ${CMAKE_DL_LIBS})
+  add_library(zheap::zheap_malloc ALIAS zheap_malloc)
+  list(APPEND ZHEAP_EXPORTED_TARGETS zheap_malloc)
+  if(ZHEAP_BUILD_TESTS)
+    add_subdirectory(tests/preload)
+  endif()
+endif()

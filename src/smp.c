@@ -1,0 +1,1325 @@
+/* smp.c - the SMP allocator (Zig's std.heap.SmpAllocator, redesigned).
+ *
+ * What it is for: a fast general-purpose allocator for multi-threaded programs, a
+ * process-wide singleton that gives freed memory back.
+ *
+ * Design (docs/smp.md has the pictures):
+ * - Segments: 16 MiB mappings aligned to 16 MiB, cut into 256 units of 64 KiB.
+ *   Unit 0 holds the segment header with one page record per unit, so the record
+ *   of any address is found by masking it (segment) and shifting (unit). Units are
+ *   handed out in runs under one global lock: a run is either a small page (one
+ *   size class, owned by one thread heap) or one large block.
+ * - Huge blocks (above 4 MiB, or over-aligned) get their own mapping, also aligned
+ *   to 16 MiB so that the same mask finds their header; a few freed mappings are
+ *   cached.
+ * - Thread heaps: each thread allocates from its own heap (found through a
+ *   thread-local pointer) without any lock or atomic operation: per size class a
+ *   current page with a free list and a bump pointer. Heaps are created on demand
+ *   (no thread cap) and recycled at thread exit through the platform's TLS
+ *   destructor; the exiting thread's empty pages go back to the segments, the
+ *   others are abandoned to a global list and adopted by the next thread that
+ *   needs that size class (blocks freed into them meanwhile are taken under the
+ *   global lock).
+ * - Cross-thread frees: a block freed by a thread other than its page's owner is
+ *   pushed onto the owner heap's remote list (one compare-and-swap); the owner
+ *   takes the whole list with one atomic exchange when it next runs out of a page
+ *   and frees the blocks locally, so memory returns to the owner (snmalloc's
+ *   message passing with mimalloc's exchange).
+ * - Memory return: empty pages and freed large runs go back to their segment at
+ *   once and stay resident for reuse without page faults, until they have been
+ *   free for SMP_PURGE_DELAY (100 ms) or resident free memory exceeds twice the
+ *   recent active peak; then they are purged (zh__os_purge) and fully free
+ *   segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped. zh_smp_trim purges all.
+ * - Fork: the global lock is taken around fork() (zh__os_atfork); the child keeps
+ *   its own heap and the global state; other threads' heaps are left alone.
+ *
+ * Costs: small alloc and same-thread free are a few loads and stores; a remote
+ * free is one CAS; a page refill (every 64-256 KiB of allocation) takes the global
+ * lock; large blocks take the global lock per alloc/free but no system call in the
+ * steady state. Memory: 16-byte granularity up to 128 bytes, then at most 25 %
+ * rounding; one 64 KiB unit per segment for headers; a large block is rounded up
+ * to 64 KiB (address space; untouched pages cost nothing). */
+#include "zheap/smp.h"
+
+#include "common.h"
+#include "platform/platform.h"
+
+/* ---- geometry ------------------------------------------------------------------- */
+
+#define SMP_SEGMENT_SHIFT 24
+#define SMP_SEGMENT_SIZE ((size_t)1 << SMP_SEGMENT_SHIFT)
+#define SMP_UNIT_SHIFT 16
+#define SMP_UNIT_SIZE ((size_t)1 << SMP_UNIT_SHIFT)
+#define SMP_UNITS (SMP_SEGMENT_SIZE / SMP_UNIT_SIZE) /* 256; unit 0 is the header */
+#define SMP_BITMAP_WORDS (SMP_UNITS / 64)
+/* Large blocks up to this many units come from segments; larger ones are huge. */
+#define SMP_LARGE_MAX_UNITS 64
+#define SMP_LARGE_MAX (SMP_LARGE_MAX_UNITS * SMP_UNIT_SIZE)
+/* Size classes above this block size use pages of SMP_BIG_PAGE_UNITS units. */
+#define SMP_SMALL_PAGE_MAX_BLOCK 8192
+#define SMP_BIG_PAGE_UNITS 4
+#define SMP_CLASSES ZH_SMP_CLASS_COUNT
+#define SMP_NOT_SMALL SMP_CLASSES
+#define SMP_MIN_ALIGN 16
+
+/* ---- the memory policy (docs/smp.md, "Giving memory back") ----------------------- */
+
+/* Free memory kept resident for reuse, process-wide (free units, free segments
+ * and cached huge mappings), is bounded two ways (docs/smp.md, "Giving memory back"):
+ * - by age: memory freed more than SMP_PURGE_DELAY ms ago and not reused since is
+ *   purged (free segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped), checked at
+ *   most every SMP_PURGE_CHECK ms on the allocator's slow paths (a page refill or
+ *   release, a large alloc or free);
+ * - by size: at most twice the active bytes (or twice their peak within the last
+ *   one or two delays, whichever is more), at least SMP_RETAIN_MIN; a release that
+ *   takes it over purges it down to half.
+ * Without a platform clock the delay counts unit operations instead of ms. */
+#define SMP_RETAIN_MIN ((size_t)2 << 20)
+#define SMP_RETAIN_ACTIVE_FACTOR 2
+#define SMP_PURGE_DELAY 100u
+#define SMP_PURGE_CHECK 25u
+/* Fully free segments kept mapped however old (their units follow the retain
+ * bound); more are unmapped once they stayed free for the purge delay, or when the
+ * size bound needs it. */
+#define SMP_KEEP_FREE_SEGMENTS 1
+/* Freed huge mappings kept for reuse, and the largest one worth keeping. */
+#define SMP_HUGE_CACHE_SLOTS 4
+#define SMP_HUGE_CACHE_MAX_LEN ((size_t)64 << 20)
+/* Abandoned pages adopted at most per refill before a fresh page is taken. */
+#define SMP_ADOPT_MAX 8
+
+/* ---- records -------------------------------------------------------------------- */
+
+typedef struct smp_block {
+    struct smp_block *next;
+} smp_block;
+
+typedef struct smp_heap smp_heap;
+
+enum { PAGE_FREE = 0, PAGE_SMALL, PAGE_LARGE };
+enum { SEGMENT_UNITS = 1, SEGMENT_HUGE };
+
+/* One per unit. For a run, the first unit's record describes it and every unit's
+ * `head` points to that record. Two halves on separate cache lines: what every
+ * freeing thread reads (set when the run changes hands), and what the owner writes
+ * on each alloc and free - so remote frees do not bounce the owner's line. Padded
+ * to ZH__CACHE_LINE: neighbouring units belong to different threads. */
+#define SMP_HALF_LINE 64
+typedef struct smp_page {
+    _Alignas(ZH__CACHE_LINE) struct smp_page *head;
+    _Atomic(smp_heap *) owner; /* NULL: abandoned (or not small) */
+    uint32_t block_size;       /* small: bytes per block */
+    uint16_t span;             /* units in the run */
+    uint16_t index;            /* unit index in the segment */
+    uint8_t kind;              /* PAGE_* */
+    uint8_t class_index;
+    _Alignas(SMP_HALF_LINE) smp_block *free; /* owner's free list */
+    uintptr_t bump;                          /* next never-used block */
+    uintptr_t bump_end;
+    uint32_t used;      /* blocks handed out, not yet freed locally */
+    uint32_t unfull_at; /* a full page becomes available again at this `used` */
+    bool in_full;       /* in its heap's full list */
+    struct smp_page *prev, *next;
+} smp_page;
+
+typedef struct smp_segment {
+    uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's; read by every free */
+    _Alignas(ZH__CACHE_LINE) uint16_t free_units; /* the rest changes under the lock */
+    uint32_t last_release; /* the purge clock at its last release */
+    struct smp_segment *prev, *next;
+    uint64_t used[SMP_BITMAP_WORDS];  /* unit handed out */
+    uint64_t dirty[SMP_BITMAP_WORDS]; /* free unit that may be resident */
+    uint32_t released_at[SMP_UNITS];  /* the purge clock when a dirty unit was freed */
+    smp_page pages[SMP_UNITS];
+} smp_segment;
+
+/* The header of a huge mapping, at segment_of(block). */
+typedef struct smp_huge {
+    uint8_t kind; /* SEGMENT_HUGE */
+    bool purged;  /* while cached */
+    uint32_t released_at; /* the purge clock when it was cached */
+    char *base;   /* the mapping */
+    size_t map_len;
+    char *block;
+} smp_huge;
+
+#define SMP_HUGE_HEADER 64
+
+_Static_assert(sizeof(smp_segment) <= SMP_UNIT_SIZE, "the segment header fits unit 0");
+_Static_assert(sizeof(smp_huge) <= SMP_HUGE_HEADER, "the huge header fits before its block");
+
+struct smp_heap {
+    _Alignas(ZH__CACHE_LINE) _Atomic(smp_block *) remote; /* pushed by other threads */
+    _Atomic(bool) released; /* its thread has left: pushers drain it themselves */
+    _Alignas(ZH__CACHE_LINE) smp_page *current[SMP_CLASSES];
+    smp_page *avail[SMP_CLASSES]; /* pages with free blocks, besides current */
+    smp_page *full[SMP_CLASSES];
+    smp_page *spare[SMP_CLASSES]; /* one empty page kept per class (in no list) */
+    /* Written only by the owner (relaxed load + store: no locked instruction),
+     * read by zh_smp_get_stats. */
+    _Atomic(uint64_t) allocs[SMP_CLASSES];
+    _Atomic(uint64_t) frees[SMP_CLASSES];
+    smp_heap *all_next;  /* every heap ever created (global lock) */
+    smp_heap *pool_next; /* recycled heaps (global lock) */
+    bool in_use;
+};
+
+/* ---- size classes ------------------------------------------------------------------ */
+
+static const uint32_t class_block_size[SMP_CLASSES] = {
+    16,    32,    48,    64,    80,    96,    112,   128,   160,   192,
+    224,   256,   320,   384,   448,   512,   640,   768,   896,   1024,
+    1280,  1536,  1792,  2048,  2560,  3072,  3584,  4096,  5120,  6144,
+    7168,  8192,  10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
+};
+
+static unsigned floor_log2(size_t x) {
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)(sizeof(unsigned long long) * 8 - 1) -
+           (unsigned)__builtin_clzll((unsigned long long)x);
+#else
+    unsigned n = 0;
+    while (x > 1) x >>= 1, n++;
+    return n;
+#endif
+}
+
+/* The smallest class whose blocks hold n bytes (1 <= n <= ZH_SMP_SMALL_MAX):
+ * 16-byte steps to 128, then four classes per power of two. */
+static unsigned class_of_size(size_t n) {
+    if (n <= 128) return (unsigned)((n + 15) / 16 - 1);
+    unsigned e = floor_log2(n - 1);
+    return 8 + (e - 7) * 4 + (unsigned)(((n - 1) >> (e - 2)) & 3);
+}
+
+/* The class of a request, or SMP_NOT_SMALL. Blocks sit at multiples of their size
+ * from a 64 KiB boundary, so an alignment is met by a class whose size it divides. */
+static unsigned class_for(size_t len, zh_align align) {
+    size_t alignment = zh_align_to_bytes(align);
+    if (len > ZH_SMP_SMALL_MAX || alignment > ZH_SMP_SMALL_MAX) return SMP_NOT_SMALL;
+    unsigned c = class_of_size(len < alignment ? alignment : len);
+    if (alignment > SMP_MIN_ALIGN)
+        while (c < SMP_CLASSES && (class_block_size[c] & (alignment - 1)) != 0) c++;
+    return c;
+}
+
+static size_t class_page_units(unsigned c) {
+    return class_block_size[c] <= SMP_SMALL_PAGE_MAX_BLOCK ? 1 : SMP_BIG_PAGE_UNITS;
+}
+
+/* ---- global state --------------------------------------------------------------------- */
+
+static struct {
+    zh__lock lock; /* everything below that is not atomic */
+    smp_segment *segments;
+    size_t free_segments; /* segments with every unit free */
+    size_t free_unit_bytes, dirty_unit_bytes;
+    size_t huge_dirty_bytes, huge_purged_bytes;
+    smp_huge *huge_cache[SMP_HUGE_CACHE_SLOTS]; /* oldest first */
+    size_t huge_cached;
+    size_t mapped, active, peak_active;
+    uint32_t ops;            /* unit claims and releases: the clock without a clock */
+    uint32_t now;            /* the purge clock (ms) at the last policy check */
+    uint32_t last_age_check; /* when aged memory was last looked for */
+    uint32_t window_start;   /* the active peak is tracked per purge delay */
+    size_t window_peak, previous_window_peak;
+    size_t large_live, large_bytes;
+    smp_page *abandoned[SMP_CLASSES];
+    uint64_t abandoned_frees[SMP_CLASSES];
+    smp_heap *heaps, *heap_pool;
+    size_t heaps_live, heaps_created;
+    char *meta_next, *meta_end; /* where the next heap record is carved */
+    _Atomic(size_t) abandoned_count[SMP_CLASSES];
+    _Atomic(uint64_t) os_maps, os_unmaps, os_purges;
+} g;
+
+static zh__once init_once = ZH__ONCE_INIT;
+static zh__tls_key heap_key;
+static bool heap_key_ok;
+static ZH__THREAD_LOCAL smp_heap *tl_heap;
+
+/* Never has room: the current page of every class of a fresh heap. */
+static smp_page empty_page;
+
+static void global_lock(void) { zh__lock_acquire(&g.lock); }
+static void global_unlock(void) { zh__lock_release(&g.lock); }
+
+static void count_up(_Atomic(uint64_t) *counter) { zh__atomic_add_relaxed(counter, 1); }
+
+/* Owner-only counters: a plain read-modify-write, visible to the stats reader. */
+static void count_owned(_Atomic(uint64_t) *counter) {
+    zh__atomic_store_relaxed(counter, zh__atomic_load_relaxed(counter) + 1);
+}
+
+static const zh__os_info *os(void) { return zh__os_info_get(); }
+static bool can_purge(void) {
+    return (os()->caps & ZH__OS_CAN_PURGE) && os()->page_size <= SMP_UNIT_SIZE;
+}
+
+static void *os_map(size_t len, size_t alignment) {
+    void *p = zh__os_map(len, alignment, NULL);
+    if (p != NULL) count_up(&g.os_maps);
+    return p;
+}
+static void os_unmap(void *p, size_t len) {
+    count_up(&g.os_unmaps);
+    zh__os_unmap(p, len);
+}
+static bool os_purge(void *p, size_t len) {
+    if (!can_purge()) return false;
+    count_up(&g.os_purges);
+    return zh__os_purge(p, len);
+}
+
+static void active_add(size_t bytes) {
+    g.active += bytes;
+    if (g.active > g.peak_active) g.peak_active = g.active;
+    if (g.active > g.window_peak) g.window_peak = g.active;
+}
+
+/* ---- address lookup ------------------------------------------------------------------- */
+
+/* The header of the segment or huge mapping holding block p. A block never starts
+ * at a 16 MiB boundary of its own mapping except a huge block aligned to 16 MiB or
+ * more, whose header is placed 16 MiB below it: p - 1 covers both. */
+static smp_segment *segment_of(const void *p) {
+    return (smp_segment *)(((uintptr_t)p - 1) & ~(uintptr_t)(SMP_SEGMENT_SIZE - 1));
+}
+
+static size_t unit_of(const smp_segment *seg, const void *p) {
+    return ((uintptr_t)p - (uintptr_t)seg) >> SMP_UNIT_SHIFT;
+}
+
+static char *unit_address(smp_segment *seg, size_t index) {
+    return (char *)seg + (index << SMP_UNIT_SHIFT);
+}
+
+static smp_page *page_of(smp_segment *seg, const void *p) {
+    return seg->pages[unit_of(seg, p)].head;
+}
+
+/* ---- ownership (zh_smp_owns) ------------------------------------------------------------ */
+
+/* One bit per 16 MiB granule of the address space that holds a segment or a huge
+ * header, so that zh_smp_owns can answer for any address without reading memory
+ * that may not be mapped (the preload library's free of a foreign pointer). 2 MiB of
+ * zero pages for a 48-bit address space, touched only where segments live. */
+#if UINTPTR_MAX > 0xffffffffu
+#define SMP_ADDRESS_BITS 48
+#else
+#define SMP_ADDRESS_BITS 32
+#endif
+#define SMP_GRANULES ((size_t)1 << (SMP_ADDRESS_BITS - SMP_SEGMENT_SHIFT))
+static _Atomic(uint64_t) owned_granules[SMP_GRANULES / 64];
+
+static void owned_mark(const void *header, bool on) {
+    size_t i = (uintptr_t)header >> SMP_SEGMENT_SHIFT;
+    uint64_t bit = (uint64_t)1 << (i % 64);
+    if (on) atomic_fetch_or_explicit(&owned_granules[i / 64], bit, memory_order_release);
+    else atomic_fetch_and_explicit(&owned_granules[i / 64], ~bit, memory_order_release);
+}
+
+static bool owned_granule(const void *header) {
+    size_t i = (uintptr_t)header >> SMP_SEGMENT_SHIFT;
+    return i < SMP_GRANULES &&
+           ((zh__atomic_load_acquire(&owned_granules[i / 64]) >> (i % 64)) & 1);
+}
+
+/* ---- unit bitmaps ------------------------------------------------------------------- */
+
+static bool bit_get(const uint64_t *bits, size_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
+static void bits_set(uint64_t *bits, size_t i, size_t n, bool on) {
+    for (size_t k = i; k < i + n; k++) {
+        uint64_t m = (uint64_t)1 << (k % 64);
+        bits[k / 64] = on ? bits[k / 64] | m : bits[k / 64] & ~m;
+    }
+}
+static size_t bits_count(const uint64_t *bits, size_t i, size_t n) {
+    size_t c = 0;
+    for (size_t k = i; k < i + n; k++) c += bit_get(bits, k);
+    return c;
+}
+
+/* Whether unit k is free (and, when `resident`, not purged). */
+static bool unit_usable(const smp_segment *seg, size_t k, bool resident) {
+    return !bit_get(seg->used, k) && (!resident || bit_get(seg->dirty, k));
+}
+
+/* First i, a multiple of `step`, with units [i, i + n) free (and resident when
+ * asked: reuse without page faults); 0 when none. */
+static size_t find_run(const smp_segment *seg, size_t n, size_t step, bool resident) {
+    if (n == 1 && step == 1) {
+        for (size_t w = 0; w < SMP_BITMAP_WORDS; w++) {
+            uint64_t usable = ~seg->used[w] & (resident ? seg->dirty[w] : ~(uint64_t)0);
+            if (usable) return w * 64 + (size_t)__builtin_ctzll(usable);
+        }
+        return 0;
+    }
+    size_t i = step;
+    while (i + n <= SMP_UNITS) {
+        size_t k = 0;
+        while (k < n && unit_usable(seg, i + k, resident)) k++;
+        if (k == n) return i;
+        i = zh__align_forward(i + k + 1, step);
+    }
+    return 0;
+}
+
+/* ---- segments ---------------------------------------------------------------------- */
+
+static void segment_link(smp_segment *seg) {
+    seg->prev = NULL;
+    seg->next = g.segments;
+    if (g.segments) g.segments->prev = seg;
+    g.segments = seg;
+}
+
+static void segment_unlink(smp_segment *seg) {
+    if (seg->prev) seg->prev->next = seg->next;
+    else g.segments = seg->next;
+    if (seg->next) seg->next->prev = seg->prev;
+}
+
+/* Locked. A fresh, fully free segment, or NULL when the OS refuses. */
+static smp_segment *segment_new(void) {
+    smp_segment *seg = os_map(SMP_SEGMENT_SIZE, SMP_SEGMENT_SIZE);
+    if (seg == NULL) return NULL;
+    seg->kind = SEGMENT_UNITS;
+    seg->free_units = SMP_UNITS - 1;
+    bits_set(seg->used, 0, 1, true);
+    seg->pages[0].head = &seg->pages[0];
+    owned_mark(seg, true);
+    segment_link(seg);
+    g.mapped += SMP_SEGMENT_SIZE;
+    g.free_unit_bytes += (SMP_UNITS - 1) * SMP_UNIT_SIZE;
+    g.free_segments++;
+    return seg;
+}
+
+/* Locked. */
+static void segment_free(smp_segment *seg) {
+    owned_mark(seg, false);
+    segment_unlink(seg);
+    g.dirty_unit_bytes -= bits_count(seg->dirty, 0, SMP_UNITS) * SMP_UNIT_SIZE;
+    g.free_unit_bytes -= (SMP_UNITS - 1) * SMP_UNIT_SIZE;
+    g.mapped -= SMP_SEGMENT_SIZE;
+    g.free_segments--;
+    os_unmap(seg, SMP_SEGMENT_SIZE);
+}
+
+static bool segment_all_free(const smp_segment *seg) { return seg->free_units == SMP_UNITS - 1; }
+
+/* Locked. Takes units [i, i + n) of seg as one run and returns its record. */
+static smp_page *run_claim(smp_segment *seg, size_t i, size_t n) {
+    if (segment_all_free(seg)) g.free_segments--;
+    g.ops++;
+    size_t dirty = bits_count(seg->dirty, i, n);
+    bits_set(seg->used, i, n, true);
+    bits_set(seg->dirty, i, n, false);
+    seg->free_units = (uint16_t)(seg->free_units - n);
+    g.free_unit_bytes -= n * SMP_UNIT_SIZE;
+    g.dirty_unit_bytes -= dirty * SMP_UNIT_SIZE;
+    active_add(n * SMP_UNIT_SIZE);
+    smp_page *run = &seg->pages[i];
+    for (size_t k = 0; k < n; k++) seg->pages[i + k].head = run;
+    run->span = (uint16_t)n;
+    run->index = (uint16_t)i;
+    return run;
+}
+
+/* The free hole of `seg` that fits n units at a multiple of `step` most tightly
+ * (best fit keeps large holes for large runs); false when none fits. */
+typedef struct smp_fit {
+    smp_segment *seg;
+    size_t start, slack;
+} smp_fit;
+
+static void best_hole(smp_segment *seg, size_t n, size_t step, smp_fit *best) {
+    size_t i = 1;
+    while (i < SMP_UNITS) {
+        if (bit_get(seg->used, i)) {
+            i++;
+            continue;
+        }
+        size_t end = i;
+        while (end < SMP_UNITS && !bit_get(seg->used, end)) end++;
+        size_t start = zh__align_forward(i, step);
+        if (start + n <= end && (best->seg == NULL || end - start - n < best->slack)) {
+            best->seg = seg;
+            best->start = start;
+            best->slack = end - start - n;
+        }
+        i = end;
+    }
+}
+
+static void enforce_retain_budget(void);
+
+/* Locked. A run of n units starting at a multiple of `step`, or NULL. A single
+ * unit is any resident free one (then any free one); longer runs go where they
+ * fit best. */
+static smp_page *run_take(size_t n, size_t step) {
+    enforce_retain_budget(); /* the policy's clock also runs on claims */
+    if (n == 1 && step == 1) {
+        for (int resident = 1; resident >= 0; resident--) {
+            if (resident && g.dirty_unit_bytes == 0) continue;
+            for (smp_segment *seg = g.segments; seg != NULL; seg = seg->next) {
+                size_t i = seg->free_units != 0 ? find_run(seg, 1, 1, resident) : 0;
+                if (i != 0) return run_claim(seg, i, 1);
+            }
+        }
+    } else {
+        smp_fit best = {NULL, 0, 0};
+        for (smp_segment *seg = g.segments; seg != NULL && !(best.seg && best.slack == 0);
+             seg = seg->next)
+            if (seg->free_units >= n) best_hole(seg, n, step, &best);
+        if (best.seg != NULL) return run_claim(best.seg, best.start, n);
+    }
+    smp_segment *seg = segment_new();
+    if (seg == NULL) return NULL;
+    return run_claim(seg, find_run(seg, n, step, false), n);
+}
+
+static size_t retained_bytes(void) { return g.dirty_unit_bytes + g.huge_dirty_bytes; }
+
+static size_t retain_budget(void) {
+    size_t recent = g.window_peak > g.previous_window_peak ? g.window_peak
+                                                           : g.previous_window_peak;
+    size_t budget = (g.active > recent ? g.active : recent) * SMP_RETAIN_ACTIVE_FACTOR;
+    return budget > SMP_RETAIN_MIN ? budget : SMP_RETAIN_MIN;
+}
+
+static void purge_down_to(size_t target);
+static void purge_aged(void);
+
+/* Locked. Reads the purge clock (ms, or unit operations without a platform clock)
+ * and rolls the active-peak window. */
+static void policy_clock_update(void) {
+    uint64_t ms = zh__os_monotonic_ms();
+    g.now = ms != 0 ? (uint32_t)ms : g.ops;
+    if (g.now - g.window_start >= SMP_PURGE_DELAY) {
+        g.previous_window_peak = g.window_peak;
+        g.window_peak = g.active;
+        g.window_start = g.now;
+    }
+}
+
+/* Locked. After a release: keeps resident free memory within its age and size. */
+static void enforce_retain_budget(void) {
+    policy_clock_update();
+    if (g.now - g.last_age_check >= SMP_PURGE_CHECK) {
+        g.last_age_check = g.now;
+        purge_aged();
+    }
+    if (retained_bytes() > retain_budget()) purge_down_to(retain_budget() / 2);
+}
+
+/* Locked. Gives units [i, i + n) back, resident; the segment goes when it is free
+ * and enough free ones are kept. */
+static void units_release(smp_segment *seg, size_t i, size_t n) {
+    size_t bytes = n * SMP_UNIT_SIZE;
+    bits_set(seg->used, i, n, false);
+    bits_set(seg->dirty, i, n, true);
+    g.ops++;
+    policy_clock_update();
+    for (size_t k = i; k < i + n; k++) seg->released_at[k] = g.now;
+    seg->free_units = (uint16_t)(seg->free_units + n);
+    g.free_unit_bytes += bytes;
+    g.dirty_unit_bytes += bytes;
+    g.active -= bytes;
+    seg->last_release = g.now;
+    if (segment_all_free(seg)) g.free_segments++;
+    enforce_retain_budget();
+}
+
+/* Locked. */
+static void run_release(smp_page *run) {
+    smp_segment *seg = segment_of(run);
+    run->kind = PAGE_FREE;
+    zh__atomic_store_relaxed(&run->owner, NULL);
+    units_release(seg, run->index, run->span);
+}
+
+/* ---- page lists (owner-only, or locked for the abandoned lists) ------------------------ */
+
+static void list_push(smp_page **list, smp_page *pg) {
+    pg->prev = NULL;
+    pg->next = *list;
+    if (*list) (*list)->prev = pg;
+    *list = pg;
+}
+
+static void list_remove(smp_page **list, smp_page *pg) {
+    if (pg->prev) pg->prev->next = pg->next;
+    else *list = pg->next;
+    if (pg->next) pg->next->prev = pg->prev;
+    pg->prev = pg->next = NULL;
+}
+
+/* ---- small pages ------------------------------------------------------------------------ */
+
+static char *page_start(smp_page *pg) { return unit_address(segment_of(pg), pg->index); }
+
+static bool page_has_room(const smp_page *pg) {
+    return pg->free != NULL || pg->bump < pg->bump_end;
+}
+
+/* Turns a fresh run into an empty page of class c owned by h. */
+static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
+    size_t size = class_block_size[c];
+    size_t capacity = pg->span * SMP_UNIT_SIZE / size;
+    pg->free = NULL;
+    pg->bump = (uintptr_t)page_start(pg);
+    pg->bump_end = pg->bump + capacity * size;
+    pg->used = 0;
+    pg->unfull_at = (uint32_t)(capacity - (capacity >= 16 ? capacity / 8 : 1));
+    pg->block_size = (uint32_t)size;
+    pg->class_index = (uint8_t)c;
+    pg->in_full = false;
+    pg->prev = pg->next = NULL;
+    pg->kind = PAGE_SMALL;
+    zh__atomic_store_release(&pg->owner, h);
+}
+
+/* An empty page of class c from the segments, or NULL when out of memory. */
+static smp_page *page_new(smp_heap *h, unsigned c) {
+    global_lock();
+    smp_page *pg = run_take(class_page_units(c), 1);
+    global_unlock();
+    if (pg != NULL) page_init(pg, h, c);
+    return pg;
+}
+
+/* Returns an empty page (used == 0, in no list) to its segment. */
+static void page_retire(smp_page *pg) {
+    global_lock();
+    run_release(pg);
+    global_unlock();
+}
+
+/* Adopts abandoned pages of class c until one has room (then returned) or
+ * SMP_ADOPT_MAX were taken; pages without room join h's full list. */
+static smp_page *page_adopt(smp_heap *h, unsigned c) {
+    if (zh__atomic_load_relaxed(&g.abandoned_count[c]) == 0) return NULL;
+    smp_page *found = NULL;
+    global_lock();
+    for (int k = 0; k < SMP_ADOPT_MAX && g.abandoned[c] != NULL && found == NULL; k++) {
+        smp_page *pg = g.abandoned[c];
+        list_remove(&g.abandoned[c], pg);
+        zh__atomic_sub_relaxed(&g.abandoned_count[c], 1);
+        zh__atomic_store_release(&pg->owner, h);
+        if (page_has_room(pg)) {
+            found = pg;
+        } else {
+            pg->in_full = true;
+            list_push(&h->full[c], pg);
+        }
+    }
+    global_unlock();
+    return found;
+}
+
+/* ---- thread heaps ------------------------------------------------------------------------- */
+
+static void heap_reset_lists(smp_heap *h) {
+    for (unsigned c = 0; c < SMP_CLASSES; c++) {
+        h->current[c] = &empty_page;
+        h->avail[c] = h->full[c] = h->spare[c] = NULL;
+    }
+}
+
+/* Locked. A heap record from the pool or freshly carved, or NULL. */
+static smp_heap *heap_record_new(void) {
+    smp_heap *h = g.heap_pool;
+    if (h != NULL) {
+        g.heap_pool = h->pool_next;
+        return h;
+    }
+    size_t size = zh__align_forward(sizeof(smp_heap), ZH__CACHE_LINE);
+    if ((size_t)(g.meta_end - g.meta_next) < size) {
+        size_t chunk = zh__align_forward(64 * size, os()->page_size);
+        char *p = os_map(chunk, ZH__CACHE_LINE);
+        if (p == NULL) return NULL;
+        g.mapped += chunk;
+        g.meta_next = p;
+        g.meta_end = p + chunk;
+    }
+    h = (smp_heap *)g.meta_next;
+    g.meta_next += size;
+    heap_reset_lists(h);
+    h->all_next = g.heaps;
+    g.heaps = h;
+    g.heaps_created++;
+    return h;
+}
+
+static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner);
+static void heap_drain_remote(smp_heap *h);
+static void heap_pass_on_remote(smp_heap *h);
+
+/* Called at thread exit with the thread's heap: empty pages go back, the others
+ * are abandoned for adoption, and the record returns to the pool. */
+static void heap_release(smp_heap *h) {
+    heap_drain_remote(h);
+    for (unsigned c = 0; c < SMP_CLASSES; c++) {
+        smp_page *lists[4] = {h->current[c] != &empty_page ? h->current[c] : NULL, h->spare[c],
+                              h->avail[c], h->full[c]};
+        h->current[c] = &empty_page;
+        h->avail[c] = h->full[c] = h->spare[c] = NULL;
+        global_lock();
+        for (int l = 0; l < 4; l++) {
+            smp_page *pg = lists[l];
+            while (pg != NULL) {
+                smp_page *next = l < 2 ? NULL : pg->next;
+                pg->in_full = false;
+                if (pg->used == 0) {
+                    run_release(pg);
+                } else {
+                    zh__atomic_store_release(&pg->owner, NULL);
+                    list_push(&g.abandoned[c], pg);
+                    zh__atomic_add_relaxed(&g.abandoned_count[c], 1);
+                }
+                pg = next;
+            }
+        }
+        global_unlock();
+    }
+    atomic_store_explicit(&h->released, true, memory_order_seq_cst);
+    heap_pass_on_remote(h); /* frees that raced with the abandoning */
+    global_lock();
+    h->in_use = false;
+    h->pool_next = g.heap_pool;
+    g.heap_pool = h;
+    g.heaps_live--;
+    global_unlock();
+}
+
+static void heap_thread_exit(void *value) {
+    heap_release(value);
+    tl_heap = NULL;
+}
+
+static void fork_prepare(void) { global_lock(); }
+static void fork_parent(void) { global_unlock(); }
+static void fork_child(void) { global_unlock(); }
+
+static void init_process(void *unused) {
+    (void)unused;
+    heap_key_ok = zh__tls_key_create(&heap_key, heap_thread_exit);
+    zh__os_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* The calling thread's heap, created on first use; NULL when out of memory. */
+static ZH_NOINLINE smp_heap *heap_attach(void) {
+    zh__os_once(&init_once, init_process, NULL);
+    global_lock();
+    smp_heap *h = heap_record_new();
+    if (h != NULL) {
+        h->in_use = true;
+        g.heaps_live++;
+    }
+    global_unlock();
+    if (h == NULL) return NULL;
+    atomic_store_explicit(&h->released, false, memory_order_seq_cst);
+    heap_pass_on_remote(h); /* frees that reached the record after its last owner left */
+    if (heap_key_ok) zh__tls_set(heap_key, h);
+    tl_heap = h;
+    return h;
+}
+
+static inline smp_heap *heap_get(void) {
+    smp_heap *h = tl_heap;
+    return ZH_LIKELY(h != NULL) ? h : heap_attach();
+}
+
+/* ---- small blocks -------------------------------------------------------------------------- */
+
+/* A block of class c from pg, which has room. */
+static inline void *page_pop(smp_heap *h, smp_page *pg, unsigned c) {
+    smp_block *b = pg->free;
+    if (ZH_LIKELY(b != NULL)) {
+        pg->free = b->next;
+    } else {
+        b = (smp_block *)pg->bump;
+        pg->bump += pg->block_size;
+    }
+    pg->used++;
+    count_owned(&h->allocs[c]);
+    return b;
+}
+
+static ZH_NOINLINE void *small_alloc_slow(smp_heap *h, unsigned c) {
+    heap_drain_remote(h);
+    smp_page *pg = h->current[c];
+    if (page_has_room(pg)) return page_pop(h, pg, c);
+    if (pg != &empty_page) {
+        pg->in_full = true;
+        list_push(&h->full[c], pg);
+        h->current[c] = &empty_page;
+    }
+    pg = h->avail[c];
+    if (pg != NULL) list_remove(&h->avail[c], pg);
+    else if ((pg = h->spare[c]) != NULL) h->spare[c] = NULL;
+    else pg = page_adopt(h, c);
+    if (pg == NULL) pg = page_new(h, c);
+    if (pg == NULL) return NULL;
+    h->current[c] = pg;
+    return page_pop(h, pg, c);
+}
+
+static inline void *small_alloc(smp_heap *h, unsigned c) {
+    smp_page *pg = h->current[c];
+    if (ZH_LIKELY(page_has_room(pg))) return page_pop(h, pg, c);
+    return small_alloc_slow(h, c);
+}
+
+/* A page that just became empty or stopped being full. */
+static ZH_NOINLINE void page_free_slow(smp_heap *h, smp_page *pg) {
+    unsigned c = pg->class_index;
+    if (pg == h->current[c]) return; /* the current page stays, even empty */
+    if (pg->in_full) {
+        list_remove(&h->full[c], pg);
+        pg->in_full = false;
+        if (pg->used != 0) {
+            list_push(&h->avail[c], pg);
+            return;
+        }
+    } else {
+        list_remove(&h->avail[c], pg);
+    }
+    /* One empty page per class waits for reuse: churn around a page boundary then
+     * costs no trip to the segments. */
+    if (h->spare[c] == NULL) {
+        h->spare[c] = pg;
+        return;
+    }
+    page_retire(pg);
+}
+
+static inline void small_free_local(smp_heap *h, smp_page *pg, smp_block *b) {
+    b->next = pg->free;
+    pg->free = b;
+    count_owned(&h->frees[pg->class_index]);
+    /* A full page waits for an eighth of its blocks before it is used again, so
+     * allocation gets them in a batch instead of one slow path per block. */
+    if (ZH_UNLIKELY(--pg->used == 0 || (pg->in_full && pg->used <= pg->unfull_at)))
+        page_free_slow(h, pg);
+}
+
+/* A free into a page without an owner, under the global lock (adoption takes it
+ * too, so the page cannot change hands meanwhile). */
+static void small_free_abandoned(smp_page *pg, smp_block *b) {
+    global_lock();
+    smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
+    if (owner != NULL) { /* adopted meanwhile */
+        global_unlock();
+        small_free_to(pg, b, owner);
+        return;
+    }
+    unsigned c = pg->class_index;
+    b->next = pg->free;
+    pg->free = b;
+    g.abandoned_frees[c]++;
+    if (--pg->used == 0) {
+        list_remove(&g.abandoned[c], pg);
+        zh__atomic_sub_relaxed(&g.abandoned_count[c], 1);
+        run_release(pg);
+    }
+    global_unlock();
+}
+
+/* Hands b to the heap owning its page (not the calling thread's). */
+static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner) {
+    if (owner == NULL) {
+        small_free_abandoned(pg, b);
+        return;
+    }
+    smp_block *top = zh__atomic_load_relaxed(&owner->remote);
+    do {
+        b->next = top;
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &top, b,
+                                                    memory_order_seq_cst, memory_order_relaxed));
+    /* The owner may have left after we read it from the page, and drained for the
+     * last time before our push: then the block is ours to pass on. (Sequentially
+     * consistent push and flag: either its final drain sees the block or this load
+     * sees the flag.) */
+    if (ZH_UNLIKELY(atomic_load_explicit(&owner->released, memory_order_seq_cst)))
+        heap_pass_on_remote(owner);
+}
+
+/* Empties the remote list of a heap that does not own the blocks' pages (any
+ * more), handing each block to whoever owns its page now. */
+static void heap_pass_on_remote(smp_heap *h) {
+    smp_block *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_seq_cst);
+    while (b != NULL) {
+        smp_block *next = b->next;
+        smp_page *pg = page_of(segment_of(b), b);
+        small_free_to(pg, b, zh__atomic_load_acquire(&pg->owner));
+        b = next;
+    }
+}
+
+/* Frees every block other threads pushed onto h's remote list. */
+static void heap_drain_remote(smp_heap *h) {
+    if (zh__atomic_load_relaxed(&h->remote) == NULL) return;
+    smp_block *b = zh__atomic_exchange_acq_rel(&h->remote, NULL);
+    while (b != NULL) {
+        smp_block *next = b->next;
+        smp_page *pg = page_of(segment_of(b), b);
+        smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
+        if (owner == h) small_free_local(h, pg, b);
+        else small_free_to(pg, b, owner);
+        b = next;
+    }
+}
+
+static inline void small_free(smp_page *pg, void *p) {
+    smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
+    smp_heap *me = tl_heap;
+    if (ZH_LIKELY(owner == me && me != NULL)) small_free_local(me, pg, p);
+    else small_free_to(pg, p, owner);
+}
+
+/* ---- large blocks (unit runs) ----------------------------------------------------------------- */
+
+static size_t units_for(size_t len) { return (len + SMP_UNIT_SIZE - 1) >> SMP_UNIT_SHIFT; }
+
+static bool is_large(size_t len, size_t alignment) {
+    return len <= SMP_LARGE_MAX && alignment <= SMP_LARGE_MAX;
+}
+
+static ZH_NOINLINE void *large_alloc(size_t len, size_t alignment) {
+    size_t n = units_for(len);
+    size_t step = alignment > SMP_UNIT_SIZE ? alignment >> SMP_UNIT_SHIFT : 1;
+    global_lock();
+    smp_page *run = run_take(n, step);
+    if (run != NULL) {
+        run->kind = PAGE_LARGE;
+        g.large_live++;
+        g.large_bytes += n * SMP_UNIT_SIZE;
+    }
+    global_unlock();
+    return run != NULL ? page_start(run) : NULL;
+}
+
+static ZH_NOINLINE void large_free(smp_page *run) {
+    global_lock();
+    g.large_live--;
+    g.large_bytes -= run->span * SMP_UNIT_SIZE;
+    run_release(run);
+    global_unlock();
+}
+
+/* Changes the run to n units in place: gives tail units back or takes the free
+ * units after it. */
+static bool large_resize(smp_page *run, size_t n) {
+    if (n == run->span) return true;
+    if (n > SMP_LARGE_MAX_UNITS) return false;
+    smp_segment *seg = segment_of(run);
+    size_t i = run->index, old = run->span;
+    bool ok = true;
+    global_lock();
+    if (n < old) {
+        units_release(seg, i + n, old - n);
+        g.large_bytes -= (old - n) * SMP_UNIT_SIZE;
+        run->span = (uint16_t)n;
+    } else if (i + n <= SMP_UNITS && bits_count(seg->used, i + old, n - old) == 0) {
+        smp_page *tail = run_claim(seg, i + old, n - old);
+        for (size_t k = old; k < n; k++) seg->pages[i + k].head = run;
+        (void)tail;
+        g.large_bytes += (n - old) * SMP_UNIT_SIZE;
+        run->span = (uint16_t)n;
+    } else {
+        ok = false;
+    }
+    global_unlock();
+    return ok;
+}
+
+/* ---- huge blocks (own mappings) --------------------------------------------------------------- */
+
+/* Where the block goes in a mapping of at least the segment alignment. */
+static size_t huge_offset(size_t alignment) {
+    return alignment > SMP_HUGE_HEADER ? alignment : SMP_HUGE_HEADER;
+}
+
+static smp_huge *huge_header(char *block, size_t alignment) {
+    return alignment >= SMP_SEGMENT_SIZE ? (smp_huge *)(block - SMP_SEGMENT_SIZE)
+                                         : (smp_huge *)segment_of(block);
+}
+
+/* Locked. Takes entry k out of the cache. */
+static smp_huge *huge_cache_remove(size_t k) {
+    smp_huge *m = g.huge_cache[k];
+    for (size_t j = k + 1; j < g.huge_cached; j++) g.huge_cache[j - 1] = g.huge_cache[j];
+    g.huge_cached--;
+    if (m->purged) g.huge_purged_bytes -= m->map_len;
+    else g.huge_dirty_bytes -= m->map_len;
+    return m;
+}
+
+/* Locked. A cached mapping of at least `need` bytes (at most twice that), or NULL. */
+static smp_huge *huge_cache_take(size_t need) {
+    for (size_t k = 0; k < g.huge_cached; k++) {
+        size_t len = g.huge_cache[k]->map_len;
+        if (len >= need && len / 2 <= need) return huge_cache_remove(k);
+    }
+    return NULL;
+}
+
+static ZH_NOINLINE void *huge_alloc(size_t len, size_t alignment) {
+    size_t off = huge_offset(alignment);
+    size_t need;
+    if (len > SIZE_MAX - off || !zh__align_forward_checked(off + len, os()->page_size, &need))
+        return NULL;
+    smp_huge *m = NULL;
+    char *base = NULL;
+    if (alignment < SMP_SEGMENT_SIZE) {
+        global_lock();
+        m = huge_cache_take(need);
+        global_unlock();
+    }
+    if (m != NULL) {
+        base = m->base;
+        need = m->map_len;
+    } else {
+        base = os_map(need, alignment < SMP_SEGMENT_SIZE ? SMP_SEGMENT_SIZE : alignment);
+        if (base == NULL) return NULL;
+        global_lock();
+        g.mapped += need;
+        global_unlock();
+    }
+    char *block = base + off;
+    m = huge_header(block, alignment);
+    m->kind = SEGMENT_HUGE;
+    m->purged = false;
+    m->base = base;
+    m->map_len = need;
+    m->block = block;
+    owned_mark(m, true);
+    global_lock();
+    active_add(need);
+    g.large_live++;
+    g.large_bytes += need - off;
+    global_unlock();
+    return block;
+}
+
+static size_t huge_usable(const smp_huge *m) {
+    return m->map_len - (size_t)(m->block - m->base);
+}
+
+/* Locked. Unmaps a mapping that leaves the allocator. */
+static void huge_unmap(smp_huge *m) {
+    g.mapped -= m->map_len;
+    owned_mark(m, false);
+    os_unmap(m->base, m->map_len);
+}
+
+static ZH_NOINLINE void huge_free(smp_huge *m) {
+    bool cacheable = m->map_len <= SMP_HUGE_CACHE_MAX_LEN && (char *)m == m->base;
+    global_lock();
+    g.active -= m->map_len;
+    g.large_live--;
+    g.large_bytes -= huge_usable(m);
+    if (!cacheable) {
+        huge_unmap(m);
+    } else {
+        if (g.huge_cached == SMP_HUGE_CACHE_SLOTS) huge_unmap(huge_cache_remove(0));
+        m->purged = false;
+        m->released_at = g.now;
+        g.huge_dirty_bytes += m->map_len;
+        g.huge_cache[g.huge_cached++] = m;
+        enforce_retain_budget();
+    }
+    global_unlock();
+}
+
+/* In place: within the mapping, or by growing or shrinking it where the OS can. */
+static bool huge_resize(smp_huge *m, size_t new_len) {
+    size_t off = (size_t)(m->block - m->base);
+    size_t new_map;
+    if (new_len > SIZE_MAX - off ||
+        !zh__align_forward_checked(off + new_len, os()->page_size, &new_map))
+        return false;
+    if (new_map == m->map_len) return true;
+    bool ok;
+    if (new_map < m->map_len) {
+        /* Keep the mapping unless at least half of it would go. */
+        if (new_map > m->map_len / 2 || !(os()->caps & ZH__OS_CAN_SHRINK)) return true;
+        ok = zh__os_shrink(m->base, m->map_len, new_map);
+    } else {
+        ok = (os()->caps & ZH__OS_CAN_GROW) && zh__os_grow(m->base, m->map_len, new_map);
+    }
+    if (!ok) return new_map < m->map_len;
+    global_lock();
+    g.mapped = g.mapped - m->map_len + new_map;
+    g.active = g.active - m->map_len + new_map;
+    active_add(0);
+    g.large_bytes = g.large_bytes - m->map_len + new_map;
+    global_unlock();
+    m->map_len = new_map;
+    return true;
+}
+
+/* ---- the vtable ---------------------------------------------------------------------------- */
+
+/* The record of a live block: its segment is units (page set) or huge. */
+typedef struct smp_where {
+    smp_segment *seg;
+    smp_page *page; /* NULL for huge */
+} smp_where;
+
+static smp_where where_is(const void *p) {
+    smp_where w = {segment_of(p), NULL};
+    if (ZH_LIKELY(w.seg->kind == SEGMENT_UNITS)) w.page = page_of(w.seg, p);
+    return w;
+}
+
+static void check_live(const char *call, const void *p, smp_where w) {
+    if (!zh__config_safety) return;
+    if (w.seg->kind != SEGMENT_UNITS && w.seg->kind != SEGMENT_HUGE)
+        zh__panic(call, "%p is not a block of zh_smp_allocator", p);
+    if (w.page != NULL && w.page->kind == PAGE_FREE)
+        zh__panic(call, "%p is not a live block (double free?)", p);
+    if (w.page != NULL && w.page->kind == PAGE_SMALL &&
+        ((uintptr_t)p - (uintptr_t)page_start(w.page)) % w.page->block_size != 0)
+        zh__panic(call, "%p is not the start of a block", p);
+}
+
+static size_t usable_of(const void *p, smp_where w) {
+    if (w.page == NULL) return huge_usable((const smp_huge *)w.seg);
+    if (w.page->kind == PAGE_SMALL) return w.page->block_size;
+    return (size_t)w.page->span * SMP_UNIT_SIZE - ((uintptr_t)p - (uintptr_t)page_start(w.page));
+}
+
+/* The caller's length and alignment must describe the block (safety builds). */
+static void check_request(const char *call, const void *p, smp_where w, size_t len,
+                          zh_align align) {
+    if (!zh__config_safety) return;
+    check_live(call, p, w);
+    unsigned c = class_for(len, align);
+    bool small = w.page != NULL && w.page->kind == PAGE_SMALL;
+    if (small && c != w.page->class_index)
+        zh__panic(call, "%p: length %zu (alignment %zu) is not the block's size class (%u bytes)",
+                  p, len, zh_align_to_bytes(align), (unsigned)w.page->block_size);
+    if (!small && (c != SMP_NOT_SMALL || len > usable_of(p, w)))
+        zh__panic(call, "%p: length %zu does not match the large block", p, len);
+}
+
+/* Kept out of line so that the small path needs no saved registers. */
+static ZH_NOINLINE void *not_small_alloc(size_t len, size_t alignment) {
+    return is_large(len, alignment) ? large_alloc(len, alignment) : huge_alloc(len, alignment);
+}
+
+static void *smp_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
+    (void)ctx;
+    (void)ret_addr;
+    unsigned c = class_for(len, align);
+    if (ZH_LIKELY(c < SMP_CLASSES)) {
+        smp_heap *h = heap_get();
+        return h != NULL ? small_alloc(h, c) : NULL;
+    }
+    return not_small_alloc(len, zh_align_to_bytes(align));
+}
+
+/* Zig's rule: a block stays in its category (small or large). */
+static bool smp_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                       uintptr_t ret_addr) {
+    (void)ctx;
+    (void)ret_addr;
+    smp_where w = where_is(mem);
+    check_request("zh_smp_allocator: resize", mem, w, len, align);
+    unsigned new_class = class_for(new_len, align);
+    if (w.page != NULL && w.page->kind == PAGE_SMALL) return new_class == w.page->class_index;
+    if (new_class != SMP_NOT_SMALL) return false;
+    if (w.page == NULL) return huge_resize((smp_huge *)w.seg, new_len);
+    return large_resize(w.page, units_for(new_len));
+}
+
+/* Never moves: a move between mappings would lose the address lookup. */
+static void *smp_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                       uintptr_t ret_addr) {
+    return smp_resize(ctx, mem, len, align, new_len, ret_addr) ? mem : NULL;
+}
+
+static inline void free_block(void *p, smp_where w) {
+    if (ZH_UNLIKELY(w.page == NULL)) huge_free((smp_huge *)w.seg);
+    else if (ZH_LIKELY(w.page->kind == PAGE_SMALL)) small_free(w.page, p);
+    else large_free(w.page);
+}
+
+static void smp_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
+    (void)ctx;
+    (void)ret_addr;
+    smp_where w = where_is(mem);
+    check_request("zh_smp_allocator: free", mem, w, len, align);
+    free_block(mem, w);
+}
+
+static const zh_allocator_vtable smp_vtable = {
+    .alloc = smp_alloc,
+    .resize = smp_resize,
+    .remap = smp_remap,
+    .free = smp_free,
+};
+
+const zh_allocator zh_smp_allocator = {.ctx = NULL, .vtable = &smp_vtable};
+
+/* ---- beyond the vtable ------------------------------------------------------------------------ */
+
+size_t zh_smp_usable_size(const void *p) {
+    smp_where w = where_is(p);
+    check_live("zh_smp_usable_size", p, w);
+    return usable_of(p, w);
+}
+
+void zh_smp_free_unsized(void *p) {
+    if (p == NULL) return;
+    smp_where w = where_is(p);
+    check_live("zh_smp_free_unsized", p, w);
+    free_block(p, w);
+}
+
+/* The start of a small block handed out (live or free: no per-block bit exists), of
+ * a live large run or of a huge block; reads only the allocator's own records. */
+bool zh_smp_owns(const void *p) {
+    if (p == NULL || !owned_granule(segment_of(p))) return false;
+    smp_where w = where_is(p);
+    if (w.page == NULL) return ((const smp_huge *)w.seg)->block == p;
+    char *start = page_start(w.page);
+    if (w.page->kind == PAGE_LARGE) return (char *)p == start;
+    return w.page->kind == PAGE_SMALL && (uintptr_t)p < w.page->bump &&
+           ((uintptr_t)p - (uintptr_t)start) % w.page->block_size == 0;
+}
+
+/* A dirty unit eligible for purging: any, or (aged_only) one freed long ago. */
+static bool unit_purgeable(const smp_segment *seg, size_t k, bool aged_only) {
+    return bit_get(seg->dirty, k) &&
+           (!aged_only || g.now - seg->released_at[k] > SMP_PURGE_DELAY);
+}
+
+/* Locked. Purges resident free units of seg (with aged_only, those not reused
+ * within the purge delay), one contiguous range at a time, until at most `target`
+ * bytes stay resident process-wide. */
+static void purge_segment(smp_segment *seg, size_t target, bool aged_only) {
+    size_t i = 1;
+    while (i < SMP_UNITS && retained_bytes() > target) {
+        if (!unit_purgeable(seg, i, aged_only)) {
+            i++;
+            continue;
+        }
+        size_t n = 1;
+        while (i + n < SMP_UNITS && unit_purgeable(seg, i + n, aged_only)) n++;
+        if (os_purge(unit_address(seg, i), n * SMP_UNIT_SIZE)) {
+            bits_set(seg->dirty, i, n, false);
+            g.dirty_unit_bytes -= n * SMP_UNIT_SIZE;
+        }
+        i += n;
+    }
+}
+
+/* Locked. Unmaps fully free segments beyond SMP_KEEP_FREE_SEGMENTS (with
+ * aged_only, those free for the purge delay), until at most `target` bytes stay
+ * resident. */
+static void unmap_free_segments(size_t target, bool aged_only) {
+    smp_segment *seg = g.segments;
+    while (seg != NULL && g.free_segments > SMP_KEEP_FREE_SEGMENTS &&
+           retained_bytes() + (aged_only ? 1 : 0) > target) {
+        smp_segment *next = seg->next;
+        if (segment_all_free(seg) &&
+            (!aged_only || g.now - seg->last_release > SMP_PURGE_DELAY))
+            segment_free(seg);
+        seg = next;
+    }
+}
+
+/* Locked. Purges a cached huge mapping (all but its header page). */
+static void huge_cache_purge(smp_huge *m) {
+    size_t page = os()->page_size;
+    if (m->purged || !os_purge(m->base + page, m->map_len - page)) return;
+    m->purged = true;
+    g.huge_dirty_bytes -= m->map_len;
+    g.huge_purged_bytes += m->map_len;
+}
+
+/* Locked. Gives back what stayed unused for the purge delay: free segments
+ * beyond the kept ones, and free units. */
+static void purge_aged(void) {
+    unmap_free_segments(0, true);
+    for (size_t k = 0; k < g.huge_cached; k++)
+        if (g.now - g.huge_cache[k]->released_at > SMP_PURGE_DELAY)
+            huge_cache_purge(g.huge_cache[k]);
+    if (g.dirty_unit_bytes == 0) return;
+    for (smp_segment *seg = g.segments; seg != NULL; seg = seg->next) purge_segment(seg, 0, true);
+}
+
+/* Locked. Purges resident free memory, cached huge mappings (oldest first) and
+ * then units, until at most `target` bytes stay resident. */
+static void purge_down_to(size_t target) {
+    unmap_free_segments(target, false);
+    for (size_t k = 0; k < g.huge_cached && retained_bytes() > target; k++)
+        huge_cache_purge(g.huge_cache[k]);
+    for (smp_segment *seg = g.segments; seg != NULL && retained_bytes() > target; seg = seg->next)
+        purge_segment(seg, target, false);
+}
+
+/* The calling thread's spare pages and current pages that hold nothing go back. */
+static void heap_trim(smp_heap *h) {
+    heap_drain_remote(h);
+    for (unsigned c = 0; c < SMP_CLASSES; c++) {
+        if (h->spare[c] != NULL) page_retire(h->spare[c]);
+        h->spare[c] = NULL;
+        smp_page *pg = h->current[c];
+        if (pg == &empty_page || pg->used != 0) continue;
+        h->current[c] = &empty_page;
+        page_retire(pg);
+    }
+}
+
+void zh_smp_trim(void) {
+    if (tl_heap != NULL) heap_trim(tl_heap);
+    global_lock();
+    while (g.huge_cached > 0) huge_unmap(huge_cache_remove(0));
+    smp_segment *seg = g.segments;
+    while (seg != NULL) {
+        smp_segment *next = seg->next;
+        if (segment_all_free(seg)) segment_free(seg);
+        else purge_segment(seg, 0, false);
+        seg = next;
+    }
+    global_unlock();
+}
+
+void zh_smp_get_stats(zh_smp_stats *out) {
+    memset(out, 0, sizeof *out);
+    global_lock();
+    out->active = g.active;
+    out->peak_active = g.peak_active;
+    out->mapped = g.mapped;
+    out->cached = g.dirty_unit_bytes + g.huge_dirty_bytes;
+    out->purged = (g.free_unit_bytes - g.dirty_unit_bytes) + g.huge_purged_bytes;
+    out->heaps = g.heaps_live;
+    out->heaps_created = g.heaps_created;
+    out->large_live = g.large_live;
+    out->allocated = g.large_bytes;
+    uint64_t frees[SMP_CLASSES];
+    for (unsigned c = 0; c < SMP_CLASSES; c++) frees[c] = g.abandoned_frees[c];
+    for (smp_heap *h = g.heaps; h != NULL; h = h->all_next) {
+        for (unsigned c = 0; c < SMP_CLASSES; c++) {
+            out->classes[c].allocations += zh__atomic_load_relaxed(&h->allocs[c]);
+            frees[c] += zh__atomic_load_relaxed(&h->frees[c]);
+        }
+    }
+    global_unlock();
+    for (unsigned c = 0; c < SMP_CLASSES; c++) {
+        zh_smp_class_stats *cs = &out->classes[c];
+        cs->block_size = class_block_size[c];
+        /* Counters of different threads are read at slightly different times. */
+        cs->live = cs->allocations > frees[c] ? cs->allocations - frees[c] : 0;
+        out->allocated += (size_t)cs->live * cs->block_size;
+    }
+    out->os_maps = zh__atomic_load_relaxed(&g.os_maps);
+    out->os_unmaps = zh__atomic_load_relaxed(&g.os_unmaps);
+    out->os_purges = zh__atomic_load_relaxed(&g.os_purges);
+}
