@@ -14,8 +14,7 @@
  * break, and the thread-safe wrapper over an fba, an arena, a pool (through a
  * small vtable adapter) and a failing allocator. Wrapped children sit over a
  * zh_failing that never fails: its unsynchronised counters balance only if the
- * wrapper serialised every call; and the debug allocator. The SMP allocator joins
- * when it lands. */
+ * wrapper serialised every call; and the debug and SMP allocators. */
 #include "test_support.h"
 
 #include <stdatomic.h>
@@ -29,6 +28,7 @@
 #include "zheap/page.h"
 #include "zheap/pool.h"
 #include "zheap/sbrk.h"
+#include "zheap/smp.h"
 #include "zheap/thread_safe.h"
 
 #define THREADS 6
@@ -277,6 +277,11 @@ static void test_wrapped_pool(void **state) {
     assert_int_equal(counter.allocated_bytes, counter.freed_bytes);
 }
 
+static void test_smp(void **state) {
+    (void)state;
+    run_board(zh_smp_allocator, 20000, false);
+}
+
 /* The debug allocator (thread-safe by default) over the page allocator. */
 static void test_debug(void **state) {
     (void)state;
@@ -295,6 +300,7 @@ int main(void) {
         cmocka_unit_test(test_sbrk),          cmocka_unit_test(test_wrapped_fba),
         cmocka_unit_test(test_wrapped_arena), cmocka_unit_test(test_wrapped_c),
         cmocka_unit_test(test_wrapped_pool),  cmocka_unit_test(test_debug),
+        cmocka_unit_test(test_smp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,7 @@
 #include "zheap/page.h"
 #include "zheap/pool.h"
 #include "zheap/sbrk.h"
+#include "zheap/smp.h"
 #include "zheap/stack_fallback.h"
 #include "zheap/testing.h"
 #include "zheap/thread_safe.h"
@@ -625,6 +626,7 @@ static void counter_teardown(env *e) { (void)e, expect_counter_balanced(); }
 
 static void setup_page(env *e, uint8_t f, uint8_t p) { (void)f, (void)p, e->inner = zh_page_allocator; }
 static void setup_c(env *e, uint8_t f, uint8_t p) { (void)f, (void)p, e->inner = zh_c_allocator; }
+static void setup_smp(env *e, uint8_t f, uint8_t p) { (void)f, (void)p, e->inner = zh_smp_allocator; }
 static void setup_raw_c(env *e, uint8_t f, uint8_t p) {
     (void)f, (void)p, e->inner = zh_raw_c_allocator;
 }
@@ -844,6 +846,7 @@ static const target targets[] = {
     {"sbrk", 17, NULL_SBRK, false, setup_sbrk, no_teardown, NULL},
     {"failing", 12, NULL_INDUCED, false, setup_failing, counter_teardown, NULL},
     {"debug", 12, NULL_DEBUG, false, setup_debug, teardown_debug, NULL},
+    {"smp", 16, NULL_NEVER, false, setup_smp, no_teardown, NULL},
 };
 #define TARGET_COUNT (sizeof targets / sizeof targets[0])
 

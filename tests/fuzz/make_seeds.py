@@ -164,6 +164,8 @@ SEEDS = {
              ("big_align", 0, 31, alloc(100, 17) + alloc(70000, 17) + free(0) + free(0))],
     "debug": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo()),
               ("limit", 0, 0x80 | 7, exhaust(40, 2000)), ("classes", 0, 0, class_cycle(4))],
+    "smp": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo()), ("classes", 0, 0, class_cycle(5)),
+            ("large_align", 0, 0, alloc(5000, 15) + alloc(70000, 16) + realloc(0, 200000) + free(1))],
     "failing": [("basic_f%d" % i, 0xFE, i, basic()) for i in (0, 2, 5)] +
                [("resize_f%d" % i, 2 * i, 255, lifo()) for i in (0, 1)],
 }
