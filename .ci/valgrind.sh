@@ -7,10 +7,12 @@
 # tests/valgrind.supp the intended oddities). Tests labelled no_valgrind are left
 # out (the reasons are in tests/CMakeLists.txt), and so are the packaging and
 # language-mode tests (labels package, lang): they drive cmake, which would be the
-# program under memcheck, not zheap (the lang tests run under ASan in the asan preset).
+# program under memcheck, not zheap (the lang tests run under ASan in the asan preset);
+# and the preload tests (label preload), which replace malloc in other programs as
+# memcheck itself does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --preset valgrind
 cmake --build --preset valgrind
-ctest --test-dir build/valgrind -T memcheck -j2 -LE "no_valgrind|package|lang" --timeout 900 \
+ctest --test-dir build/valgrind -T memcheck -j2 -LE "no_valgrind|package|lang|preload" --timeout 900 \
   --output-on-failure
