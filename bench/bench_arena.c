@@ -12,7 +12,7 @@
  * here more than elsewhere: obstack with default chunks mallocs and frees ~135
  * chunks per round, and how much that costs depends on the state the other cases
  * leave glibc's heap in (run alone, it trims and regrows the heap with brk every
- * round). Targets: zh_arena_alloc within 1.5x of the bump pointer (whose cursor
+ * round). Targets: zh_arena_alloc_inline within 1.5x of the bump pointer (whose cursor
  * is a register: the floor), and faster than obstack and talloc. */
 #define _GNU_SOURCE
 #include <obstack.h>
@@ -59,7 +59,7 @@ static void run_bump(void *ctx, size_t iterations) {
 static inline void arena_inline_rounds(arena_bench *b, zh_arena *arena, size_t iterations,
                                        zh_arena_reset_mode mode) {
     for (size_t it = 0; it < iterations; it++) {
-        ZHB_FILL(b->ptrs, OBJECTS, b->touch, zh_arena_alloc(arena, b->sizes[i], ALIGNMENT));
+        ZHB_FILL(b->ptrs, OBJECTS, b->touch, zh_arena_alloc_inline(arena, b->sizes[i], ALIGNMENT));
         (void)zh_arena_reset(arena, mode, 0);
     }
 }
@@ -158,11 +158,11 @@ static void bench_round(arena_bench *b, bool touch) {
     const zhb_case_spec cases[] = {
         {"bump pointer (register cursor)", run_bump, b, OBJECTS, clear_ptrs,
          check_all_allocated},
-        {"zh_arena_alloc (inline)", run_arena_inline, b, OBJECTS, clear_ptrs,
+        {"zh_arena_alloc_inline", run_arena_inline, b, OBJECTS, clear_ptrs,
          check_all_allocated},
         {"zh_alloc(arena) (vtable)", run_arena_vtable, b, OBJECTS, clear_ptrs,
          check_all_allocated},
-        {"zh_arena_alloc, FREE_ALL each round", run_arena_fresh, b, OBJECTS, clear_ptrs,
+        {"zh_arena_alloc_inline, FREE_ALL each round", run_arena_fresh, b, OBJECTS, clear_ptrs,
          check_all_allocated},
         {"glibc obstack (default chunks)", run_obstack, b, OBJECTS, clear_ptrs,
          check_all_allocated},

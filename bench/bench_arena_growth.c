@@ -4,11 +4,11 @@
  * One round is ROUND allocations whose sizes follow one fixed pseudo-random
  * sequence in [8, 256] bytes (alignment 8), the first byte of each written, then
  * a reset. ROUNDS rounds make the 10 M allocations of the issue. Cases:
- *   - zh_arena_alloc over zh_page_allocator and over zh_c_allocator, reset with
+ *   - zh_arena_alloc_inline over zh_page_allocator and over zh_c_allocator, reset with
  *     ZH_ARENA_FREE_ALL (every buffer goes back to the child each round, so
  *     growth is exercised every round) and, as the baseline the issue compares
  *     against, ZH_ARENA_RETAIN_CAPACITY (one retained buffer serves every round);
- *   - a pool of 64-byte items (zh_pool_create; it takes items from an arena)
+ *   - a pool of 64-byte items (zh_pool_create_inline; it takes items from an arena)
  *     over the same children, reset the same ways.
  * One op is one allocation plus its share of the reset.
  *
@@ -55,7 +55,7 @@ typedef struct counting {
 
 static bool changes_pages(size_t len, size_t new_len) {
     size_t page = zh_page_size();
-    return (len + page - 1) / page != (new_len + page - 1) / page;
+    return zh__div_ceil(len, page) != zh__div_ceil(new_len, page);
 }
 
 static void *counting_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
@@ -93,7 +93,7 @@ static const zh_allocator_vtable counting_vtable = {counting_alloc, counting_res
 
 typedef struct config {
     const char *name;   /* "arena/page/free-all" */
-    bool pool;          /* zh_pool_create instead of zh_arena_alloc */
+    bool pool;          /* zh_pool_create_inline instead of zh_arena_alloc_inline */
     const zh_allocator *child;
     zh_arena_reset_mode mode;
     /* state of the timed case */
@@ -115,7 +115,7 @@ static void fill_sizes(void) {
 static void arena_rounds(config *c, size_t rounds) {
     for (size_t r = 0; r < rounds; r++) {
         for (size_t i = 0; i < ROUND; i++) {
-            unsigned char *p = zh_arena_alloc(&c->arena, sizes[i], ALIGNMENT);
+            unsigned char *p = zh_arena_alloc_inline(&c->arena, sizes[i], ALIGNMENT);
             *p = (unsigned char)i; /* first byte written (NULL would fault) */
             ptrs[i] = p;
         }
@@ -127,7 +127,7 @@ static void arena_rounds(config *c, size_t rounds) {
 static void pool_rounds(config *c, size_t rounds) {
     for (size_t r = 0; r < rounds; r++) {
         for (size_t i = 0; i < ROUND; i++) {
-            unsigned char *p = zh_pool_create(&c->items);
+            unsigned char *p = zh_pool_create_inline(&c->items);
             *p = (unsigned char)i;
             ptrs[i] = p;
         }
@@ -186,8 +186,8 @@ static counts count_config(config *c) {
             /* Nothing is destroyed, so a pool's free list is empty after each reset
              * and every create takes a new item from the arena. */
             slow += zh_arena_query_available(arena, alignment) < len;
-            unsigned char *p =
-                run.pool ? zh_pool_create(&run.items) : zh_arena_alloc(arena, len, alignment);
+            unsigned char *p = run.pool ? zh_pool_create_inline(&run.items)
+                                        : zh_arena_alloc_inline(arena, len, alignment);
             if (p == NULL) {
                 zhb_fail("%s: allocation %zu of round %zu returned NULL", c->name, i, r);
                 finish(&run);

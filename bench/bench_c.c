@@ -114,7 +114,7 @@ static void bench_batch(c_bench b[3], size_t len) {
 static void run_aligned_alloc(void *ctx, size_t iterations) {
     const c_bench *b = ctx;
     /* aligned_alloc wants a size that is a multiple of the alignment. */
-    const size_t len = (b->len + b->alignment - 1) & ~(b->alignment - 1);
+    const size_t len = zh__align_forward(b->len, b->alignment);
     for (size_t it = 0; it < iterations; it++) {
         void *p = aligned_alloc(b->alignment, len);
         zhb_escape(p);

@@ -60,7 +60,7 @@ static void run_bump_struct(void *ctx, size_t iterations) {
 static void run_fba_inline(void *ctx, size_t iterations) {
     fba_bench *b = ctx;
     for (size_t it = 0; it < iterations; it++) {
-        ZHB_FILL(b->ptrs, OBJECTS, b->touch, zh_fba_alloc(&b->fba, b->size, ALIGNMENT));
+        ZHB_FILL(b->ptrs, OBJECTS, b->touch, zh_fba_alloc_inline(&b->fba, b->size, ALIGNMENT));
         zh_fba_reset(&b->fba);
     }
 }
@@ -111,7 +111,7 @@ static void bench_size(fba_bench *b, size_t size, bool touch) {
          check_all_allocated},
         {"bump pointer (cursor in a struct)", run_bump_struct, b, OBJECTS, clear_ptrs,
          check_all_allocated},
-        {"zh_fba_alloc (inline)", run_fba_inline, b, OBJECTS, clear_ptrs, check_all_allocated},
+        {"zh_fba_alloc_inline", run_fba_inline, b, OBJECTS, clear_ptrs, check_all_allocated},
         {"zh_alloc(fba) (vtable)", run_fba_vtable, b, OBJECTS, clear_ptrs, check_all_allocated},
         {"malloc+free", run_malloc_free, b, OBJECTS, clear_ptrs, check_all_allocated},
     };

@@ -68,12 +68,13 @@ static void one_malloc(void *ctx, size_t iterations) {
 
 static void one_pool_inline(void *ctx, size_t iterations) {
     pool_bench *b = ctx;
-    ONE_AT_A_TIME(b, iterations, zh_pool_create(&b->pool), zh_pool_destroy(&b->pool, p));
+    ONE_AT_A_TIME(b, iterations, zh_pool_create_inline(&b->pool),
+                  zh_pool_destroy_inline(&b->pool, p));
 }
 
 static void one_pool_call(void *ctx, size_t iterations) {
     pool_bench *b = ctx;
-    ONE_AT_A_TIME(b, iterations, (zh_pool_create)(&b->pool), (zh_pool_destroy)(&b->pool, p));
+    ONE_AT_A_TIME(b, iterations, zh_pool_create(&b->pool), zh_pool_destroy(&b->pool, p));
 }
 
 static void batch_malloc(void *ctx, size_t iterations) {
@@ -83,14 +84,14 @@ static void batch_malloc(void *ctx, size_t iterations) {
 
 static void batch_pool_inline(void *ctx, size_t iterations) {
     pool_bench *b = ctx;
-    BATCH_ROUNDS(b, iterations, zh_pool_create(&b->pool),
-                 zh_pool_destroy(&b->pool, b->ptrs[i]));
+    BATCH_ROUNDS(b, iterations, zh_pool_create_inline(&b->pool),
+                 zh_pool_destroy_inline(&b->pool, b->ptrs[i]));
 }
 
 static void batch_pool_call(void *ctx, size_t iterations) {
     pool_bench *b = ctx;
-    BATCH_ROUNDS(b, iterations, (zh_pool_create)(&b->pool),
-                 (zh_pool_destroy)(&b->pool, b->ptrs[i]));
+    BATCH_ROUNDS(b, iterations, zh_pool_create(&b->pool),
+                 zh_pool_destroy(&b->pool, b->ptrs[i]));
 }
 
 #ifdef ZH_BENCH_HAVE_TALLOC
@@ -166,7 +167,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < sizeof item_sizes / sizeof item_sizes[0]; i++)
             bench_size(&bench, item_sizes[i], t == 1);
     zhb_note("pool: item_align 16, backing zh_c_allocator; 1 op = 1 create + 1 destroy; "
-             "'call' = the exported functions, 'inline' = the pool.h fast path");
+             "'call' = zh_pool_create/zh_pool_destroy, 'inline' = zh_pool_create_inline/zh_pool_destroy_inline");
     zhb_note("touched: one byte written into each item as it is created");
 #ifndef ZH_BENCH_HAVE_TALLOC
     zhb_note("talloc not found at configure time: its cases were skipped");

@@ -460,7 +460,7 @@ static double zhb_read_dump_total(unsigned dump) {
 static size_t zhb_instruction_iterations(size_t ops_per_iteration, uint64_t one_iteration_ns) {
     if (zhb.fixed_iterations) return zhb.fixed_iterations;
     size_t ops = zhb.quick ? ZHB_INSTRUCTION_OPS_QUICK : ZHB_INSTRUCTION_OPS;
-    size_t iterations = (ops + ops_per_iteration - 1) / ops_per_iteration;
+    size_t iterations = zh__div_ceil(ops, ops_per_iteration);
     double affordable = ZHB_INSTRUCTION_BUDGET_NS / (double)(one_iteration_ns + 1);
     if ((double)iterations > affordable) iterations = (size_t)affordable;
     return iterations < 2 ? 2 : iterations;

@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "zheap/internal.h" /* the library's bit and alignment helpers */
+
 #if defined(__GNUC__) || defined(__clang__)
 #define ZHB_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
@@ -144,7 +146,7 @@ typedef struct zhb_bump {
 } zhb_bump;
 
 static inline void *zhb_bump_alloc(zhb_bump *b, size_t len, size_t alignment) {
-    uintptr_t start = ((uintptr_t)b->cursor + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
+    uintptr_t start = zh__align_forward_addr((uintptr_t)b->cursor, alignment);
     if (start > (uintptr_t)b->end || (uintptr_t)b->end - start < len) return NULL;
     b->cursor = (unsigned char *)start + len;
     return (unsigned char *)start;

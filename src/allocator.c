@@ -12,10 +12,10 @@ bool zh_safety_enabled(void) { return zh__config_safety; }
 
 /* log2 of a power-of-two alignment; `call` names the public entry point. */
 static zh_align align_log2(size_t bytes, const char *call) {
-    if (ZH_UNLIKELY(!zh__is_pow2(bytes)))
+    if (ZH__UNLIKELY(!zh__is_pow2(bytes)))
         zh__panic(call, "alignment %zu is not a power of two", bytes);
     unsigned log2 = zh__log2_pow2(bytes);
-    if (ZH_UNLIKELY(log2 > ZH_ALIGN_LOG2_MAX))
+    if (ZH__UNLIKELY(log2 > ZH_ALIGN_LOG2_MAX))
         zh__panic(call, "alignment %zu exceeds the maximum 2^%d", bytes, ZH_ALIGN_LOG2_MAX);
     return (zh_align)log2;
 }
@@ -76,7 +76,7 @@ static void free_bytes(zh_allocator a, void *p, size_t len, size_t alignment, co
                        uintptr_t ret_addr) {
     zh_align align = align_log2(alignment, call);
     if (len == 0) return;
-    if (ZH_UNLIKELY(p == NULL)) {
+    if (ZH__UNLIKELY(p == NULL)) {
         if (zh__config_safety) zh__panic(call, "NULL block of length %zu", len);
         return;
     }
@@ -173,7 +173,7 @@ void *zh_dupe(zh_allocator a, const void *src, size_t len) {
 }
 
 char *zh_dupez(zh_allocator a, const char *src, size_t len) {
-    if (ZH_UNLIKELY(len == SIZE_MAX)) {
+    if (ZH__UNLIKELY(len == SIZE_MAX)) {
         if (zh__config_safety) zh__panic("zh_dupez", "length %zu + 1 overflows", len);
         return NULL;
     }
@@ -187,7 +187,7 @@ char *zh_dupez(zh_allocator a, const char *src, size_t len) {
 
 void *zh__alloc_array(zh_allocator a, size_t count, size_t size, size_t alignment,
                       const char *call) {
-    if (ZH_UNLIKELY(size != 0 && count > SIZE_MAX / size)) {
+    if (ZH__UNLIKELY(size != 0 && count > SIZE_MAX / size)) {
         if (zh__config_safety)
             zh__panic(call, "%zu elements of %zu bytes overflow size_t", count, size);
         return NULL;

@@ -127,7 +127,7 @@ static size_t room_left(const zh_arena *arena) {
 }
 
 size_t zh_arena_query_available(const zh_arena *arena, size_t alignment) {
-    if (ZH_UNLIKELY(!zh__is_pow2(alignment)))
+    if (ZH__UNLIKELY(!zh__is_pow2(alignment)))
         zh__panic("zh_arena_query_available", "alignment %zu is not a power of two", alignment);
     size_t avail = room_left(arena);
     size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
@@ -225,13 +225,24 @@ void *zh__arena_alloc_grow(zh_arena *arena, size_t len, size_t alignment, uintpt
     return NULL;
 }
 
-/* Not inlined anywhere (also not under LTO): its return address is what it names. */
-ZH_NOINLINE void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignment) {
-    if (ZH_UNLIKELY(!zh__is_pow2(alignment)))
+/* What zh_arena_alloc does when the bump fails: a bad alignment, a zero length,
+ * or a block that does not fit the newest buffer. */
+static void *alloc_slow(zh_arena *arena, size_t len, size_t alignment, uintptr_t ret_addr) {
+    if (ZH__UNLIKELY(!zh__is_pow2(alignment)))
         zh__panic("zh_arena_alloc", "alignment %zu is not a power of two", alignment);
     if (len == 0) return zh__zero_length_ptr(alignment);
-    /* zh_arena_alloc's bump failed: the block does not fit. */
-    return zh__arena_alloc_grow(arena, len, alignment, ZH_RETURN_ADDRESS());
+    return zh__arena_alloc_grow(arena, len, alignment, ret_addr);
+}
+
+/* Not inlined anywhere (also not under LTO): its return address is what it names. */
+ZH_NOINLINE void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignment) {
+    return alloc_slow(arena, len, alignment, ZH_RETURN_ADDRESS());
+}
+
+ZH_NOINLINE void *zh_arena_alloc(zh_arena *arena, size_t len, size_t alignment) {
+    if (ZH__LIKELY(zh__is_pow2(alignment) && zh__arena_fits(arena, len, alignment)))
+        return zh__arena_take(arena, len, alignment);
+    return alloc_slow(arena, len, alignment, ZH_RETURN_ADDRESS());
 }
 
 /* ---- the vtable ---------------------------------------------------------------- */
@@ -246,7 +257,7 @@ static bool is_last(const zh_arena *arena, const void *mem, size_t len) {
 static void *arena_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     zh_arena *arena = ctx;
     size_t alignment = zh_align_to_bytes(align);
-    if (ZH_LIKELY(zh__arena_fits(arena, len, alignment)))
+    if (ZH__LIKELY(zh__arena_fits(arena, len, alignment)))
         return zh__arena_take(arena, len, alignment);
     return zh__arena_alloc_grow(arena, len, alignment, ret_addr);
 }

@@ -95,7 +95,7 @@ const zh_allocator zh_c_allocator = {.ctx = NULL, .vtable = &c_vtable};
 /* ---- zh_raw_c_allocator -------------------------------------------------------------- */
 
 static void check_raw_align(zh_align align) {
-    if (ZH_UNLIKELY(!is_malloc_aligned(align)))
+    if (ZH__UNLIKELY(!is_malloc_aligned(align)))
         zh__panic("zh_raw_c_allocator",
                   "alignment %zu exceeds malloc's %zu; use zh_c_allocator",
                   zh_align_to_bytes(align), (size_t)ZH_MALLOC_ALIGNMENT);

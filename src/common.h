@@ -25,8 +25,6 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
 #define ZH_UNDEFINED_BYTE 0xaa
 
 #if defined(__GNUC__) || defined(__clang__)
-#define ZH_LIKELY(x) __builtin_expect(!!(x), 1)
-#define ZH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define ZH_NORETURN __attribute__((noreturn))
 #define ZH_NOINLINE __attribute__((noinline))
 /* The target's quirks arrive as ZH_CONFIG_* definitions from cmake/ZheapPlatform.cmake,
@@ -43,15 +41,11 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
 #endif
 #elif defined(_MSC_VER)
 #include <intrin.h>
-#define ZH_LIKELY(x) (x)
-#define ZH_UNLIKELY(x) (x)
 #define ZH_NORETURN __declspec(noreturn)
 #define ZH_NOINLINE __declspec(noinline)
 #define ZH_PRINTF(f, a)
 #define ZH_RETURN_ADDRESS() ((uintptr_t)_ReturnAddress())
 #else
-#define ZH_LIKELY(x) (x)
-#define ZH_UNLIKELY(x) (x)
 #define ZH_NORETURN
 #define ZH_NOINLINE
 #define ZH_PRINTF(f, a)
@@ -139,7 +133,7 @@ static inline void zh__mark_undefined(void *p, size_t len) {
  * dereferenced, and at the top of the address space so it never equals a real block
  * (Zig uses the same address). */
 static inline void *zh__zero_length_ptr(size_t alignment) {
-    return (void *)(UINTPTR_MAX & ~(uintptr_t)(alignment - 1));
+    return (void *)zh__align_backward_addr(UINTPTR_MAX, alignment);
 }
 
 #endif /* ZHEAP_SRC_COMMON_H */

@@ -143,7 +143,7 @@ static DEBUG_TLS const zh_debug *tl_holder; /* instance whose lock we hold */
 static DEBUG_TLS uint32_t tl_tid;
 
 static uint32_t current_tid(void) {
-    if (ZH_UNLIKELY(tl_tid == 0)) {
+    if (ZH__UNLIKELY(tl_tid == 0)) {
         uint64_t id = zh__os_thread_id();
         tl_tid = id != 0 ? (uint32_t)id : 1;
     }
@@ -152,7 +152,7 @@ static uint32_t current_tid(void) {
 
 static const zh_debug *lock_instance(zh_debug *d) {
     const zh_debug *outer = tl_holder;
-    if (ZH_UNLIKELY(outer == d))
+    if (ZH__UNLIKELY(outer == d))
         zh__panic("zh_debug_allocator", "re-entered while holding its lock (the backing "
                                         "allocator or lock hook calls back into it)");
     if (d->cfg.lock_hook.lock != NULL)
@@ -405,26 +405,11 @@ ZH_NOINLINE ZH_PRINTF(2, 3) static void log_line(zh_debug *d, const char *fmt, .
 
 /* ---- size classes and bucket layout ---------------------------------------------------------- */
 
-/* ceil(log2(len)) for len >= 1. */
-static unsigned ceil_log2(size_t len) {
-#if defined(__GNUC__) || defined(__clang__)
-    return len <= 1 ? 0
-                    : (unsigned)(sizeof(unsigned long long) * 8) -
-                          (unsigned)__builtin_clzll((unsigned long long)(len - 1));
-#else
-    unsigned bits = 0;
-    while (((size_t)1 << bits) < len) bits++;
-    return bits;
-#endif
-}
-
 /* Zig's size class: max(len rounded up to a power of two, alignment), as a log2. */
 static unsigned size_class(size_t len, zh_align align) {
-    unsigned bits = ceil_log2(len);
+    unsigned bits = zh__ceil_log2(len);
     return bits > align ? bits : align;
 }
-
-static size_t align_up(size_t x, size_t a) { return zh__align_forward(x, a); }
 
 /* Bytes of metadata (header included) for n slots; fills offsets if lay != NULL. */
 static size_t metadata_size(size_t n, size_t frames, class_layout *lay) {
@@ -432,8 +417,8 @@ static size_t metadata_size(size_t n, size_t frames, class_layout *lay) {
     size_t words = (n + sizeof(uintptr_t) * 8 - 1) / (sizeof(uintptr_t) * 8);
     size_t sizes = used + words * sizeof(uintptr_t);
     size_t aligns = sizes + n * sizeof(uint32_t);
-    size_t tids = align_up(aligns + n, sizeof(uint32_t));
-    size_t traces = align_up(tids + 2 * n * sizeof(uint32_t), sizeof(uintptr_t));
+    size_t tids = zh__align_forward(aligns + n, sizeof(uint32_t));
+    size_t traces = zh__align_forward(tids + 2 * n * sizeof(uint32_t), sizeof(uintptr_t));
     if (lay != NULL) {
         lay->sizes = (uint32_t)sizes;
         lay->aligns = (uint32_t)aligns;
@@ -494,7 +479,7 @@ static void set_used(bucket *b, uint32_t slot, bool used) {
 }
 
 static uintptr_t page_of(const zh_debug *d, uintptr_t addr) {
-    return addr & ~(uintptr_t)(d->cfg.page_size - 1);
+    return zh__align_backward_addr(addr, d->cfg.page_size);
 }
 static bucket *header_of(const zh_debug *d, uintptr_t page, unsigned cls) {
     return (bucket *)(page + d->layout[cls].header_offset);
@@ -1228,7 +1213,7 @@ zh_debug *zh_debug_create(const zh_debug_config *config) {
                                                               : ZH__STACK_DEFAULT;
     d->class_count = class_count;
     memcpy(d->layout, layout, sizeof layout);
-    d->large.stride = align_up(sizeof(large) + 2 * frames * sizeof(uintptr_t), _Alignof(large));
+    d->large.stride = zh__align_forward(sizeof(large) + 2 * frames * sizeof(uintptr_t), _Alignof(large));
     d->limit = SIZE_MAX;
     atomic_init(&d->reports, 0);
     /* Load unwind tables now, outside any lock, so captures never enter the loader. */

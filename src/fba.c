@@ -7,11 +7,11 @@
  * caller's buffer. Here the same state is kept as an address, `end` (buffer +
  * end_index), next to a precomputed `limit` (buffer + len), so that allocation
  * needs no index <-> address conversions: it aligns `end` forward, checks it
- * against `limit` and advances it (the inline zh_fba_alloc in the header, shared
- * with the vtable). Resize and free act only on the block that ends at `end`; a
- * block further down can still shrink (the bytes are simply not reclaimed) but
- * never grow. The thread-safe variant advances `end` with a compare-and-swap loop
- * and does nothing else.
+ * against `limit` and advances it (zh__fba_bump in the header, shared by
+ * zh_fba_alloc, zh_fba_alloc_inline and the vtable). Resize and free act only on
+ * the block that ends at `end`; a block further down can still shrink (the bytes
+ * are simply not reclaimed) but never grow. The thread-safe variant advances `end`
+ * with a compare-and-swap loop and does nothing else.
  *
  * Costs: O(1) everything, no per-block header, no bytes of overhead beyond
  * alignment padding; freed memory below the top is only reclaimed by a reset.
@@ -78,7 +78,7 @@ static void check_owned(const zh_fba *fba, const void *mem, size_t len, const ch
 
 static void *fba_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ret_addr;
-    return zh_fba_alloc(ctx, len, zh_align_to_bytes(align));
+    return zh__fba_bump(ctx, len, zh_align_to_bytes(align));
 }
 
 static bool fba_resize_in_place(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
@@ -122,10 +122,16 @@ static const zh_allocator_vtable fba_vtable = {fba_alloc, fba_resize, fba_remap,
 
 zh_allocator zh_fba_allocator(zh_fba *fba) { return (zh_allocator){fba, &fba_vtable}; }
 
+void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment) {
+    if (ZH__UNLIKELY(!zh__is_pow2(alignment)))
+        zh__panic("zh_fba_alloc", "alignment %zu is not a power of two", alignment);
+    return zh__fba_bump(fba, len, alignment);
+}
+
 /* ---- zh_fba_thread_safe_allocator --------------------------------------------------------
  * Claims [start, start + len) by moving `end` from the value `start` was computed
  * from; if another thread moved it first, the CAS reloads it and we recompute.
- * The bounds check is zh_fba_alloc's (see the header for why it cannot wrap).
+ * The bounds check is zh__fba_bump's (see the header for why it cannot wrap).
  * Acquire/release on success orders the claim with whatever the caller publishes
  * afterwards; the block itself needs no further synchronisation. */
 
@@ -136,7 +142,7 @@ static void *fba_thread_safe_alloc(void *ctx, size_t len, zh_align align, uintpt
     uintptr_t limit = fba->limit;
     uintptr_t cur = end_of(fba);
     for (;;) {
-        uintptr_t start = (cur + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
+        uintptr_t start = zh__align_forward_addr(cur, alignment);
         if (start - 1 >= limit || limit - start < len) return NULL;
         if (zh__atomic_cas_weak_uintptr(&fba->end, &cur, start + len)) {
             if (ZH__TRACK_ENABLED && zh__track_buffer_ok(fba->buffer))

@@ -72,7 +72,7 @@ static void push_run(zh_pool *pool, unsigned char *first, size_t count) {
 
 /* `len` (> 0) bytes at item alignment from the arena, naming `ret_addr`. */
 static void *carve(zh_pool *pool, size_t len, uintptr_t ret_addr) {
-    if (ZH_LIKELY(zh__arena_fits(&pool->arena, len, pool->item_align)))
+    if (ZH__LIKELY(zh__arena_fits(&pool->arena, len, pool->item_align)))
         return zh__arena_take(&pool->arena, len, pool->item_align);
     return zh__arena_alloc_grow(&pool->arena, len, pool->item_align, ret_addr);
 }
@@ -88,7 +88,7 @@ ZH_NOINLINE bool zh_pool_preheat(zh_pool *pool, size_t count) {
     return true;
 }
 
-ZH_NOINLINE void *(zh_pool_create)(zh_pool *pool) {
+ZH_NOINLINE void *zh_pool_create(zh_pool *pool) {
     void *item = pool->free_list;
     if (item != NULL) {
         pool->free_list = *(void **)item;
@@ -103,7 +103,7 @@ ZH_NOINLINE void *(zh_pool_create)(zh_pool *pool) {
     return item;
 }
 
-void(zh_pool_destroy)(zh_pool *pool, void *item) {
+void zh_pool_destroy(zh_pool *pool, void *item) {
     if (zh__config_safety) {
         if (item == NULL) zh__panic("zh_pool_destroy", "NULL item");
         if (!zh__is_aligned(item, pool->item_align))

@@ -173,22 +173,11 @@ static const uint32_t class_block_size[SMP_CLASSES] = {
     7168,  8192,  10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
 };
 
-static unsigned floor_log2(size_t x) {
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)(sizeof(unsigned long long) * 8 - 1) -
-           (unsigned)__builtin_clzll((unsigned long long)x);
-#else
-    unsigned n = 0;
-    while (x > 1) x >>= 1, n++;
-    return n;
-#endif
-}
-
 /* The smallest class whose blocks hold n bytes (1 <= n <= ZH_SMP_SMALL_MAX):
  * 16-byte steps to 128, then four classes per power of two. */
 static unsigned class_of_size(size_t n) {
-    if (n <= 128) return (unsigned)((n + 15) / 16 - 1);
-    unsigned e = floor_log2(n - 1);
+    if (n <= 128) return (unsigned)(zh__align_forward(n, 16) / 16 - 1);
+    unsigned e = zh__floor_log2(n - 1);
     return 8 + (e - 7) * 4 + (unsigned)(((n - 1) >> (e - 2)) & 3);
 }
 
@@ -283,7 +272,7 @@ static void active_add(size_t bytes) {
  * at a 16 MiB boundary of its own mapping except a huge block aligned to 16 MiB or
  * more, whose header is placed 16 MiB below it: p - 1 covers both. */
 static smp_segment *segment_of(const void *p) {
-    return (smp_segment *)(((uintptr_t)p - 1) & ~(uintptr_t)(SMP_SEGMENT_SIZE - 1));
+    return (smp_segment *)zh__align_backward_addr((uintptr_t)p - 1, SMP_SEGMENT_SIZE);
 }
 
 static size_t unit_of(const smp_segment *seg, const void *p) {
@@ -729,7 +718,7 @@ static ZH_NOINLINE smp_heap *heap_attach(void) {
 
 static inline smp_heap *heap_get(void) {
     smp_heap *h = tl_heap;
-    return ZH_LIKELY(h != NULL) ? h : heap_attach();
+    return ZH__LIKELY(h != NULL) ? h : heap_attach();
 }
 
 /* ---- small blocks -------------------------------------------------------------------------- */
@@ -737,7 +726,7 @@ static inline smp_heap *heap_get(void) {
 /* A block of class c from pg, which has room. */
 static inline void *page_pop(smp_heap *h, smp_page *pg, unsigned c) {
     smp_block *b = pg->free;
-    if (ZH_LIKELY(b != NULL)) {
+    if (ZH__LIKELY(b != NULL)) {
         pg->free = b->next;
     } else {
         b = (smp_block *)pg->bump;
@@ -769,7 +758,7 @@ static ZH_NOINLINE void *small_alloc_slow(smp_heap *h, unsigned c) {
 
 static inline void *small_alloc(smp_heap *h, unsigned c) {
     smp_page *pg = h->current[c];
-    if (ZH_LIKELY(page_has_room(pg))) return page_pop(h, pg, c);
+    if (ZH__LIKELY(page_has_room(pg))) return page_pop(h, pg, c);
     return small_alloc_slow(h, c);
 }
 
@@ -802,7 +791,7 @@ static inline void small_free_local(smp_heap *h, smp_page *pg, smp_block *b) {
     count_owned(&h->frees[pg->class_index]);
     /* A full page waits for an eighth of its blocks before it is used again, so
      * allocation gets them in a batch instead of one slow path per block. */
-    if (ZH_UNLIKELY(--pg->used == 0 || (pg->in_full && pg->used <= pg->unfull_at)))
+    if (ZH__UNLIKELY(--pg->used == 0 || (pg->in_full && pg->used <= pg->unfull_at)))
         page_free_slow(h, pg);
 }
 
@@ -843,7 +832,7 @@ static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owne
      * last time before our push: then the block is ours to pass on. (Sequentially
      * consistent push and flag: either its final drain sees the block or this load
      * sees the flag.) */
-    if (ZH_UNLIKELY(atomic_load_explicit(&owner->released, memory_order_seq_cst)))
+    if (ZH__UNLIKELY(atomic_load_explicit(&owner->released, memory_order_seq_cst)))
         heap_pass_on_remote(owner);
 }
 
@@ -876,13 +865,15 @@ static void heap_drain_remote(smp_heap *h) {
 static inline void small_free(smp_page *pg, void *p) {
     smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
     smp_heap *me = tl_heap;
-    if (ZH_LIKELY(owner == me && me != NULL)) small_free_local(me, pg, p);
+    if (ZH__LIKELY(owner == me && me != NULL)) small_free_local(me, pg, p);
     else small_free_to(pg, p, owner);
 }
 
 /* ---- large blocks (unit runs) ----------------------------------------------------------------- */
 
-static size_t units_for(size_t len) { return (len + SMP_UNIT_SIZE - 1) >> SMP_UNIT_SHIFT; }
+static size_t units_for(size_t len) {
+    return zh__align_forward(len, SMP_UNIT_SIZE) >> SMP_UNIT_SHIFT;
+}
 
 static bool is_large(size_t len, size_t alignment) {
     return len <= SMP_LARGE_MAX && alignment <= SMP_LARGE_MAX;
@@ -1072,7 +1063,7 @@ typedef struct smp_where {
 
 static smp_where where_is(const void *p) {
     smp_where w = {segment_of(p), NULL};
-    if (ZH_LIKELY(w.seg->kind == SEGMENT_UNITS)) w.page = page_of(w.seg, p);
+    if (ZH__LIKELY(w.seg->kind == SEGMENT_UNITS)) w.page = page_of(w.seg, p);
     return w;
 }
 
@@ -1116,7 +1107,7 @@ static void *smp_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr
     (void)ctx;
     (void)ret_addr;
     unsigned c = class_for(len, align);
-    if (ZH_LIKELY(c < SMP_CLASSES)) {
+    if (ZH__LIKELY(c < SMP_CLASSES)) {
         smp_heap *h = heap_get();
         return h != NULL ? small_alloc(h, c) : NULL;
     }
@@ -1144,8 +1135,8 @@ static void *smp_remap(void *ctx, void *mem, size_t len, zh_align align, size_t 
 }
 
 static inline void free_block(void *p, smp_where w) {
-    if (ZH_UNLIKELY(w.page == NULL)) huge_free((smp_huge *)w.seg);
-    else if (ZH_LIKELY(w.page->kind == PAGE_SMALL)) small_free(w.page, p);
+    if (ZH__UNLIKELY(w.page == NULL)) huge_free((smp_huge *)w.seg);
+    else if (ZH__LIKELY(w.page->kind == PAGE_SMALL)) small_free(w.page, p);
     else large_free(w.page);
 }
 

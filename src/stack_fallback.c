@@ -19,8 +19,8 @@ static zh_allocator fba_of(zh_stack_fallback *sf) { return zh_fba_allocator(&sf-
 
 static void *sf_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     zh_stack_fallback *sf = ctx;
-    void *p = zh_fba_alloc(&sf->fba, len, zh_align_to_bytes(align));
-    if (ZH_LIKELY(p != NULL)) return p;
+    void *p = zh__fba_bump(&sf->fba, len, zh_align_to_bytes(align));
+    if (ZH__LIKELY(p != NULL)) return p;
     return sf->fallback.vtable->alloc(sf->fallback.ctx, len, align, ret_addr);
 }
 

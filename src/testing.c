@@ -362,11 +362,16 @@ int zh_test_allocator_aligned_shrink(zh_allocator a) {
     return rc;
 }
 
+const zh_test_case zh_test_suite[ZH_TEST_SUITE_LEN] = {
+    {"zh_test_allocator", zh_test_allocator},
+    {"zh_test_allocator_aligned", zh_test_allocator_aligned},
+    {"zh_test_allocator_large_alignment", zh_test_allocator_large_alignment},
+    {"zh_test_allocator_aligned_shrink", zh_test_allocator_aligned_shrink},
+};
+
 int zh_test_allocator_all(zh_allocator a) {
-    int rc = zh_test_allocator(a);
-    if (rc == 0) rc = zh_test_allocator_aligned(a);
-    if (rc == 0) rc = zh_test_allocator_large_alignment(a);
-    if (rc == 0) rc = zh_test_allocator_aligned_shrink(a);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < ZH_TEST_SUITE_LEN; i++) rc = zh_test_suite[i].run(a);
     return rc;
 }
 

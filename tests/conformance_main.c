@@ -29,47 +29,16 @@
 #include "zheap/wasm.h"
 
 #include "common.h"            /* alignment helpers, ZH_PRINTF */
+#include "support/bytes.h"     /* zht_all_bytes */
 #include "platform/platform.h" /* backend facts: granularity, capabilities */
-
-/* ---- reporting ------------------------------------------------------------------ */
-
-static unsigned checks_passed;
-static unsigned checks_failed;
-
-ZH_PRINTF(2, 3) static bool check(bool ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(ok ? "ok   " : "FAIL ", stdout);
-    vprintf(fmt, ap);
-    va_end(ap);
-    fputc('\n', stdout);
-    fflush(stdout);
-    if (ok)
-        checks_passed++;
-    else
-        checks_failed++;
-    return ok;
-}
+#include "support/plain_check.h" /* check(), the closing "N passed, N failed" */
 
 /* ---- the conformance suite ---------------------------------------------------------- */
 
-typedef int (*suite_fn)(zh_allocator a);
-
-static const struct suite_entry {
-    const char *name;
-    suite_fn run;
-} suite[] = {
-    {"zh_test_allocator", zh_test_allocator},
-    {"zh_test_allocator_aligned", zh_test_allocator_aligned},
-    {"zh_test_allocator_large_alignment", zh_test_allocator_large_alignment},
-    {"zh_test_allocator_aligned_shrink", zh_test_allocator_aligned_shrink},
-};
-#define SUITE_LEN (sizeof suite / sizeof suite[0])
-
-/* Runs every suite function on `a`. */
+/* Runs every function of zh_test_suite (testing.h) on `a`. */
 static void run_suite(const char *allocator_name, zh_allocator a) {
-    for (size_t i = 0; i < SUITE_LEN; i++)
-        check(suite[i].run(a) == 0, "%s: %s", allocator_name, suite[i].name);
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++)
+        check(zh_test_suite[i].run(a) == 0, "%s: %s", allocator_name, zh_test_suite[i].name);
 }
 
 /* One buffer for the allocators that live in a caller's memory (fba, the wrappers
@@ -80,15 +49,15 @@ static _Alignas(max_align_t) unsigned char buffer[BUFFER_LEN];
 
 /* ---- allocators ------------------------------------------------------------------------ */
 
-static void test_page_allocator(void) { run_suite("page", zh_page_allocator); }
+static void test_page_conformance(void) { run_suite("page", zh_page_allocator); }
 
-static void test_c_allocator(void) { run_suite("c", zh_c_allocator); }
+static void test_c_conformance(void) { run_suite("c", zh_c_allocator); }
 
 /* zh_raw_c_allocator takes no alignment above max_align_t (a contract violation, it
  * aborts), so only the suite functions that stay within it run: the aligned and
  * large-alignment ones go up to 512 bytes and 64 KiB. The alignments it does take
  * are checked here instead. */
-static void test_raw_c_allocator(void) {
+static void test_raw_c_conformance(void) {
     zh_allocator a = zh_raw_c_allocator;
     check(zh_test_allocator(a) == 0, "raw_c: zh_test_allocator");
     check(zh_test_allocator_aligned_shrink(a) == 0, "raw_c: zh_test_allocator_aligned_shrink");
@@ -116,23 +85,23 @@ static void test_raw_c_allocator(void) {
 }
 
 /* As Zig's FixedBufferAllocator tests: one buffer, reset before each suite function. */
-static void test_fba(void) {
+static void test_fba_conformance(void) {
     zh_fba fba;
     zh_fba_init(&fba, buffer, sizeof buffer);
-    for (size_t i = 0; i < SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_fba_reset(&fba);
-        check(suite[i].run(zh_fba_allocator(&fba)) == 0, "fba: %s", suite[i].name);
+        check(zh_test_suite[i].run(zh_fba_allocator(&fba)) == 0, "fba: %s", zh_test_suite[i].name);
     }
-    for (size_t i = 0; i < SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_fba_reset(&fba);
-        check(suite[i].run(zh_fba_thread_safe_allocator(&fba)) == 0, "fba thread-safe: %s",
-              suite[i].name);
+        check(zh_test_suite[i].run(zh_fba_thread_safe_allocator(&fba)) == 0, "fba thread-safe: %s",
+              zh_test_suite[i].name);
     }
 }
 
 /* The child is counted through a failing allocator that never fails, so the test
  * sees that the arena really used it and gave every buffer back. */
-static void test_arena(void) {
+static void test_arena_conformance(void) {
     zh_failing counter;
     zh_failing_init(&counter, zh_page_allocator, SIZE_MAX);
     zh_arena arena;
@@ -146,31 +115,31 @@ static void test_arena(void) {
 
 /* As Zig's test: a 4096-byte stack buffer over a fallback, a fresh instance per
  * suite function (get is called once per instance). */
-static void test_stack_fallback(void) {
+static void test_stack_fallback_conformance(void) {
     size_t spilled = 0;
-    for (size_t i = 0; i < SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_failing counter;
         zh_failing_init(&counter, zh_page_allocator, SIZE_MAX);
         ZH_STACK_FALLBACK(sf, 4096, zh_failing_allocator(&counter));
-        check(suite[i].run(zh_stack_fallback_get(&sf)) == 0, "stack fallback over page: %s",
-              suite[i].name);
+        check(zh_test_suite[i].run(zh_stack_fallback_get(&sf)) == 0, "stack fallback over page: %s",
+              zh_test_suite[i].name);
         check(counter.allocations == counter.deallocations &&
                   counter.allocated_bytes == counter.freed_bytes,
-              "stack fallback over page: %s returned every fallback block", suite[i].name);
+              "stack fallback over page: %s returned every fallback block", zh_test_suite[i].name);
         spilled += counter.allocations;
     }
     check(spilled > 0, "stack fallback over page: large blocks went to the fallback");
 }
 
-static void test_thread_safe(void) {
+static void test_thread_safe_conformance(void) {
     zh_fba fba;
     zh_fba_init(&fba, buffer, sizeof buffer);
     zh_thread_safe ts;
     zh_thread_safe_init(&ts, zh_fba_allocator(&fba));
-    for (size_t i = 0; i < SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_fba_reset(&fba);
-        check(suite[i].run(zh_thread_safe_allocator(&ts)) == 0, "thread-safe over fba: %s",
-              suite[i].name);
+        check(zh_test_suite[i].run(zh_thread_safe_allocator(&ts)) == 0, "thread-safe over fba: %s",
+              zh_test_suite[i].name);
     }
     zh_thread_safe_deinit(&ts);
 
@@ -193,15 +162,15 @@ static void debug_sink(void *user, zh_debug_event event, const char *text, size_
     debug_text[have + (len < room ? len : room)] = '\0';
 }
 
-static void test_debug(void) {
+static void test_debug_conformance(void) {
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.stack_trace_frames = 6;
     cfg.report = debug_sink;
-    for (size_t i = 0; i < SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_debug *d = zh_debug_create(&cfg);
         if (!check(d != NULL, "debug: create")) return;
-        check(suite[i].run(zh_debug_allocator(d)) == 0, "debug: %s", suite[i].name);
-        check(zh_debug_destroy(d) == ZH_CHECK_OK, "debug: no leak after %s", suite[i].name);
+        check(zh_test_suite[i].run(zh_debug_allocator(d)) == 0, "debug: %s", zh_test_suite[i].name);
+        check(zh_debug_destroy(d) == ZH_CHECK_OK, "debug: no leak after %s", zh_test_suite[i].name);
     }
     zh_debug *d = zh_debug_create(&cfg);
     if (!check(d != NULL, "debug: create")) return;
@@ -237,7 +206,7 @@ static void *fake_sbrk(intptr_t increment) {
     return old;
 }
 
-static void test_sbrk(void) {
+static void test_sbrk_conformance(void) {
     fake_break = 0;
     memset(buffer, 0, sizeof buffer); /* fresh break memory is zero, as from the OS */
     zh_sbrk s;
@@ -248,21 +217,15 @@ static void test_sbrk(void) {
 }
 
 #if ZH_HAVE_WASM_ALLOCATOR
-static void test_wasm(void) { run_suite("wasm", zh_wasm_allocator); }
+static void test_wasm_conformance(void) { run_suite("wasm", zh_wasm_allocator); }
 #endif
 
 /* The SMP allocator needs the seam's thread section (TLS keys, once, locks). */
 #if ZH_HAVE_THREADS
-static void test_smp(void) { run_suite("smp", zh_smp_allocator); }
+static void test_smp_conformance(void) { run_suite("smp", zh_smp_allocator); }
 #endif
 
 /* ---- page allocator on this backend ----------------------------------------------------- */
-
-static bool all_bytes(const unsigned char *p, size_t len, unsigned char byte) {
-    for (size_t i = 0; i < len; i++)
-        if (p[i] != byte) return false;
-    return true;
-}
 
 static void test_page_size_and_granularity(void) {
     const zh__os_info *info = zh__os_info_get();
@@ -308,13 +271,13 @@ static void test_page_over_aligned(void) {
                     ok = false;
                     break;
                 }
-                ok = ok && zh__is_aligned(live[k], alignment) && all_bytes(live[k], len, 0);
+                ok = ok && zh__is_aligned(live[k], alignment) && zht_all_bytes(live[k], len, 0);
                 memset(live[k], (int)(0x40 + k), len);
                 for (size_t j = 0; j < k; j++) ok = ok && live[j] != live[k];
             }
             for (size_t k = 0; k < LIVE; k++) {
                 if (live[k] == NULL) continue;
-                ok = ok && all_bytes(live[k], len, (unsigned char)(0x40 + k));
+                ok = ok && zht_all_bytes(live[k], len, (unsigned char)(0x40 + k));
                 zh_raw_free(zh_page_allocator, live[k], len, log2, 0);
             }
             check(ok, "page: %d live blocks of %zu bytes aligned to %zu KiB", LIVE, len,
@@ -339,7 +302,7 @@ static void test_page_shrink_then_free(void) {
     check(shrunk == ((info->caps & ZH__OS_CAN_SHRINK) != 0),
           "page: shrink 16 pages to 1 page + 1 byte %s", shrunk ? "succeeded" : "refused");
     size_t kept = shrunk ? page + 1 : len;
-    check(all_bytes(p, kept, 0x5e), "page: the kept %zu bytes survived the shrink", kept);
+    check(zht_all_bytes(p, kept, 0x5e), "page: the kept %zu bytes survived the shrink", kept);
     memset(p, 0x61, kept); /* the kept pages are still committed and writable */
     zh_raw_free(zh_page_allocator, p, kept, log2, 0);
 
@@ -379,7 +342,7 @@ static void test_page_resize_in_place(void) {
         memset(p + len, 0x77, 5 * page - len);
         len = 5 * page;
     }
-    check(all_bytes(p, len, 0x77), "page: contents intact after the growth attempt");
+    check(zht_all_bytes(p, len, 0x77), "page: contents intact after the growth attempt");
 
     size_t before_remap = len;
     unsigned char *moved = zh_raw_remap(zh_page_allocator, p, len, log2, 9 * page, 0);
@@ -389,7 +352,7 @@ static void test_page_resize_in_place(void) {
         p = moved;
         len = 9 * page;
     }
-    check(all_bytes(p, before_remap, 0x77), "page: contents intact after the remap attempt");
+    check(zht_all_bytes(p, before_remap, 0x77), "page: contents intact after the remap attempt");
     zh_raw_free(zh_page_allocator, p, len, log2, 0);
 }
 
@@ -405,14 +368,14 @@ static void test_backend_shrink_grow(void) {
     size_t mapped = len;
     if (info->caps & ZH__OS_CAN_SHRINK) {
         bool shrunk = zh__os_shrink(p, len, 2 * page);
-        check(shrunk && all_bytes(p, 2 * page, 0x19), "backend: shrink to 2 pages keeps them");
+        check(shrunk && zht_all_bytes(p, 2 * page, 0x19), "backend: shrink to 2 pages keeps them");
         if (shrunk) mapped = 2 * page;
     }
     bool grown = zh__os_grow(p, mapped, len);
     if (strcmp(info->name, "virtualalloc") == 0 && mapped < len)
         check(grown, "backend: grow back into the decommitted tail of its reservation");
     if (grown) {
-        check(all_bytes(p, 2 * page, 0x19) && all_bytes(p + mapped, len - mapped, 0),
+        check(zht_all_bytes(p, 2 * page, 0x19) && zht_all_bytes(p + mapped, len - mapped, 0),
               "backend: regrown pages are zero, the head is unchanged");
         memset(p, 0x1a, len);
         mapped = len;
@@ -438,7 +401,7 @@ static void test_backend_over_aligned_no_hint(void) {
         }
         for (size_t k = 0; k < LIVE; k++) {
             if (live[k] == NULL) continue;
-            ok = ok && all_bytes(live[k], 3 * page, (unsigned char)k);
+            ok = ok && zht_all_bytes(live[k], 3 * page, (unsigned char)k);
             zh__os_unmap(live[k], 3 * page);
         }
         check(ok, "backend: %d live 3-page mappings aligned to %zu KiB, no hint", LIVE,
@@ -461,20 +424,20 @@ int main(void) {
     printf("zheap conformance on backend %s (safety %s)\n", ZH_PLATFORM_NAME,
            zh_safety_enabled() ? "on" : "off");
 
-    test_page_allocator();
-    test_c_allocator();
-    test_raw_c_allocator();
-    test_fba();
-    test_arena();
-    test_stack_fallback();
-    test_thread_safe();
-    test_sbrk();
-    test_debug();
+    test_page_conformance();
+    test_c_conformance();
+    test_raw_c_conformance();
+    test_fba_conformance();
+    test_arena_conformance();
+    test_stack_fallback_conformance();
+    test_thread_safe_conformance();
+    test_sbrk_conformance();
+    test_debug_conformance();
 #if ZH_HAVE_WASM_ALLOCATOR
-    test_wasm();
+    test_wasm_conformance();
 #endif
 #if ZH_HAVE_THREADS
-    test_smp();
+    test_smp_conformance();
 #endif
 
     test_page_size_and_granularity();
@@ -485,6 +448,5 @@ int main(void) {
     test_backend_over_aligned_no_hint();
     test_backend_misaligned_hint();
 
-    printf("%u passed, %u failed\n", checks_passed, checks_failed);
-    return checks_failed == 0 ? 0 : 1;
+    return plain_check_finish();
 }

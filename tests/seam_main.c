@@ -21,6 +21,7 @@
 
 #include "common.h"
 #include "platform/platform.h"
+#include "support/plain_check.h"
 
 #if defined(_WIN32)
 #include <windows.h>
@@ -37,25 +38,6 @@
 #ifndef SEAM_FORK
 #define SEAM_FORK 0
 #endif
-
-/* ---- reporting ------------------------------------------------------------------------ */
-
-static unsigned checks_passed, checks_failed;
-
-ZH_PRINTF(2, 3) static bool check(bool ok, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(ok ? "ok   " : "FAIL ", stdout);
-    vprintf(fmt, ap);
-    va_end(ap);
-    fputc('\n', stdout);
-    fflush(stdout);
-    if (ok)
-        checks_passed++;
-    else
-        checks_failed++;
-    return ok;
-}
 
 static bool has(unsigned cap) { return (zh__os_info_get()->caps & cap) != 0; }
 
@@ -137,7 +119,7 @@ static void count_under_mutex(size_t index) {
     }
 }
 
-static void test_locks(void) {
+static void test_platform_locks(void) {
     check(sizeof(zh__lock) <= sizeof(void *), "zh__lock is one word (%zu bytes)", sizeof(zh__lock));
     zh__lock l = ZH__LOCK_INIT;
     check(zh__lock_try_acquire(&l) && !zh__lock_try_acquire(&l), "try-lock takes a free lock, refuses a held one");
@@ -179,7 +161,7 @@ static void call_once(size_t index) {
     if (zh__atomic_load_relaxed(&once_value) == 42) zh__atomic_add_relaxed(&once_seen_done, 1);
 }
 
-static void test_once(void) {
+static void test_platform_once(void) {
     run_threads(call_once);
     zh__os_once(&contended_once, slow_init, &once_arg);
     check(zh__atomic_load_relaxed(&once_runs) == 1, "once ran once for %d threads", THREADS);
@@ -206,7 +188,7 @@ static void use_tls(size_t index) {
     if (ok) zh__atomic_add_relaxed(&tls_ok, 1);
 }
 
-static void test_tls(void) {
+static void test_platform_tls(void) {
     if (!check(zh__tls_key_create(&key, destructor), "thread-local key created")) return;
     run_threads(use_tls);
     check(zh__atomic_load_relaxed(&tls_ok) == THREADS, "each thread sees only its own value");
@@ -228,7 +210,7 @@ static void on_prepare(void) { zh__atomic_add_relaxed(&in_prepare, 1); }
 static void on_parent(void) { zh__atomic_add_relaxed(&in_parent, 1); }
 static void on_child(void) { zh__atomic_add_relaxed(&in_child, 1); }
 
-static void test_fork(void) {
+static void test_platform_fork(void) {
     bool registered = zh__os_atfork(on_prepare, on_parent, on_child);
     if (!has(ZH__OS_HAS_FORK)) {
         check(!registered, "no fork on this backend: zh__os_atfork declines");
@@ -252,7 +234,7 @@ static void test_fork(void) {
 static uint64_t thread_ids[THREADS];
 static void record_id(size_t index) { thread_ids[index] = zh__os_thread_id(); }
 
-static void test_facts(void) {
+static void test_platform_facts(void) {
     unsigned cpus = zh__os_cpu_count();
     check(cpus >= 1 && (has(ZH__OS_HAS_THREADS) || cpus == 1), "cpu count %u", cpus);
     size_t line = zh__os_cache_line();
@@ -264,7 +246,7 @@ static void test_facts(void) {
     check(distinct, "thread ids are distinct among live threads");
 }
 
-static void test_diagnostics(void) {
+static void test_platform_diagnostics(void) {
     static const char line[] = "seam_main: this line was written by zh__os_write_stderr\n";
     zh__os_write_stderr(line, sizeof line - 1);
     const char *provider = zh__os_stack_provider();
@@ -276,7 +258,7 @@ static void test_diagnostics(void) {
         check(n == 0 && strcmp(provider, "none") == 0, "no stack provider: capture returns nothing");
 }
 
-static void test_fault_injection(void) {
+static void test_platform_fault_injection(void) {
     size_t page = zh__os_info_get()->page_size;
     zh__os_test_fail_after(ZH__OS_FAULT_MAP, 1);
     void *a = zh__os_map(page, 1, NULL);
@@ -293,13 +275,12 @@ int main(void) {
            zh__os_info_get()->name, has(ZH__OS_HAS_THREADS) ? "yes" : "no",
            has(ZH__OS_HAS_THREAD_EXIT) ? "yes" : "no", has(ZH__OS_HAS_FORK) ? "yes" : "no",
            zh__os_stack_provider());
-    test_locks();
-    test_once();
-    test_tls();
-    test_fork();
-    test_facts();
-    test_diagnostics();
-    test_fault_injection();
-    printf("%u passed, %u failed\n", checks_passed, checks_failed);
-    return checks_failed == 0 ? 0 : 1;
+    test_platform_locks();
+    test_platform_once();
+    test_platform_tls();
+    test_platform_fork();
+    test_platform_facts();
+    test_platform_diagnostics();
+    test_platform_fault_injection();
+    return plain_check_finish();
 }

@@ -31,7 +31,7 @@ static void *mock_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_add
     m->allocs++;
     record(m, len, align, ret_addr);
     size_t alignment = zh_align_to_bytes(align);
-    size_t start = (m->used + alignment - 1) & ~(alignment - 1);
+    size_t start = zh__align_forward(m->used, alignment);
     if (start > MOCK_ARENA_LEN || len > MOCK_ARENA_LEN - start) return NULL;
     m->used = start + len;
     memset(mock_arena + start, 0, len); /* so a fill by the helpers is visible */
@@ -81,18 +81,18 @@ static size_t calls(const mock *m) { return m->allocs + m->resizes + m->remaps +
 
 /* ---- zero-length requests ------------------------------------------------------------------- */
 
-static void zero_length_never_reaches_vtable(void **state) {
+static void test_allocator_zero_length_never_reaches_vtable(void **state) {
     (void)state;
     mock m = {0};
     zh_allocator a = mock_allocator(&m);
     void *p = zh_alloc(a, 0);
     assert_non_null(p);
-    assert_true(((uintptr_t)p & (ZH_MALLOC_ALIGNMENT - 1)) == 0);
+    assert_true(zh__is_aligned(p, ZH_MALLOC_ALIGNMENT));
     zh_free(a, p, 0);
     for (size_t alignment = 1; alignment <= 65536; alignment *= 2) {
         void *q = zh_alloc_aligned(a, 0, alignment);
         assert_non_null(q);
-        assert_true(((uintptr_t)q & (alignment - 1)) == 0);
+        assert_true(zh__is_aligned(q, alignment));
         zh_free_aligned(a, q, 0, alignment);
     }
     zh_free(a, NULL, 0); /* freeing zero bytes is a no-op, whatever the pointer */
@@ -107,7 +107,7 @@ static void zero_length_never_reaches_vtable(void **state) {
 
 /* ---- resize and remap ----------------------------------------------------------------------- */
 
-static void resize_and_remap_to_zero_free(void **state) {
+static void test_allocator_resize_and_remap_to_zero_free(void **state) {
     (void)state;
     mock m = {.remap_in_place = true};
     zh_allocator a = mock_allocator(&m);
@@ -125,7 +125,7 @@ static void resize_and_remap_to_zero_free(void **state) {
     assert_int_equal(m.remaps, 0);
 }
 
-static void resize_and_remap_forward(void **state) {
+static void test_allocator_resize_and_remap_forward(void **state) {
     (void)state;
     mock m = {.remap_in_place = true};
     zh_allocator a = mock_allocator(&m);
@@ -144,7 +144,7 @@ static void resize_and_remap_forward(void **state) {
 
 /* ---- zh_realloc ------------------------------------------------------------------------------- */
 
-static void realloc_uses_remap_first(void **state) {
+static void test_allocator_realloc_uses_remap_first(void **state) {
     (void)state;
     mock m = {.remap_in_place = true};
     zh_allocator a = mock_allocator(&m);
@@ -159,7 +159,7 @@ static void realloc_uses_remap_first(void **state) {
     zh_free(a, q, 48);
 }
 
-static void realloc_copies_when_remap_fails(void **state) {
+static void test_allocator_realloc_copies_when_remap_fails(void **state) {
     (void)state;
     mock m = {0};
     zh_allocator a = mock_allocator(&m);
@@ -184,7 +184,7 @@ static void realloc_copies_when_remap_fails(void **state) {
     zh_free(a, r, 8);
 }
 
-static void realloc_edge_lengths(void **state) {
+static void test_allocator_realloc_edge_lengths(void **state) {
     (void)state;
     mock m = {0};
     zh_allocator a = mock_allocator(&m);
@@ -198,7 +198,7 @@ static void realloc_edge_lengths(void **state) {
     assert_int_equal(m.last_len, 24);
 }
 
-static void realloc_failure_keeps_old_block(void **state) {
+static void test_allocator_realloc_failure_keeps_old_block(void **state) {
     (void)state;
     mock m = {0};
     zh_failing f;
@@ -232,7 +232,7 @@ static bool realloc_scenario(zh_allocator a, void *ctx) {
     return true;
 }
 
-static void realloc_oom_sweep(void **state) {
+static void test_allocator_realloc_oom_sweep(void **state) {
     (void)state;
     mock m = {0};
     assert_int_equal(zht_oom_sweep(mock_allocator(&m), realloc_scenario, NULL), 2);
@@ -240,7 +240,7 @@ static void realloc_oom_sweep(void **state) {
 
 /* ---- 0xaa fill under safety ---------------------------------------------------------------------- */
 
-static void new_and_freed_bytes_are_filled(void **state) {
+static void test_allocator_new_and_freed_bytes_are_filled(void **state) {
     (void)state;
     mock m = {0};
     zh_allocator a = mock_allocator(&m);
@@ -259,7 +259,7 @@ typedef struct three_words { uint64_t a, b, c; } three_words; /* 24 bytes: align
 typedef struct sixteen { _Alignas(16) unsigned char bytes[48]; } sixteen; /* 48: alignment 16 */
 typedef struct wide { unsigned char bytes[256]; } wide; /* 256: capped at 64 */
 
-static void create_and_destroy_use_size_alignment(void **state) {
+static void test_allocator_create_and_destroy_use_size_alignment(void **state) {
     (void)state;
     mock m = {0};
     zh_allocator a = mock_allocator(&m);
@@ -273,7 +273,7 @@ static void create_and_destroy_use_size_alignment(void **state) {
     assert_int_equal(m.last_align, 3);
 
     sixteen *s = ZH_CREATE(a, sixteen);
-    assert_true(((uintptr_t)s & 15) == 0);
+    assert_true(zh__is_aligned(s, 16));
     assert_int_equal(m.last_align, 4);
     ZH_DESTROY(a, s);
     assert_int_equal(m.last_align, 4);
@@ -289,7 +289,7 @@ static void create_and_destroy_use_size_alignment(void **state) {
     assert_int_equal(m.used, 0);
 }
 
-static void alloc_array_and_free_array(void **state) {
+static void test_allocator_alloc_array_and_free_array(void **state) {
     (void)state;
     mock m = {0};
     zh_allocator a = mock_allocator(&m);
@@ -309,7 +309,7 @@ static void overflowing_array(void *arg) {
     (void)ZH_ALLOC_ARRAY(mock_allocator(m), three_words, SIZE_MAX / 8);
 }
 
-static void alloc_array_overflow(void **state) {
+static void test_allocator_alloc_array_overflow(void **state) {
     (void)state;
     mock m = {0};
     if (zh_safety_enabled()) {
@@ -322,7 +322,7 @@ static void alloc_array_overflow(void **state) {
 
 /* ---- dupe ----------------------------------------------------------------------------------------- */
 
-static void dupe_and_dupez(void **state) {
+static void test_allocator_dupe_and_dupez(void **state) {
     (void)state;
     mock m = {0};
     zh_allocator a = mock_allocator(&m);
@@ -349,7 +349,7 @@ static void dupe_and_dupez(void **state) {
     zh_free(a, d, 5);
 }
 
-static void dupe_out_of_memory(void **state) {
+static void test_allocator_dupe_out_of_memory(void **state) {
     (void)state;
     mock m = {0};
     zh_failing f;
@@ -362,7 +362,7 @@ static void dupe_out_of_memory(void **state) {
 
 /* ---- alignment conversion ---------------------------------------------------------------------- */
 
-static void align_from_bytes(void **state) {
+static void test_allocator_align_from_bytes(void **state) {
     (void)state;
     for (unsigned log2 = 0; log2 <= ZH_ALIGN_LOG2_MAX; log2++) {
         assert_int_equal(zh_align_from_bytes((size_t)1 << log2), log2);
@@ -388,7 +388,7 @@ static void call_free_aligned_0(void *arg) {
 }
 
 /* A bad alignment aborts in every build (allocator.h: there is no meaningful answer). */
-static void bad_alignment_aborts(void **state) {
+static void test_allocator_bad_alignment_aborts(void **state) {
     (void)state;
     mock m = {0};
     zht_expect_abort(call_align_from_bytes_3, NULL, "zh_align_from_bytes");
@@ -417,7 +417,7 @@ static void call_free_null_block(void *arg) {
     zh_free(mock_allocator(m), NULL, 8);
 }
 
-static void raw_contract_violations_abort(void **state) {
+static void test_allocator_raw_contract_violations_abort(void **state) {
     (void)state;
     if (!zh_safety_enabled()) skip();
     mock m = {0};
@@ -427,7 +427,7 @@ static void raw_contract_violations_abort(void **state) {
     zht_expect_abort(call_free_null_block, &m, "zh_free");
 }
 
-static void raw_calls_forward(void **state) {
+static void test_allocator_raw_calls_forward(void **state) {
     (void)state;
     mock m = {.remap_in_place = true};
     zh_allocator a = mock_allocator(&m);
@@ -443,7 +443,7 @@ static void raw_calls_forward(void **state) {
     assert_false(m.freed_bytes_undefined); /* the raw calls do not fill */
 }
 
-static void helpers_pass_a_return_address(void **state) {
+static void test_allocator_helpers_pass_a_return_address(void **state) {
     (void)state;
     mock m = {0};
     zh_allocator a = mock_allocator(&m);
@@ -456,14 +456,14 @@ static void helpers_pass_a_return_address(void **state) {
     ZH_DESTROY(a, i);
 }
 
-static void safety_flag_matches_build(void **state) {
+static void test_allocator_safety_flag_matches_build(void **state) {
     (void)state;
     assert_int_equal(zh_safety_enabled(), ZH_CONFIG_SAFETY != 0);
 }
 
 /* ---- stock vtable entries ---------------------------------------------------------------------- */
 
-static void stock_entries(void **state) {
+static void test_allocator_stock_entries(void **state) {
     (void)state;
     unsigned char byte;
     assert_false(zh_no_resize(NULL, &byte, 1, 0, 1, 0));
@@ -475,27 +475,27 @@ static void stock_entries(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(zero_length_never_reaches_vtable),
-        cmocka_unit_test(resize_and_remap_to_zero_free),
-        cmocka_unit_test(resize_and_remap_forward),
-        cmocka_unit_test(realloc_uses_remap_first),
-        cmocka_unit_test(realloc_copies_when_remap_fails),
-        cmocka_unit_test(realloc_edge_lengths),
-        cmocka_unit_test(realloc_failure_keeps_old_block),
-        cmocka_unit_test(realloc_oom_sweep),
-        cmocka_unit_test(new_and_freed_bytes_are_filled),
-        cmocka_unit_test(create_and_destroy_use_size_alignment),
-        cmocka_unit_test(alloc_array_and_free_array),
-        cmocka_unit_test(alloc_array_overflow),
-        cmocka_unit_test(dupe_and_dupez),
-        cmocka_unit_test(dupe_out_of_memory),
-        cmocka_unit_test(align_from_bytes),
-        cmocka_unit_test(bad_alignment_aborts),
-        cmocka_unit_test(raw_contract_violations_abort),
-        cmocka_unit_test(raw_calls_forward),
-        cmocka_unit_test(helpers_pass_a_return_address),
-        cmocka_unit_test(safety_flag_matches_build),
-        cmocka_unit_test(stock_entries),
+        cmocka_unit_test(test_allocator_zero_length_never_reaches_vtable),
+        cmocka_unit_test(test_allocator_resize_and_remap_to_zero_free),
+        cmocka_unit_test(test_allocator_resize_and_remap_forward),
+        cmocka_unit_test(test_allocator_realloc_uses_remap_first),
+        cmocka_unit_test(test_allocator_realloc_copies_when_remap_fails),
+        cmocka_unit_test(test_allocator_realloc_edge_lengths),
+        cmocka_unit_test(test_allocator_realloc_failure_keeps_old_block),
+        cmocka_unit_test(test_allocator_realloc_oom_sweep),
+        cmocka_unit_test(test_allocator_new_and_freed_bytes_are_filled),
+        cmocka_unit_test(test_allocator_create_and_destroy_use_size_alignment),
+        cmocka_unit_test(test_allocator_alloc_array_and_free_array),
+        cmocka_unit_test(test_allocator_alloc_array_overflow),
+        cmocka_unit_test(test_allocator_dupe_and_dupez),
+        cmocka_unit_test(test_allocator_dupe_out_of_memory),
+        cmocka_unit_test(test_allocator_align_from_bytes),
+        cmocka_unit_test(test_allocator_bad_alignment_aborts),
+        cmocka_unit_test(test_allocator_raw_contract_violations_abort),
+        cmocka_unit_test(test_allocator_raw_calls_forward),
+        cmocka_unit_test(test_allocator_helpers_pass_a_return_address),
+        cmocka_unit_test(test_allocator_safety_flag_matches_build),
+        cmocka_unit_test(test_allocator_stock_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

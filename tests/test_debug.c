@@ -101,22 +101,22 @@ static void conformance_with(zh_debug_config cfg) {
     assert_non_null(s);
     cfg.report = sink_report;
     cfg.report_user = s;
-    for (size_t i = 0; i < ZHT_CONFORMANCE_SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_debug *d = make(&cfg);
-        assert_int_equal(zht_conformance_suite[i](zh_debug_allocator(d)), 0);
+        zht_assert_test_case(i, zh_debug_allocator(d));
         assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
     }
     if (s->total != s->count[ZH_DEBUG_LOG]) fail_msg("unexpected report:\n%s", s->text);
     free(s);
 }
 
-static void test_conformance_default(void **state) {
+static void test_debug_conformance_default(void **state) {
     (void)state;
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     conformance_with(cfg);
 }
 
-static void test_conformance_variants(void **state) {
+static void test_debug_conformance_variants(void **state) {
     (void)state;
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.stack_trace_frames = 0;
@@ -164,17 +164,17 @@ static void small_allocations(bool reverse) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_small_same_order(void **state) {
+static void test_debug_zig_small_same_order(void **state) {
     (void)state;
     small_allocations(false);
 }
 
-static void test_zig_small_reverse_order(void **state) {
+static void test_debug_zig_small_reverse_order(void **state) {
     (void)state;
     small_allocations(true);
 }
 
-static void test_zig_large_allocations(void **state) {
+static void test_debug_zig_large_allocations(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -190,7 +190,7 @@ static void test_zig_large_allocations(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_very_large_allocation(void **state) {
+static void test_debug_zig_very_large_allocation(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -200,7 +200,7 @@ static void test_zig_very_large_allocation(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_realloc(void **state) {
+static void test_debug_zig_realloc(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -220,7 +220,7 @@ static void test_zig_realloc(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_shrink(void **state) {
+static void test_debug_zig_shrink(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -234,7 +234,7 @@ static void test_zig_shrink(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_large_object_grow(void **state) {
+static void test_debug_zig_large_object_grow(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -254,7 +254,7 @@ static void test_zig_large_object_grow(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_realloc_small_to_large(void **state) {
+static void test_debug_zig_realloc_small_to_large(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -269,7 +269,7 @@ static void test_zig_realloc_small_to_large(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_shrink_large_to_large(void **state) {
+static void test_debug_zig_shrink_large_to_large(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -301,7 +301,7 @@ static unsigned char *realloc_to_alignment(zh_allocator a, unsigned char *p, siz
     return n;
 }
 
-static void test_zig_large_to_larger_alignment(void **state) {
+static void test_debug_zig_large_to_larger_alignment(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -323,7 +323,7 @@ static void test_zig_large_to_larger_alignment(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_realloc_large_to_small(void **state) {
+static void test_debug_zig_realloc_large_to_small(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -348,7 +348,7 @@ static void hook_unlock(void *user) {
     hook_unlocks++;
 }
 
-static void test_zig_overridable_mutex(void **state) {
+static void test_debug_zig_overridable_mutex(void **state) {
     (void)state;
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.backing = zh_c_allocator;
@@ -373,7 +373,7 @@ static void *dirty_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret) {
 }
 static const zh_allocator_vtable dirty_vtable = {dirty_alloc, NULL, NULL, NULL};
 
-static void test_zig_non_zeroing_backing(void **state) {
+static void test_debug_zig_non_zeroing_backing(void **state) {
     (void)state;
     zh_allocator_vtable v = dirty_vtable;
     v.resize = zh_c_allocator.vtable->resize;
@@ -394,7 +394,7 @@ static void test_zig_non_zeroing_backing(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_large_rejects_shrink_to_small(void **state) {
+static void test_debug_zig_large_rejects_shrink_to_small(void **state) {
     (void)state;
     zh_failing f;
     zh_failing_init(&f, zh_page_allocator, 3);
@@ -413,7 +413,7 @@ static void test_zig_large_rejects_shrink_to_small(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_objects_1024_and_2048(void **state) {
+static void test_debug_zig_objects_1024_and_2048(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -425,7 +425,7 @@ static void test_zig_objects_1024_and_2048(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_memory_cap(void **state) {
+static void test_debug_zig_memory_cap(void **state) {
     (void)state;
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.enable_memory_limit = true;
@@ -450,7 +450,7 @@ static void test_zig_memory_cap(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_large_counts_requested_size(void **state) {
+static void test_debug_zig_large_counts_requested_size(void **state) {
     (void)state;
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.enable_memory_limit = true;
@@ -466,7 +466,7 @@ static void test_zig_large_counts_requested_size(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_zig_retain_metadata_never_unmap(void **state) {
+static void test_debug_zig_retain_metadata_never_unmap(void **state) {
     (void)state;
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.never_unmap = cfg.retain_metadata = true;
@@ -484,7 +484,7 @@ static void test_zig_retain_metadata_never_unmap(void **state) {
 
 /* ---- accounting beyond Zig 0.15 ----------------------------------------------------------- */
 
-static void test_limit_exact_after_backing_failure(void **state) {
+static void test_debug_limit_exact_after_backing_failure(void **state) {
     (void)state;
     zh_failing f;
     zh_failing_init(&f, zh_page_allocator, 2); /* the instance, one bucket, then none */
@@ -511,7 +511,7 @@ static void test_limit_exact_after_backing_failure(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
 }
 
-static void test_stats(void **state) {
+static void test_debug_stats(void **state) {
     (void)state;
     zh_debug *d = make(NULL);
     zh_allocator a = zh_debug_allocator(d);
@@ -544,7 +544,7 @@ static NOINLINE void *leaky_static_function(zh_allocator a, size_t len) {
     return p;
 }
 
-static void test_leak_report(void **state) {
+static void test_debug_leak_report(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -562,7 +562,7 @@ static void test_leak_report(void **state) {
     assert_reported(s, "allocated by thread ");
     assert_reported(s, "SUMMARY: zheap: memory-leak of 24 bytes");
     assert_trace_names(s, "leaky_static_function");
-    assert_trace_names(s, "test_leak_report");
+    assert_trace_names(s, "test_debug_leak_report");
     if (has_lines()) assert_reported(s, "test_debug.c:");
     /* Six frames exist below the test (cmocka, main, libc): the trace is full. A
      * frame-pointer walk stops in libcmocka, which is built without them. */
@@ -587,7 +587,7 @@ static NOINLINE void second_free_here(zh_allocator a, void *p, size_t len) {
     KEEP_FRAME();
 }
 
-static void test_double_free_small(void **state) {
+static void test_debug_double_free_small(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -660,7 +660,7 @@ static void double_free_large(bool never_unmap) {
     free(s);
 }
 
-static void test_double_free_large_retained(void **state) {
+static void test_debug_double_free_large_retained(void **state) {
     (void)state;
     double_free_large(false);
     double_free_large(true);
@@ -671,7 +671,7 @@ static NOINLINE void mismatched_free_here(zh_allocator a, void *p, size_t len, s
     KEEP_FRAME();
 }
 
-static void test_size_and_alignment_mismatch(void **state) {
+static void test_debug_size_and_alignment_mismatch(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -722,7 +722,7 @@ static void test_size_and_alignment_mismatch(void **state) {
     free(s);
 }
 
-static void test_invalid_frees(void **state) {
+static void test_debug_invalid_frees(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -767,7 +767,7 @@ static void test_invalid_frees(void **state) {
     free(s);
 }
 
-static void test_verbose_log(void **state) {
+static void test_debug_verbose_log(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -801,7 +801,7 @@ static NOINLINE bool resize_here(zh_allocator a, void *p, size_t len, size_t new
     return ok;
 }
 
-static void test_resize_stack_traces(void **state) {
+static void test_debug_resize_stack_traces(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -836,7 +836,7 @@ static void test_resize_stack_traces(void **state) {
 
 /* ---- beyond Zig: overflow and writes after free --------------------------------------------- */
 
-static void test_overflow_small(void **state) {
+static void test_debug_overflow_small(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -868,7 +868,7 @@ static void test_overflow_small(void **state) {
     free(s);
 }
 
-static void test_overflow_large(void **state) {
+static void test_debug_overflow_large(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -889,7 +889,7 @@ static void test_overflow_large(void **state) {
     free(s);
 }
 
-static void test_write_after_free_small(void **state) {
+static void test_debug_write_after_free_small(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -921,7 +921,7 @@ static void test_write_after_free_small(void **state) {
 }
 
 /* Retired buckets wait in the quarantine and are checked when they leave it. */
-static void test_quarantine(void **state) {
+static void test_debug_quarantine(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -954,7 +954,7 @@ static void test_quarantine(void **state) {
     free(s);
 }
 
-static void test_write_after_free_at_destroy(void **state) {
+static void test_debug_write_after_free_at_destroy(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -978,7 +978,7 @@ static NOINLINE unsigned char *grow_here(zh_allocator a, unsigned char *p, size_
     return q;
 }
 
-static void test_use_after_moving_realloc(void **state) {
+static void test_debug_use_after_moving_realloc(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = base_config(s);
@@ -1020,7 +1020,7 @@ static void expect_refused(zh_debug_config cfg, const char *message) {
     free(s);
 }
 
-static void test_invalid_config(void **state) {
+static void test_debug_invalid_config(void **state) {
     (void)state;
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.page_size = 3000;
@@ -1048,7 +1048,7 @@ static void test_invalid_config(void **state) {
     expect_refused(cfg, "unknown unwinder 7");
 }
 
-static void test_default_frames(void **state) {
+static void test_debug_default_frames(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
@@ -1105,7 +1105,7 @@ static NOINLINE void check_method(zh__stack_method m) {
         assert_true(sym.line > 0);
     }
     assert_true(zh__os_symbolize(frames[1], &sym));
-    assert_string_equal(sym.function, "test_stack_capture");
+    assert_string_equal(sym.function, "test_debug_stack_capture");
     assert_int_equal(capture_from_zero(m, frames, 3), 3);
     assert_true(zh__os_symbolize(frames[0], &sym));
     assert_string_equal(sym.function, "capture_from_zero");
@@ -1113,7 +1113,7 @@ static NOINLINE void check_method(zh__stack_method m) {
     assert_string_equal(sym.function, "check_method");
 }
 
-static void test_stack_capture(void **state) {
+static void test_debug_stack_capture(void **state) {
     (void)state;
     zh__os_stack_warm_up();
     check_method(ZH__STACK_DEFAULT);
@@ -1153,7 +1153,7 @@ static void allocating_sink(void *user, zh_debug_event event, const char *text, 
     r->calls++;
 }
 
-static void test_reentrant_sink(void **state) {
+static void test_debug_reentrant_sink(void **state) {
     (void)state;
     reenter r = {NULL, 0};
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
@@ -1187,7 +1187,7 @@ static void reenter_from_backing(void *arg) {
     (void)zh_alloc(zh_debug_allocator(d), 10); /* needs a bucket: the backing calls back */
 }
 
-static void test_reentrant_backing_aborts(void **state) {
+static void test_debug_reentrant_backing_aborts(void **state) {
     (void)state;
     zht_expect_abort(reenter_from_backing, NULL, "re-entered while holding its lock");
 }
@@ -1247,7 +1247,7 @@ static bool oom_scenario(zh_allocator backing, void *ctx) {
     return ok;
 }
 
-static void test_oom_sweep(void **state) {
+static void test_debug_oom_sweep(void **state) {
     (void)state;
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.stack_trace_frames = 4;
@@ -1263,47 +1263,47 @@ static void test_oom_sweep(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance_default),
-        cmocka_unit_test(test_conformance_variants),
-        cmocka_unit_test(test_zig_small_same_order),
-        cmocka_unit_test(test_zig_small_reverse_order),
-        cmocka_unit_test(test_zig_large_allocations),
-        cmocka_unit_test(test_zig_very_large_allocation),
-        cmocka_unit_test(test_zig_realloc),
-        cmocka_unit_test(test_zig_shrink),
-        cmocka_unit_test(test_zig_large_object_grow),
-        cmocka_unit_test(test_zig_realloc_small_to_large),
-        cmocka_unit_test(test_zig_shrink_large_to_large),
-        cmocka_unit_test(test_zig_large_to_larger_alignment),
-        cmocka_unit_test(test_zig_realloc_large_to_small),
-        cmocka_unit_test(test_zig_overridable_mutex),
-        cmocka_unit_test(test_zig_non_zeroing_backing),
-        cmocka_unit_test(test_zig_large_rejects_shrink_to_small),
-        cmocka_unit_test(test_zig_objects_1024_and_2048),
-        cmocka_unit_test(test_zig_memory_cap),
-        cmocka_unit_test(test_zig_large_counts_requested_size),
-        cmocka_unit_test(test_zig_retain_metadata_never_unmap),
-        cmocka_unit_test(test_limit_exact_after_backing_failure),
-        cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_leak_report),
-        cmocka_unit_test(test_double_free_small),
-        cmocka_unit_test(test_double_free_large_retained),
-        cmocka_unit_test(test_size_and_alignment_mismatch),
-        cmocka_unit_test(test_invalid_frees),
-        cmocka_unit_test(test_verbose_log),
-        cmocka_unit_test(test_resize_stack_traces),
-        cmocka_unit_test(test_overflow_small),
-        cmocka_unit_test(test_overflow_large),
-        cmocka_unit_test(test_write_after_free_small),
-        cmocka_unit_test(test_quarantine),
-        cmocka_unit_test(test_write_after_free_at_destroy),
-        cmocka_unit_test(test_use_after_moving_realloc),
-        cmocka_unit_test(test_invalid_config),
-        cmocka_unit_test(test_default_frames),
-        cmocka_unit_test(test_stack_capture),
-        cmocka_unit_test(test_reentrant_sink),
-        cmocka_unit_test(test_reentrant_backing_aborts),
-        cmocka_unit_test(test_oom_sweep),
+        cmocka_unit_test(test_debug_conformance_default),
+        cmocka_unit_test(test_debug_conformance_variants),
+        cmocka_unit_test(test_debug_zig_small_same_order),
+        cmocka_unit_test(test_debug_zig_small_reverse_order),
+        cmocka_unit_test(test_debug_zig_large_allocations),
+        cmocka_unit_test(test_debug_zig_very_large_allocation),
+        cmocka_unit_test(test_debug_zig_realloc),
+        cmocka_unit_test(test_debug_zig_shrink),
+        cmocka_unit_test(test_debug_zig_large_object_grow),
+        cmocka_unit_test(test_debug_zig_realloc_small_to_large),
+        cmocka_unit_test(test_debug_zig_shrink_large_to_large),
+        cmocka_unit_test(test_debug_zig_large_to_larger_alignment),
+        cmocka_unit_test(test_debug_zig_realloc_large_to_small),
+        cmocka_unit_test(test_debug_zig_overridable_mutex),
+        cmocka_unit_test(test_debug_zig_non_zeroing_backing),
+        cmocka_unit_test(test_debug_zig_large_rejects_shrink_to_small),
+        cmocka_unit_test(test_debug_zig_objects_1024_and_2048),
+        cmocka_unit_test(test_debug_zig_memory_cap),
+        cmocka_unit_test(test_debug_zig_large_counts_requested_size),
+        cmocka_unit_test(test_debug_zig_retain_metadata_never_unmap),
+        cmocka_unit_test(test_debug_limit_exact_after_backing_failure),
+        cmocka_unit_test(test_debug_stats),
+        cmocka_unit_test(test_debug_leak_report),
+        cmocka_unit_test(test_debug_double_free_small),
+        cmocka_unit_test(test_debug_double_free_large_retained),
+        cmocka_unit_test(test_debug_size_and_alignment_mismatch),
+        cmocka_unit_test(test_debug_invalid_frees),
+        cmocka_unit_test(test_debug_verbose_log),
+        cmocka_unit_test(test_debug_resize_stack_traces),
+        cmocka_unit_test(test_debug_overflow_small),
+        cmocka_unit_test(test_debug_overflow_large),
+        cmocka_unit_test(test_debug_write_after_free_small),
+        cmocka_unit_test(test_debug_quarantine),
+        cmocka_unit_test(test_debug_write_after_free_at_destroy),
+        cmocka_unit_test(test_debug_use_after_moving_realloc),
+        cmocka_unit_test(test_debug_invalid_config),
+        cmocka_unit_test(test_debug_default_frames),
+        cmocka_unit_test(test_debug_stack_capture),
+        cmocka_unit_test(test_debug_reentrant_sink),
+        cmocka_unit_test(test_debug_reentrant_backing_aborts),
+        cmocka_unit_test(test_debug_oom_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

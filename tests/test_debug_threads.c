@@ -104,26 +104,26 @@ static void run(zh_debug_unwinder unwinder, size_t frames) {
     free(s);
 }
 
-static void test_threads_default_unwinder(void **state) {
+static void test_debug_threads_default_unwinder(void **state) {
     (void)state;
     run(ZH_DEBUG_UNWIND_DEFAULT, 6);
 }
 
-static void test_threads_frame_pointer(void **state) {
+static void test_debug_threads_frame_pointer(void **state) {
     (void)state;
     run(ZH_DEBUG_UNWIND_FRAME_POINTER, 6);
 }
 
-static void test_threads_no_traces(void **state) {
+static void test_debug_threads_no_traces(void **state) {
     (void)state;
     run(ZH_DEBUG_UNWIND_DEFAULT, 0);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_threads_default_unwinder),
-        cmocka_unit_test(test_threads_frame_pointer),
-        cmocka_unit_test(test_threads_no_traces),
+        cmocka_unit_test(test_debug_threads_default_unwinder),
+        cmocka_unit_test(test_debug_threads_frame_pointer),
+        cmocka_unit_test(test_debug_threads_no_traces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

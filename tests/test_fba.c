@@ -16,14 +16,14 @@ static size_t used(const zh_fba *fba) { return zh_fba_end_index(fba); }
 
 /* ---- conformance ------------------------------------------------------------------------ */
 
-static void conformance_plain(void **state) {
+static void test_fba_conformance_plain(void **state) {
     (void)state;
     zh_fba fba;
     zh_fba_init(&fba, big, BIG_LEN);
     zht_assert_conformance(zh_fba_allocator(&fba));
 }
 
-static void conformance_thread_safe(void **state) {
+static void test_fba_conformance_thread_safe(void **state) {
     (void)state;
     zh_fba fba;
     zh_fba_init(&fba, big, BIG_LEN);
@@ -34,7 +34,7 @@ static void conformance_thread_safe(void **state) {
 
 /* ---- Zig's tests ---------------------------------------------------------------------------- */
 
-static void reset_reuses_memory(void **state) {
+static void test_fba_reset_reuses_memory(void **state) {
     (void)state;
     _Alignas(8) unsigned char buf[8];
     zh_fba fba;
@@ -52,7 +52,7 @@ static void reset_reuses_memory(void **state) {
     assert_true(*x == 0xffffffffffffffffu);
 }
 
-static void realloc_reuses_last_block(void **state) {
+static void test_fba_realloc_reuses_last_block(void **state) {
     (void)state;
     unsigned char buf[10];
     zh_fba fba;
@@ -67,7 +67,7 @@ static void realloc_reuses_last_block(void **state) {
     assert_int_equal(used(&fba), 10); /* failure changed nothing */
 }
 
-static void realloc_moves_non_last_block(void **state) {
+static void test_fba_realloc_moves_non_last_block(void **state) {
     (void)state;
     unsigned char buf[10];
     zh_fba fba;
@@ -88,7 +88,7 @@ static void realloc_moves_non_last_block(void **state) {
 
 /* ---- ownership and last-allocation queries --------------------------------------------------- */
 
-static void owns_ptr_and_slice(void **state) {
+static void test_fba_owns_ptr_and_slice(void **state) {
     (void)state;
     unsigned char buf[64];
     zh_fba fba;
@@ -107,7 +107,7 @@ static void owns_ptr_and_slice(void **state) {
     assert_false(zh_fba_owns_slice(&fba, other, sizeof other));
 }
 
-static void is_last_allocation(void **state) {
+static void test_fba_is_last_allocation(void **state) {
     (void)state;
     unsigned char buf[64];
     zh_fba fba;
@@ -125,7 +125,7 @@ static void is_last_allocation(void **state) {
 
 /* ---- resize, remap and free ------------------------------------------------------------------- */
 
-static void resize_last_grows_and_shrinks_in_place(void **state) {
+static void test_fba_resize_last_grows_and_shrinks_in_place(void **state) {
     (void)state;
     unsigned char buf[100];
     zh_fba fba;
@@ -149,7 +149,7 @@ static void resize_last_grows_and_shrinks_in_place(void **state) {
     assert_int_equal(used(&fba), 0);
 }
 
-static void resize_non_last_only_shrinks(void **state) {
+static void test_fba_resize_non_last_only_shrinks(void **state) {
     (void)state;
     unsigned char buf[100];
     zh_fba fba;
@@ -171,7 +171,7 @@ static void resize_non_last_only_shrinks(void **state) {
     assert_int_equal(used(&fba), 20);
 }
 
-static void exact_fit_and_exhaustion(void **state) {
+static void test_fba_exact_fit_and_exhaustion(void **state) {
     (void)state;
     _Alignas(16) unsigned char buf[48];
     zh_fba fba;
@@ -191,7 +191,7 @@ static void exact_fit_and_exhaustion(void **state) {
     assert_int_equal(used(&fba), 48);
 }
 
-static void alignment_padding(void **state) {
+static void test_fba_alignment_padding(void **state) {
     (void)state;
     _Alignas(64) unsigned char buf[256];
     zh_fba fba;
@@ -209,7 +209,7 @@ static void alignment_padding(void **state) {
     assert_int_equal(used(&fba), 72);
 }
 
-static void huge_alignment_fails_cleanly(void **state) {
+static void test_fba_huge_alignment_fails_cleanly(void **state) {
     (void)state;
     unsigned char buf[64];
     zh_fba fba;
@@ -221,19 +221,19 @@ static void huge_alignment_fails_cleanly(void **state) {
     else assert_int_equal(used(&fba), 0);
 }
 
-static void empty_buffer(void **state) {
+static void test_fba_empty_buffer(void **state) {
     (void)state;
     zh_fba fba;
     zh_fba_init(&fba, NULL, 0);
     assert_null(zh_alloc(zh_fba_allocator(&fba), 1));
     assert_null(zh_alloc(zh_fba_thread_safe_allocator(&fba), 1));
-    assert_null(zh_fba_alloc(&fba, 1, 1));
+    assert_null(zh_fba_alloc_inline(&fba, 1, 1));
     assert_non_null(zh_alloc(zh_fba_allocator(&fba), 0));
 }
 
 /* ---- the inline fast path ------------------------------------------------------------------- */
 
-static void fast_path_matches_vtable(void **state) {
+static void test_fba_fast_path_matches_vtable(void **state) {
     (void)state;
     static _Alignas(64) unsigned char b1[4096], b2[4096];
     zh_fba f1, f2;
@@ -243,34 +243,68 @@ static void fast_path_matches_vtable(void **state) {
     for (size_t i = 0; i < 1000; i++) {
         size_t len = 1 + (i * 37) % 200;
         size_t alignment = (size_t)1 << (i % 7);
-        unsigned char *p = zh_fba_alloc(&f1, len, alignment);
+        unsigned char *p = zh_fba_alloc_inline(&f1, len, alignment);
         unsigned char *q = zh_raw_alloc(a2, len, (zh_align)(i % 7), 0);
         assert_true((p == NULL) == (q == NULL));
         if (p == NULL) break;
         assert_int_equal(p - b1, q - b2);
-        assert_true(((uintptr_t)p & (alignment - 1)) == 0);
+        assert_true(zh__is_aligned(p, alignment));
         assert_true(zh_fba_owns_slice(&f1, p, len));
         assert_true(zh_fba_is_last_allocation(&f1, p, len));
     }
     assert_int_equal(used(&f1), used(&f2));
     /* A fast-path block is freed through the interface like any other. */
     zh_fba_reset(&f1);
-    unsigned char *p = zh_fba_alloc(&f1, 24, 8);
+    unsigned char *p = zh_fba_alloc_inline(&f1, 24, 8);
     assert_non_null(p);
     zh_free_aligned(zh_fba_allocator(&f1), p, 24, 8);
     assert_int_equal(used(&f1), 0);
 }
 
-static void fast_path_exhaustion(void **state) {
+/* The exported zh_fba_alloc hands out the same blocks as the inline path. */
+static void test_fba_exported_alloc_matches_inline(void **state) {
+    (void)state;
+    static _Alignas(64) unsigned char b1[4096], b2[4096];
+    zh_fba f1, f2;
+    zh_fba_init(&f1, b1, sizeof b1);
+    zh_fba_init(&f2, b2, sizeof b2);
+    for (size_t i = 0; i < 1000; i++) {
+        size_t len = 1 + (i * 37) % 200;
+        size_t alignment = (size_t)1 << (i % 7);
+        unsigned char *p = zh_fba_alloc_inline(&f1, len, alignment);
+        unsigned char *q = zh_fba_alloc(&f2, len, alignment);
+        assert_true((p == NULL) == (q == NULL));
+        if (p == NULL) break;
+        assert_int_equal(p - b1, q - b2);
+    }
+    assert_int_equal(used(&f1), used(&f2));
+}
+
+static void alloc_bad_alignment(void *arg) { (void)zh_fba_alloc_inline(arg, 16, 3); }
+static void exported_alloc_bad_alignment(void *arg) { (void)zh_fba_alloc(arg, 16, 24); }
+
+/* The inline-path policy (docs/guide.md): an inline fast path checks everything
+ * its exported function checks. The fba's one check (the alignment) is cheap, so
+ * both make it in every build. */
+static void test_fba_inline_bad_alignment_aborts(void **state) {
+    (void)state;
+    static unsigned char buf[256];
+    zh_fba fba;
+    zh_fba_init(&fba, buf, sizeof buf);
+    zht_expect_abort(alloc_bad_alignment, &fba, "zh_fba_alloc");
+    zht_expect_abort(exported_alloc_bad_alignment, &fba, "zh_fba_alloc");
+}
+
+static void test_fba_fast_path_exhaustion(void **state) {
     (void)state;
     _Alignas(16) unsigned char buf[32];
     zh_fba fba;
     zh_fba_init(&fba, buf, sizeof buf);
-    assert_ptr_equal(zh_fba_alloc(&fba, 3, 1), buf);
-    assert_ptr_equal(zh_fba_alloc(&fba, 16, 16), buf + 16);
-    assert_null(zh_fba_alloc(&fba, 1, 1));
-    assert_null(zh_fba_alloc(&fba, SIZE_MAX, 1));
-    assert_null(zh_fba_alloc(&fba, 1, (size_t)1 << 20));
+    assert_ptr_equal(zh_fba_alloc_inline(&fba, 3, 1), buf);
+    assert_ptr_equal(zh_fba_alloc_inline(&fba, 16, 16), buf + 16);
+    assert_null(zh_fba_alloc_inline(&fba, 1, 1));
+    assert_null(zh_fba_alloc_inline(&fba, SIZE_MAX, 1));
+    assert_null(zh_fba_alloc_inline(&fba, 1, (size_t)1 << 20));
     assert_int_equal(used(&fba), 32);
 }
 
@@ -278,47 +312,47 @@ static void fast_path_exhaustion(void **state) {
  * that must be a clean failure, never a "block" at a low address. The buffer is a
  * made-up address range that is never dereferenced: only zh_fba_alloc and
  * zh_raw_alloc are used (the zh_alloc helpers would fill a block in safe builds). */
-static void alignment_near_top_of_memory_fails_cleanly(void **state) {
+static void test_fba_alignment_near_top_of_memory_fails_cleanly(void **state) {
     (void)state;
     const size_t len = 256;
     const uintptr_t base = UINTPTR_MAX - 4095; /* 4 KiB aligned; ends well below the top */
     zh_fba fba;
     zh_fba_init(&fba, (void *)base, len);
-    assert_ptr_equal(zh_fba_alloc(&fba, 8, 8), (void *)base);
+    assert_ptr_equal(zh_fba_alloc_inline(&fba, 8, 8), (void *)base);
     /* cur + alignment - 1 overflows for every alignment above 4 KiB. */
     for (unsigned log2 = 13; log2 <= ZH_ALIGN_LOG2_MAX; log2++) {
-        assert_null(zh_fba_alloc(&fba, 1, (size_t)1 << log2));
-        assert_null(zh_fba_alloc(&fba, 0, (size_t)1 << log2));
+        assert_null(zh_fba_alloc_inline(&fba, 1, (size_t)1 << log2));
+        assert_null(zh_fba_alloc_inline(&fba, 0, (size_t)1 << log2));
         assert_null(zh_raw_alloc(zh_fba_allocator(&fba), 1, (zh_align)log2, 0));
         assert_null(zh_raw_alloc(zh_fba_thread_safe_allocator(&fba), 1, (zh_align)log2, 0));
         assert_int_equal(used(&fba), 8);
     }
     /* Alignments that do not wrap still work up to the last byte. */
-    assert_ptr_equal(zh_fba_alloc(&fba, 16, 64), (void *)(base + 64));
+    assert_ptr_equal(zh_fba_alloc_inline(&fba, 16, 64), (void *)(base + 64));
     assert_ptr_equal(zh_raw_alloc(zh_fba_thread_safe_allocator(&fba), 8, (zh_align)3, 0),
                      (void *)(base + 80));
-    assert_ptr_equal(zh_fba_alloc(&fba, len - 88, 1), (void *)(base + 88));
+    assert_ptr_equal(zh_fba_alloc_inline(&fba, len - 88, 1), (void *)(base + 88));
     assert_int_equal(used(&fba), len);
-    assert_null(zh_fba_alloc(&fba, 1, 1));
+    assert_null(zh_fba_alloc_inline(&fba, 1, 1));
     assert_null(zh_raw_alloc(zh_fba_thread_safe_allocator(&fba), 1, (zh_align)0, 0));
-    assert_null(zh_fba_alloc(&fba, SIZE_MAX, 1));
-    assert_ptr_equal(zh_fba_alloc(&fba, 0, 1), (void *)(base + len));
+    assert_null(zh_fba_alloc_inline(&fba, SIZE_MAX, 1));
+    assert_ptr_equal(zh_fba_alloc_inline(&fba, 0, 1), (void *)(base + len));
     assert_int_equal(used(&fba), len);
 }
 
-static void end_index_tracks_use(void **state) {
+static void test_fba_end_index_tracks_use(void **state) {
     (void)state;
     _Alignas(16) unsigned char buf[64];
     zh_fba fba;
     zh_fba_init(&fba, buf, sizeof buf);
     assert_int_equal(used(&fba), 0);
-    assert_non_null(zh_fba_alloc(&fba, 3, 1));
+    assert_non_null(zh_fba_alloc_inline(&fba, 3, 1));
     assert_int_equal(used(&fba), 3);
-    assert_non_null(zh_fba_alloc(&fba, 4, 8)); /* 5 bytes of padding count too */
+    assert_non_null(zh_fba_alloc_inline(&fba, 4, 8)); /* 5 bytes of padding count too */
     assert_int_equal(used(&fba), 12);
     zh_fba_reset(&fba);
     assert_int_equal(used(&fba), 0);
-    assert_ptr_equal(zh_fba_alloc(&fba, 64, 16), buf);
+    assert_ptr_equal(zh_fba_alloc_inline(&fba, 64, 16), buf);
     assert_int_equal(used(&fba), 64);
     zh_fba empty;
     zh_fba_init(&empty, NULL, 0);
@@ -365,7 +399,7 @@ static bool grow_a_list(zh_allocator a, void *ctx) {
     return true;
 }
 
-static void oom_sweep_over_fba(void **state) {
+static void test_fba_oom_sweep_over_fba(void **state) {
     (void)state;
     static _Alignas(64) unsigned char buf[8192];
     zh_fba fba;
@@ -385,7 +419,7 @@ static void free_foreign_block(void *arg) {
     zh_free_aligned(zh_fba_allocator(&fba), other, sizeof other, 1);
 }
 
-static void foreign_block_aborts(void **state) {
+static void test_fba_foreign_block_aborts(void **state) {
     (void)state;
     if (!zh_safety_enabled()) skip();
     zht_expect_abort(free_foreign_block, NULL, "zh_fba_allocator free");
@@ -427,7 +461,7 @@ static int compare_blocks(const void *x, const void *y) {
     return a->p < b->p ? -1 : a->p > b->p;
 }
 
-static void threads_allocate_disjoint_blocks(void **state) {
+static void test_fba_threads_allocate_disjoint_blocks(void **state) {
     (void)state;
     unsigned char *buf = malloc(SHARED_LEN);
     threads_ctx *t = calloc(1, sizeof *t);
@@ -464,7 +498,7 @@ static void threads_allocate_disjoint_blocks(void **state) {
     free(buf);
 }
 
-static void thread_safe_resize_and_free_do_nothing(void **state) {
+static void test_fba_thread_safe_resize_and_free_do_nothing(void **state) {
     (void)state;
     unsigned char buf[64];
     zh_fba fba;
@@ -482,7 +516,7 @@ static void thread_safe_resize_and_free_do_nothing(void **state) {
 /* One cursor behind both interfaces: after the threads are joined, the plain
  * allocator and the inline fast path continue exactly where the lock-free
  * allocations stopped, and a reset rewinds both. */
-static void interfaces_share_one_cursor(void **state) {
+static void test_fba_interfaces_share_one_cursor(void **state) {
     (void)state;
     _Alignas(16) unsigned char buf[256];
     zh_fba fba;
@@ -491,7 +525,7 @@ static void interfaces_share_one_cursor(void **state) {
     zh_allocator plain = zh_fba_allocator(&fba);
     unsigned char *a = zh_raw_alloc(shared, 24, 3, 0);
     assert_ptr_equal(a, buf);
-    unsigned char *b = zh_fba_alloc(&fba, 8, 16);
+    unsigned char *b = zh_fba_alloc_inline(&fba, 8, 16);
     assert_ptr_equal(b, buf + 32);
     unsigned char *c = zh_raw_alloc(shared, 8, 0, 0);
     assert_ptr_equal(c, buf + 40);
@@ -502,7 +536,7 @@ static void interfaces_share_one_cursor(void **state) {
     assert_int_equal(used(&fba), 48);
     zh_fba_reset(&fba);
     assert_ptr_equal(zh_raw_alloc(shared, 1, 0, 0), buf);
-    assert_ptr_equal(zh_fba_alloc(&fba, 1, 1), buf + 1);
+    assert_ptr_equal(zh_fba_alloc_inline(&fba, 1, 1), buf + 1);
 }
 
 /* zh_fba_end_index may be read while lock-free allocations run (an atomic read of
@@ -531,7 +565,7 @@ static void allocate_or_watch(void *arg, size_t index) {
     w->observations = 20000;
 }
 
-static void end_index_while_threads_allocate(void **state) {
+static void test_fba_end_index_while_threads_allocate(void **state) {
     (void)state;
     unsigned char *buf = malloc(SHARED_LEN);
     assert_non_null(buf);
@@ -548,29 +582,31 @@ static void end_index_while_threads_allocate(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(conformance_plain),
-        cmocka_unit_test(conformance_thread_safe),
-        cmocka_unit_test(reset_reuses_memory),
-        cmocka_unit_test(realloc_reuses_last_block),
-        cmocka_unit_test(realloc_moves_non_last_block),
-        cmocka_unit_test(owns_ptr_and_slice),
-        cmocka_unit_test(is_last_allocation),
-        cmocka_unit_test(resize_last_grows_and_shrinks_in_place),
-        cmocka_unit_test(resize_non_last_only_shrinks),
-        cmocka_unit_test(exact_fit_and_exhaustion),
-        cmocka_unit_test(alignment_padding),
-        cmocka_unit_test(huge_alignment_fails_cleanly),
-        cmocka_unit_test(empty_buffer),
-        cmocka_unit_test(fast_path_matches_vtable),
-        cmocka_unit_test(fast_path_exhaustion),
-        cmocka_unit_test(alignment_near_top_of_memory_fails_cleanly),
-        cmocka_unit_test(end_index_tracks_use),
-        cmocka_unit_test(oom_sweep_over_fba),
-        cmocka_unit_test(foreign_block_aborts),
-        cmocka_unit_test(threads_allocate_disjoint_blocks),
-        cmocka_unit_test(thread_safe_resize_and_free_do_nothing),
-        cmocka_unit_test(interfaces_share_one_cursor),
-        cmocka_unit_test(end_index_while_threads_allocate),
+        cmocka_unit_test(test_fba_conformance_plain),
+        cmocka_unit_test(test_fba_conformance_thread_safe),
+        cmocka_unit_test(test_fba_reset_reuses_memory),
+        cmocka_unit_test(test_fba_realloc_reuses_last_block),
+        cmocka_unit_test(test_fba_realloc_moves_non_last_block),
+        cmocka_unit_test(test_fba_owns_ptr_and_slice),
+        cmocka_unit_test(test_fba_is_last_allocation),
+        cmocka_unit_test(test_fba_resize_last_grows_and_shrinks_in_place),
+        cmocka_unit_test(test_fba_resize_non_last_only_shrinks),
+        cmocka_unit_test(test_fba_exact_fit_and_exhaustion),
+        cmocka_unit_test(test_fba_alignment_padding),
+        cmocka_unit_test(test_fba_huge_alignment_fails_cleanly),
+        cmocka_unit_test(test_fba_empty_buffer),
+        cmocka_unit_test(test_fba_fast_path_matches_vtable),
+        cmocka_unit_test(test_fba_exported_alloc_matches_inline),
+        cmocka_unit_test(test_fba_inline_bad_alignment_aborts),
+        cmocka_unit_test(test_fba_fast_path_exhaustion),
+        cmocka_unit_test(test_fba_alignment_near_top_of_memory_fails_cleanly),
+        cmocka_unit_test(test_fba_end_index_tracks_use),
+        cmocka_unit_test(test_fba_oom_sweep_over_fba),
+        cmocka_unit_test(test_fba_foreign_block_aborts),
+        cmocka_unit_test(test_fba_threads_allocate_disjoint_blocks),
+        cmocka_unit_test(test_fba_thread_safe_resize_and_free_do_nothing),
+        cmocka_unit_test(test_fba_interfaces_share_one_cursor),
+        cmocka_unit_test(test_fba_end_index_while_threads_allocate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,16 +12,7 @@
 static const zh_allocator *pa(void) { return &zh_page_allocator; }
 static bool has(unsigned cap) { return (zh__os_info_get()->caps & cap) != 0; }
 
-static void fill_pattern(unsigned char *p, size_t len, unsigned seed) {
-    for (size_t i = 0; i < len; i++) p[i] = (unsigned char)(i * 31u + seed);
-}
-static bool has_pattern(const unsigned char *p, size_t len, unsigned seed) {
-    for (size_t i = 0; i < len; i++)
-        if (p[i] != (unsigned char)(i * 31u + seed)) return false;
-    return true;
-}
-
-static void test_conformance(void **state) {
+static void test_page_conformance(void **state) {
     (void)state;
     zht_assert_conformance(zh_page_allocator);
 }
@@ -30,29 +21,29 @@ static void test_page_size(void **state) {
     (void)state;
     size_t page = zh_page_size();
     assert_in_range(page, ZH_PAGE_SIZE_MIN, ZH_PAGE_SIZE_MAX);
-    assert_true((page & (page - 1)) == 0);
+    assert_true(zh__is_pow2(page));
     assert_int_equal(page, zh_page_size());
 }
 
 /* Blocks are whole pages straight from the OS: page-aligned and zero-filled (the
  * raw vtable call skips the 0xaa fill of the helpers). */
-static void test_alloc_is_pages(void **state) {
+static void test_page_alloc_is_pages(void **state) {
     (void)state;
     size_t page = zh_page_size();
     size_t lens[] = {1, page - 1, page, page + 1, 5 * page + 3};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         unsigned char *p = zh_raw_alloc(*pa(), lens[i], 0, 0);
         assert_non_null(p);
-        assert_true(((uintptr_t)p % page) == 0);
+        assert_true(zh__is_aligned(p, page));
         /* the rounded-up remainder of the last page belongs to the block too */
-        size_t rounded = (lens[i] + page - 1) / page * page;
+        size_t rounded = zh__align_forward(lens[i], page);
         assert_true(zht_all_bytes(p, rounded, 0));
         memset(p, 0xee, rounded);
         zh_raw_free(*pa(), p, lens[i], 0, 0);
     }
 }
 
-static void test_large_alignment(void **state) {
+static void test_page_large_alignment(void **state) {
     (void)state;
     size_t alignments[] = {(size_t)64 << 10, (size_t)1 << 20, (size_t)2 << 20, (size_t)8 << 20};
     size_t lens[] = {1, 100, zh_page_size() * 3 + 5, ((size_t)2 << 20) + 1};
@@ -62,55 +53,55 @@ static void test_large_alignment(void **state) {
         for (size_t l = 0; l < 4; l++) {
             unsigned char *p = zh_alloc_aligned(*pa(), lens[l], alignments[a]);
             assert_non_null(p);
-            assert_true(((uintptr_t)p % alignments[a]) == 0);
-            fill_pattern(p, lens[l], (unsigned)(a * 4 + l));
+            assert_true(zh__is_aligned(p, alignments[a]));
+            zht_fill_pattern(p, lens[l], (unsigned)(a * 4 + l));
             blocks[a][l] = p;
         }
     }
     for (size_t a = 0; a < 4; a++) {
         for (size_t l = 0; l < 4; l++) {
-            assert_true(has_pattern(blocks[a][l], lens[l], (unsigned)(a * 4 + l)));
+            assert_true(zht_has_pattern(blocks[a][l], lens[l], (unsigned)(a * 4 + l)));
             zh_free_aligned(*pa(), blocks[a][l], lens[l], alignments[a]);
         }
     }
 }
 
-static void test_resize_same_pages(void **state) {
+static void test_page_resize_same_pages(void **state) {
     (void)state;
     size_t page = zh_page_size();
     unsigned char *p = zh_alloc(*pa(), 2 * page - 100);
     assert_non_null(p);
-    fill_pattern(p, 2 * page - 100, 1);
+    zht_fill_pattern(p, 2 * page - 100, 1);
     assert_true(zh_resize(*pa(), p, 2 * page - 100, 2 * page));
     assert_true(zh_resize(*pa(), p, 2 * page, page + 1));
-    assert_true(has_pattern(p, page + 1, 1));
+    assert_true(zht_has_pattern(p, page + 1, 1));
     assert_ptr_equal(zh_remap(*pa(), p, page + 1, 2 * page), p);
     zh_free(*pa(), p, 2 * page);
 }
 
-static void test_resize_shrink_then_grow(void **state) {
+static void test_page_resize_shrink_then_grow(void **state) {
     (void)state;
     size_t page = zh_page_size();
     unsigned char *p = zh_alloc(*pa(), 8 * page);
     assert_non_null(p);
-    fill_pattern(p, 8 * page, 2);
+    zht_fill_pattern(p, 8 * page, 2);
     bool shrunk = zh_resize(*pa(), p, 8 * page, 2 * page + 10);
     assert_int_equal(shrunk, has(ZH__OS_CAN_SHRINK));
     size_t len = shrunk ? 2 * page + 10 : 8 * page;
-    assert_true(has_pattern(p, len, 2));
+    assert_true(zht_has_pattern(p, len, 2));
     /* The tail was just given back and nothing has been mapped since. */
     bool grown = zh_resize(*pa(), p, len, 6 * page);
     if (shrunk) assert_int_equal(grown, has(ZH__OS_CAN_GROW));
     if (grown) {
         len = 6 * page;
-        assert_true(has_pattern(p, 2 * page + 10, 2));
+        assert_true(zht_has_pattern(p, 2 * page + 10, 2));
         memset(p, 0x3c, len);
     }
     zh_free(*pa(), p, len);
 }
 
 /* A block whose following pages are taken cannot grow in place; remap may move it. */
-static void test_remap_growth_preserves_contents(void **state) {
+static void test_page_remap_growth_preserves_contents(void **state) {
     (void)state;
     size_t page = zh_page_size();
     size_t len = 3 * page + 7;
@@ -118,7 +109,7 @@ static void test_remap_growth_preserves_contents(void **state) {
     assert_non_null(p);
     unsigned char *neighbour = zh_alloc(*pa(), page); /* likely right after p */
     assert_non_null(neighbour);
-    fill_pattern(p, len, 3);
+    zht_fill_pattern(p, len, 3);
     size_t new_len = 512 * page;
     unsigned char *q = zh_remap(*pa(), p, len, new_len);
     if (has(ZH__OS_CAN_REMAP)) assert_non_null(q);
@@ -126,46 +117,46 @@ static void test_remap_growth_preserves_contents(void **state) {
         q = zh_realloc(*pa(), p, len, new_len);
         assert_non_null(q);
     }
-    assert_true(((uintptr_t)q % page) == 0);
-    assert_true(has_pattern(q, len, 3));
+    assert_true(zh__is_aligned(q, page));
+    assert_true(zht_has_pattern(q, len, 3));
     memset(q + len, 0x5a, new_len - len);
     /* shrink by remap: in place */
     unsigned char *r = zh_remap(*pa(), q, new_len, page);
     assert_non_null(r);
-    assert_true(has_pattern(r, page, 3));
+    assert_true(zht_has_pattern(r, page, 3));
     zh_free(*pa(), r, page);
     zh_free(*pa(), neighbour, page);
 }
 
 /* A block aligned above the page size keeps its alignment through remap. */
-static void test_remap_keeps_large_alignment(void **state) {
+static void test_page_remap_keeps_large_alignment(void **state) {
     (void)state;
     size_t page = zh_page_size();
     size_t alignment = (size_t)1 << 20;
     unsigned char *p = zh_alloc_aligned(*pa(), page, alignment);
     assert_non_null(p);
-    fill_pattern(p, page, 4);
+    zht_fill_pattern(p, page, 4);
     unsigned char *blocker = zh_alloc(*pa(), page);
     assert_non_null(blocker);
     unsigned char *q = zh_remap_aligned(*pa(), p, page, 300 * page, alignment);
     size_t len = page;
     if (q != NULL) {
-        assert_true(((uintptr_t)q % alignment) == 0);
+        assert_true(zh__is_aligned(q, alignment));
         len = 300 * page;
         p = q;
     }
-    assert_true(has_pattern(p, page, 4));
+    assert_true(zht_has_pattern(p, page, 4));
     q = zh_realloc_aligned(*pa(), p, len, 600 * page, alignment);
     assert_non_null(q);
-    assert_true(((uintptr_t)q % alignment) == 0);
-    assert_true(has_pattern(q, page, 4));
+    assert_true(zh__is_aligned(q, alignment));
+    assert_true(zht_has_pattern(q, page, 4));
     zh_free_aligned(*pa(), q, 600 * page, alignment);
     zh_free(*pa(), blocker, page);
 }
 
 /* The hint steers mappings and moves past each one, so a freed address is not
  * handed out again by the next allocation. */
-static void test_addr_hint(void **state) {
+static void test_page_addr_hint(void **state) {
     (void)state;
     if (!has(ZH__OS_HAS_ADDR_HINT)) skip();
     size_t page = zh_page_size();
@@ -192,7 +183,7 @@ static void test_addr_hint(void **state) {
 /* A hint off a page boundary is rounded up to the next page: passed as is, some
  * mmaps reject it (valgrind's: then every allocation failed) and others round it
  * down (x86-64 Linux), which would land below the address asked for. */
-static void test_addr_hint_rounded_to_page(void **state) {
+static void test_page_addr_hint_rounded_to_page(void **state) {
     (void)state;
     if (!has(ZH__OS_HAS_ADDR_HINT)) skip();
     size_t page = zh_page_size();
@@ -217,7 +208,7 @@ static void test_addr_hint_rounded_to_page(void **state) {
     zh_set_mmap_addr_hint(NULL);
 }
 
-static void test_huge_request_fails(void **state) {
+static void test_page_huge_request_fails(void **state) {
     (void)state;
     assert_null(zh_alloc(*pa(), SIZE_MAX / 2));
     assert_null(zh_alloc(*pa(), SIZE_MAX - 3)); /* cannot even round up to pages */
@@ -225,11 +216,11 @@ static void test_huge_request_fails(void **state) {
     /* a live block refuses impossible growth and stays usable */
     unsigned char *p = zh_alloc(*pa(), 100);
     assert_non_null(p);
-    fill_pattern(p, 100, 5);
+    zht_fill_pattern(p, 100, 5);
     assert_false(zh_resize(*pa(), p, 100, SIZE_MAX - 3));
     assert_null(zh_remap(*pa(), p, 100, SIZE_MAX / 2));
     assert_null(zh_realloc(*pa(), p, 100, SIZE_MAX / 2));
-    assert_true(has_pattern(p, 100, 5));
+    assert_true(zht_has_pattern(p, 100, 5));
     zh_free(*pa(), p, 100);
 }
 
@@ -240,7 +231,7 @@ static bool oom_scenario(zh_allocator a, void *ctx) {
     size_t page = zh_page_size();
     unsigned char *x = zh_alloc(a, 100);
     if (x == NULL) return false;
-    fill_pattern(x, 100, 6);
+    zht_fill_pattern(x, 100, 6);
     unsigned char *y = zh_alloc_aligned(a, 3 * page, (size_t)64 << 10);
     if (y == NULL) {
         zh_free(a, x, 100);
@@ -250,7 +241,7 @@ static bool oom_scenario(zh_allocator a, void *ctx) {
     bool ok = x2 != NULL;
     if (ok) {
         x = x2;
-        ok = has_pattern(x, 100, 6);
+        ok = zht_has_pattern(x, 100, 6);
     }
     size_t x_len = x2 != NULL ? 64 * page : 100;
     unsigned char *z = ok ? zh_alloc(a, page) : NULL;
@@ -261,7 +252,7 @@ static bool oom_scenario(zh_allocator a, void *ctx) {
     return ok;
 }
 
-static void test_oom_sweep(void **state) {
+static void test_page_oom_sweep(void **state) {
     (void)state;
     size_t points = zht_oom_sweep(zh_page_allocator, oom_scenario, NULL);
     assert_true(points >= 3);
@@ -285,8 +276,8 @@ static void worker(void *arg, size_t index) {
         unsigned char *p = zh_alloc_aligned(zh_page_allocator, len, alignment);
         expect(p != NULL);
         if (p == NULL) return;
-        expect(((uintptr_t)p % alignment) == 0);
-        fill_pattern(p, len, seed + i);
+        expect(zh__is_aligned(p, alignment));
+        zht_fill_pattern(p, len, seed + i);
         size_t new_len = len * 2 + page;
         unsigned char *q = zh_realloc_aligned(zh_page_allocator, p, len, new_len, alignment);
         expect(q != NULL);
@@ -294,14 +285,14 @@ static void worker(void *arg, size_t index) {
             zh_free_aligned(zh_page_allocator, p, len, alignment);
             return;
         }
-        expect(has_pattern(q, len, seed + i));
-        fill_pattern(q, new_len, seed + i + 1);
-        expect(has_pattern(q, new_len, seed + i + 1));
+        expect(zht_has_pattern(q, len, seed + i));
+        zht_fill_pattern(q, new_len, seed + i + 1);
+        expect(zht_has_pattern(q, new_len, seed + i + 1));
         zh_free_aligned(zh_page_allocator, q, new_len, alignment);
     }
 }
 
-static void test_threads(void **state) {
+static void test_page_threads(void **state) {
     (void)state;
     atomic_store(&thread_failures, 0);
     zht_run_threads(8, worker, NULL);
@@ -317,7 +308,7 @@ static void free_misaligned(void *arg) {
     zh_free(zh_page_allocator, p + 16, 16);
 }
 
-static void test_free_misaligned_aborts(void **state) {
+static void test_page_free_misaligned_aborts(void **state) {
     (void)state;
     if (!zh_safety_enabled()) skip();
     zht_expect_abort(free_misaligned, NULL, "zh_page_allocator");
@@ -325,20 +316,20 @@ static void test_free_misaligned_aborts(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance),
+        cmocka_unit_test(test_page_conformance),
         cmocka_unit_test(test_page_size),
-        cmocka_unit_test(test_alloc_is_pages),
-        cmocka_unit_test(test_large_alignment),
-        cmocka_unit_test(test_resize_same_pages),
-        cmocka_unit_test(test_resize_shrink_then_grow),
-        cmocka_unit_test(test_remap_growth_preserves_contents),
-        cmocka_unit_test(test_remap_keeps_large_alignment),
-        cmocka_unit_test(test_addr_hint),
-        cmocka_unit_test(test_addr_hint_rounded_to_page),
-        cmocka_unit_test(test_huge_request_fails),
-        cmocka_unit_test(test_oom_sweep),
-        cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_free_misaligned_aborts),
+        cmocka_unit_test(test_page_alloc_is_pages),
+        cmocka_unit_test(test_page_large_alignment),
+        cmocka_unit_test(test_page_resize_same_pages),
+        cmocka_unit_test(test_page_resize_shrink_then_grow),
+        cmocka_unit_test(test_page_remap_growth_preserves_contents),
+        cmocka_unit_test(test_page_remap_keeps_large_alignment),
+        cmocka_unit_test(test_page_addr_hint),
+        cmocka_unit_test(test_page_addr_hint_rounded_to_page),
+        cmocka_unit_test(test_page_huge_request_fails),
+        cmocka_unit_test(test_page_oom_sweep),
+        cmocka_unit_test(test_page_threads),
+        cmocka_unit_test(test_page_free_misaligned_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,18 +13,14 @@
 static size_t page(void) { return zh__os_info_get()->page_size; }
 static bool has(unsigned cap) { return (zh__os_info_get()->caps & cap) != 0; }
 
-static bool is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
-
-static void fill(void *p, size_t len, unsigned char byte) { memset(p, byte, len); }
-
-static void test_info(void **state) {
+static void test_platform_info(void **state) {
     (void)state;
     const zh__os_info *info = zh__os_info_get();
     assert_non_null(info);
     assert_ptr_equal(info, zh__os_info_get());
-    assert_true(is_pow2(info->page_size));
+    assert_true(zh__is_pow2(info->page_size));
     assert_in_range(info->page_size, ZH_PAGE_SIZE_MIN, ZH_PAGE_SIZE_MAX);
-    assert_true(is_pow2(info->granularity));
+    assert_true(zh__is_pow2(info->granularity));
     assert_true(info->granularity >= info->page_size);
     assert_non_null(info->name);
     assert_string_equal(info->name, ZH_PLATFORM_NAME);
@@ -42,37 +38,37 @@ static void info_thread(void *arg, size_t index) {
     if (info->page_size == page() && info->name != NULL) atomic_fetch_add(&seen_page_sizes, 1);
 }
 
-static void test_info_threads(void **state) {
+static void test_platform_info_threads(void **state) {
     (void)state;
     atomic_store(&seen_page_sizes, 0);
     zht_run_threads(8, info_thread, NULL);
     assert_int_equal(atomic_load(&seen_page_sizes), 8);
 }
 
-static void test_map_alignments(void **state) {
+static void test_platform_map_alignments(void **state) {
     (void)state;
     size_t lens[] = {page(), 3 * page(), 17 * page()};
     for (size_t alignment = 1; alignment <= ((size_t)4 << 20); alignment <<= 1) {
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
             unsigned char *p = zh__os_map(lens[i], alignment, NULL);
             assert_non_null(p);
-            assert_true(((uintptr_t)p % alignment) == 0);
-            assert_true(((uintptr_t)p % zh__os_info_get()->granularity) == 0);
+            assert_true(zh__is_aligned(p, alignment));
+            assert_true(zh__is_aligned(p, zh__os_info_get()->granularity));
             assert_true(zht_all_bytes(p, lens[i], 0));
-            fill(p, lens[i], 0x5c);
+            memset(p, 0x5c, lens[i]);
             assert_true(zht_all_bytes(p, lens[i], 0x5c));
             zh__os_unmap(p, lens[i]);
         }
     }
 }
 
-static void test_map_refuses_huge(void **state) {
+static void test_platform_map_refuses_huge(void **state) {
     (void)state;
-    size_t huge = (SIZE_MAX / 2) & ~(page() - 1);
+    size_t huge = zh__align_backward(SIZE_MAX / 2, page());
     assert_null(zh__os_map(huge, 1, NULL));
     assert_null(zh__os_map(huge, (size_t)1 << 30, NULL));
     /* len + alignment overflows the address space. */
-    assert_null(zh__os_map(SIZE_MAX & ~(page() - 1), (size_t)1 << 20, NULL));
+    assert_null(zh__os_map(zh__align_backward(SIZE_MAX, page()), (size_t)1 << 20, NULL));
 }
 
 /* Maps `pages` pages and gives back all but the first `keep`: afterwards the pages
@@ -89,13 +85,13 @@ static unsigned char *map_with_free_tail(size_t keep, size_t pages) {
     return p;
 }
 
-static void test_unmap_partial(void **state) {
+static void test_platform_unmap_partial(void **state) {
     (void)state;
     if (!has(ZH__OS_CAN_UNMAP_PARTIAL)) skip();
     size_t pg = page();
     unsigned char *p = zh__os_map(4 * pg, 1, NULL);
     assert_non_null(p);
-    fill(p, 4 * pg, 0x11);
+    memset(p, 0x11, 4 * pg);
     zh__os_unmap(p + 2 * pg, 2 * pg); /* tail */
     zh__os_unmap(p, pg);              /* head */
     assert_true(zht_all_bytes(p + pg, pg, 0x11));
@@ -104,14 +100,14 @@ static void test_unmap_partial(void **state) {
         assert_true(zh__os_grow(p + pg, pg, 3 * pg));
         assert_true(zht_all_bytes(p + pg, pg, 0x11));
         if (has(ZH__OS_CAN_RETURN_MEMORY)) assert_true(zht_all_bytes(p + 2 * pg, 2 * pg, 0));
-        fill(p + pg, 3 * pg, 0x22);
+        memset(p + pg, 0x22, 3 * pg);
         zh__os_unmap(p + pg, 3 * pg);
     } else {
         zh__os_unmap(p + pg, pg);
     }
 }
 
-static void test_shrink(void **state) {
+static void test_platform_shrink(void **state) {
     (void)state;
     if (!has(ZH__OS_CAN_SHRINK)) {
         unsigned char *p = zh__os_map(4 * page(), 1, NULL);
@@ -123,7 +119,7 @@ static void test_shrink(void **state) {
     size_t pg = page();
     unsigned char *p = zh__os_map(8 * pg, 1, NULL);
     assert_non_null(p);
-    fill(p, 8 * pg, 0x33);
+    memset(p, 0x33, 8 * pg);
     assert_true(zh__os_shrink(p, 8 * pg, 3 * pg));
     assert_true(zht_all_bytes(p, 3 * pg, 0x33));
     if (has(ZH__OS_CAN_GROW)) {
@@ -137,13 +133,13 @@ static void test_shrink(void **state) {
     }
 }
 
-static void test_grow_in_place(void **state) {
+static void test_platform_grow_in_place(void **state) {
     (void)state;
     size_t pg = page();
     if (!has(ZH__OS_CAN_GROW)) {
         unsigned char *p = zh__os_map(2 * pg, 1, NULL);
         assert_non_null(p);
-        fill(p, 2 * pg, 0x44);
+        memset(p, 0x44, 2 * pg);
         assert_false(zh__os_grow(p, 2 * pg, 16 * pg));
         assert_true(zht_all_bytes(p, 2 * pg, 0x44));
         zh__os_unmap(p, 2 * pg);
@@ -151,15 +147,15 @@ static void test_grow_in_place(void **state) {
     }
     unsigned char *p = map_with_free_tail(2, 16);
     if (p == NULL) skip();
-    fill(p, 2 * pg, 0x44);
+    memset(p, 0x44, 2 * pg);
     assert_true(zh__os_grow(p, 2 * pg, 16 * pg));
     assert_true(zht_all_bytes(p, 2 * pg, 0x44));
-    fill(p, 16 * pg, 0x45);
+    memset(p, 0x45, 16 * pg);
     zh__os_unmap(p, 16 * pg);
 }
 
 /* A mapping placed right after `p` makes in-place growth impossible. */
-static void test_grow_blocked(void **state) {
+static void test_platform_grow_blocked(void **state) {
     (void)state;
     if (!has(ZH__OS_CAN_GROW) || !has(ZH__OS_HAS_ADDR_HINT)) skip();
     size_t pg = page();
@@ -172,8 +168,8 @@ static void test_grow_blocked(void **state) {
         zh__os_unmap(p, 2 * pg);
         skip(); /* the OS may ignore a free hint */
     }
-    fill(p, 2 * pg, 0x55);
-    fill(blocker, 2 * pg, 0x66);
+    memset(p, 0x55, 2 * pg);
+    memset(blocker, 0x66, 2 * pg);
     assert_false(zh__os_grow(p, 2 * pg, 4 * pg));
     assert_true(zht_all_bytes(p, 2 * pg, 0x55));
     assert_true(zht_all_bytes(blocker, 2 * pg, 0x66));
@@ -193,7 +189,7 @@ static void test_grow_blocked(void **state) {
     zh__os_unmap(blocker, 2 * pg);
 }
 
-static void test_remap(void **state) {
+static void test_platform_remap(void **state) {
     (void)state;
     size_t pg = page();
     unsigned char *p = zh__os_map(3 * pg, 1, NULL);
@@ -206,9 +202,9 @@ static void test_remap(void **state) {
         return;
     }
     assert_non_null(q);
-    assert_true(((uintptr_t)q % pg) == 0);
+    assert_true(zh__is_aligned(q, pg));
     for (size_t i = 0; i < 3 * pg; i++) assert_int_equal(q[i], (unsigned char)(i * 7));
-    fill(q, 300 * pg, 0x77);
+    memset(q, 0x77, 300 * pg);
     /* and back down */
     unsigned char *r = zh__os_remap(q, 300 * pg, pg);
     assert_non_null(r);
@@ -216,7 +212,7 @@ static void test_remap(void **state) {
     zh__os_unmap(r, pg);
 }
 
-static void test_addr_hint(void **state) {
+static void test_platform_addr_hint(void **state) {
     (void)state;
     if (!has(ZH__OS_HAS_ADDR_HINT)) skip();
     size_t pg = page();
@@ -255,7 +251,7 @@ static void count_thread(void *arg, size_t index) {
     }
 }
 
-static void test_mutex(void **state) {
+static void test_platform_mutex(void **state) {
     (void)state;
     struct counter c = {.value = 0};
     zh__mutex_init(&c.lock);
@@ -269,7 +265,7 @@ static void test_mutex(void **state) {
 
 /* ---- C library facts ----------------------------------------------------------------- */
 
-static void test_malloc_usable_size(void **state) {
+static void test_platform_malloc_usable_size(void **state) {
     (void)state;
     for (size_t len = 1; len < 5000; len = len * 3 + 1) {
         unsigned char *p = malloc(len);
@@ -281,7 +277,7 @@ static void test_malloc_usable_size(void **state) {
     }
 }
 
-static void test_sbrk(void **state) {
+static void test_platform_sbrk(void **state) {
     (void)state;
     void *brk = zh__os_sbrk(0);
     assert_ptr_not_equal(brk, (void *)-1);
@@ -290,7 +286,7 @@ static void test_sbrk(void **state) {
 
 /* The test-only fault switch: the n-th armed call and every later one fail, nothing
  * else does, and disarming restores normal service. */
-static void test_fault_injection(void **state) {
+static void test_platform_fault_injection(void **state) {
     (void)state;
     size_t pg = page();
     zh__os_test_fail_after(ZH__OS_FAULT_MAP, 2);
@@ -318,20 +314,20 @@ static void test_fault_injection(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_info_threads), /* first: races the one-time query */
-        cmocka_unit_test(test_info),
-        cmocka_unit_test(test_map_alignments),
-        cmocka_unit_test(test_map_refuses_huge),
-        cmocka_unit_test(test_unmap_partial),
-        cmocka_unit_test(test_shrink),
-        cmocka_unit_test(test_grow_in_place),
-        cmocka_unit_test(test_grow_blocked),
-        cmocka_unit_test(test_remap),
-        cmocka_unit_test(test_addr_hint),
-        cmocka_unit_test(test_mutex),
-        cmocka_unit_test(test_malloc_usable_size),
-        cmocka_unit_test(test_sbrk),
-        cmocka_unit_test(test_fault_injection),
+        cmocka_unit_test(test_platform_info_threads), /* first: races the one-time query */
+        cmocka_unit_test(test_platform_info),
+        cmocka_unit_test(test_platform_map_alignments),
+        cmocka_unit_test(test_platform_map_refuses_huge),
+        cmocka_unit_test(test_platform_unmap_partial),
+        cmocka_unit_test(test_platform_shrink),
+        cmocka_unit_test(test_platform_grow_in_place),
+        cmocka_unit_test(test_platform_grow_blocked),
+        cmocka_unit_test(test_platform_remap),
+        cmocka_unit_test(test_platform_addr_hint),
+        cmocka_unit_test(test_platform_mutex),
+        cmocka_unit_test(test_platform_malloc_usable_size),
+        cmocka_unit_test(test_platform_sbrk),
+        cmocka_unit_test(test_platform_fault_injection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

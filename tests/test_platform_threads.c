@@ -35,7 +35,7 @@ static void lock_thread(void *arg, size_t index) {
     }
 }
 
-static void test_lock_excludes(void **state) {
+static void test_platform_lock_excludes(void **state) {
     (void)state;
     assert_true(sizeof(zh__lock) <= sizeof(void *)); /* one per thread slot */
     counter = 0;
@@ -43,7 +43,7 @@ static void test_lock_excludes(void **state) {
     assert_int_equal(counter, (size_t)THREADS * ROUNDS);
 }
 
-static void test_lock_try(void **state) {
+static void test_platform_lock_try(void **state) {
     (void)state;
     zh__lock l = ZH__LOCK_INIT;
     assert_true(zh__lock_try_acquire(&l));
@@ -68,7 +68,7 @@ static void mutex_thread(void *arg, size_t index) {
     }
 }
 
-static void test_mutex_try_lock(void **state) {
+static void test_platform_mutex_try_lock(void **state) {
     (void)state;
     zh__mutex_init(&shared_mutex);
     zh__mutex_lock(&shared_mutex);
@@ -99,7 +99,7 @@ static void once_thread(void *arg, size_t index) {
     if (once_value == 42) atomic_fetch_add(&once_value_seen, 1); /* init finished first */
 }
 
-static void test_once_runs_once(void **state) {
+static void test_platform_once_runs_once(void **state) {
     (void)state;
     int value = 42;
     zht_run_threads(THREADS, once_thread, &value);
@@ -127,7 +127,7 @@ static void tls_thread(void *arg, size_t index) {
     assert_ptr_equal(zh__tls_get(exit_key), (void *)(uintptr_t)(index + 1));
 }
 
-static void test_tls_destructor_at_exit(void **state) {
+static void test_platform_tls_destructor_at_exit(void **state) {
     (void)state;
     assert_true(has(ZH__OS_HAS_THREAD_EXIT));
     assert_true(zh__tls_key_create(&exit_key, count_destructor));
@@ -146,7 +146,7 @@ static void on_prepare(void) { atomic_fetch_add(&prepared, 1); }
 static void on_parent(void) { atomic_fetch_add(&in_parent, 1); }
 static void on_child(void) { atomic_fetch_add(&in_child, 1); }
 
-static void test_atfork_handlers_run(void **state) {
+static void test_platform_atfork_handlers_run(void **state) {
     (void)state;
     assert_true(has(ZH__OS_HAS_FORK));
     assert_true(zh__os_atfork(on_prepare, on_parent, on_child));
@@ -170,7 +170,7 @@ static void id_thread(void *arg, size_t index) {
     thread_ids[index] = zh__os_thread_id();
 }
 
-static void test_facts(void **state) {
+static void test_platform_facts(void **state) {
     (void)state;
     unsigned cpus = zh__os_cpu_count();
     assert_true(cpus >= 1);
@@ -178,7 +178,7 @@ static void test_facts(void **state) {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     if (online > 0) assert_true(cpus <= (unsigned)online);
     size_t line = zh__os_cache_line();
-    assert_true(line >= 16 && (line & (line - 1)) == 0);
+    assert_true(line >= 16 && zh__is_pow2(line));
     assert_true(ZH__CACHE_LINE >= line || ZH__CACHE_LINE >= 64);
     zht_run_threads(THREADS, id_thread, NULL);
     uint64_t self = zh__os_thread_id();
@@ -201,13 +201,13 @@ static void write_then_abort(void *arg) {
     zh__os_abort();
 }
 
-static void test_diagnostics(void **state) {
+static void test_platform_diagnostics(void **state) {
     (void)state;
     zht_expect_abort(write_then_abort, "written without stdio", "written without stdio");
     zht_expect_abort(panic_through_seam, NULL, "zheap: zh_test_call: planted violation 7");
 }
 
-static void test_stack_provider(void **state) {
+static void test_platform_stack_provider(void **state) {
     (void)state;
     const char *name = zh__os_stack_provider();
     assert_non_null(name);
@@ -223,15 +223,15 @@ static void test_stack_provider(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lock_excludes),
-        cmocka_unit_test(test_lock_try),
-        cmocka_unit_test(test_mutex_try_lock),
-        cmocka_unit_test(test_once_runs_once),
-        cmocka_unit_test(test_tls_destructor_at_exit),
-        cmocka_unit_test(test_atfork_handlers_run),
-        cmocka_unit_test(test_facts),
-        cmocka_unit_test(test_diagnostics),
-        cmocka_unit_test(test_stack_provider),
+        cmocka_unit_test(test_platform_lock_excludes),
+        cmocka_unit_test(test_platform_lock_try),
+        cmocka_unit_test(test_platform_mutex_try_lock),
+        cmocka_unit_test(test_platform_once_runs_once),
+        cmocka_unit_test(test_platform_tls_destructor_at_exit),
+        cmocka_unit_test(test_platform_atfork_handlers_run),
+        cmocka_unit_test(test_platform_facts),
+        cmocka_unit_test(test_platform_diagnostics),
+        cmocka_unit_test(test_platform_stack_provider),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,13 @@ static ZHT_NOINLINE void free_from(zh_allocator a, void *p, size_t len, span *s)
 
 static ZHT_NOINLINE void *arena_inline_from(zh_arena *arena, size_t len, span *s) {
     s->start = zht_code_address(arena_inline_from);
+    void *p = zh_arena_alloc_inline(arena, len, 16);
+    s->end = zht_here();
+    return p;
+}
+
+static ZHT_NOINLINE void *arena_exported_from(zh_arena *arena, size_t len, span *s) {
+    s->start = zht_code_address(arena_exported_from);
     void *p = zh_arena_alloc(arena, len, 16);
     s->end = zht_here();
     return p;
@@ -73,7 +80,14 @@ static ZHT_NOINLINE void arena_deinit_from(zh_arena *arena, span *s) {
 
 static ZHT_NOINLINE void *pool_create_from(zh_pool *pool, span *s) {
     s->start = zht_code_address(pool_create_from);
-    void *item = zh_pool_create(pool); /* the inline fast path, then its slow path */
+    void *item = zh_pool_create_inline(pool); /* the inline fast path, then its slow path */
+    s->end = zht_here();
+    return item;
+}
+
+static ZHT_NOINLINE void *pool_exported_create_from(zh_pool *pool, span *s) {
+    s->start = zht_code_address(pool_exported_create_from);
+    void *item = zh_pool_create(pool);
     s->end = zht_here();
     return item;
 }
@@ -130,7 +144,7 @@ static void check_forwarding(zh_allocator a, zht_recorder *r, const char *what) 
     assert_named(r, before, s, what);
 }
 
-static void test_thread_safe(void **state) {
+static void test_ret_addr_through_thread_safe(void **state) {
     (void)state;
     zht_recorder r;
     zh_thread_safe ts;
@@ -139,7 +153,7 @@ static void test_thread_safe(void **state) {
     zh_thread_safe_deinit(&ts);
 }
 
-static void test_validation(void **state) {
+static void test_ret_addr_through_validation(void **state) {
     (void)state;
     zht_recorder r;
     zh_validator v;
@@ -147,7 +161,7 @@ static void test_validation(void **state) {
                      "validation");
 }
 
-static void test_failing(void **state) {
+static void test_ret_addr_through_failing(void **state) {
     (void)state;
     zht_recorder r;
     zh_failing f;
@@ -155,7 +169,7 @@ static void test_failing(void **state) {
     check_forwarding(zh_failing_allocator(&f), &r, "failing");
 }
 
-static void test_stack_fallback(void **state) {
+static void test_ret_addr_through_stack_fallback(void **state) {
     (void)state;
     zht_recorder r;
     ZH_STACK_FALLBACK(sf, 64, zht_recorder_init(&r, zh_c_allocator));
@@ -165,7 +179,7 @@ static void test_stack_fallback(void **state) {
 
 /* ---- the arena ------------------------------------------------------------------------ */
 
-static void test_arena_vtable(void **state) {
+static void test_ret_addr_through_arena_vtable(void **state) {
     (void)state;
     zht_recorder r;
     zh_arena arena;
@@ -201,7 +215,7 @@ static void test_arena_vtable(void **state) {
     assert_named(&r, before, s, "zh_arena_deinit");
 }
 
-static void test_arena_inline(void **state) {
+static void test_ret_addr_through_arena_inline(void **state) {
     (void)state;
     zht_recorder r;
     zh_arena arena;
@@ -209,15 +223,18 @@ static void test_arena_inline(void **state) {
     span s;
     size_t before = zht_recorder_calls(&r);
     assert_non_null(arena_inline_from(&arena, 100, &s)); /* empty: the slow path */
-    assert_named(&r, before, s, "zh_arena_alloc (first buffer)");
+    assert_named(&r, before, s, "zh_arena_alloc_inline (first buffer)");
     before = zht_recorder_calls(&r);
     assert_non_null(arena_inline_from(&arena, 100 * 1024, &s));
+    assert_named(&r, before, s, "zh_arena_alloc_inline (growth)");
+    before = zht_recorder_calls(&r);
+    assert_non_null(arena_exported_from(&arena, 1024 * 1024, &s));
     assert_named(&r, before, s, "zh_arena_alloc (growth)");
     zh_arena_deinit(&arena);
 }
 
 /* A wrapper over an arena over the recorder: the address still comes through. */
-static void test_thread_safe_over_arena(void **state) {
+static void test_ret_addr_through_thread_safe_over_arena(void **state) {
     (void)state;
     zht_recorder r;
     zh_arena arena;
@@ -234,7 +251,7 @@ static void test_thread_safe_over_arena(void **state) {
 
 /* ---- the pool ------------------------------------------------------------------------- */
 
-static void test_pool(void **state) {
+static void test_ret_addr_through_pool(void **state) {
     (void)state;
     zht_recorder r;
     zh_pool pool;
@@ -243,6 +260,12 @@ static void test_pool(void **state) {
     span s;
     size_t before = zht_recorder_calls(&r);
     assert_non_null(pool_create_from(&pool, &s)); /* empty pool: the slow path */
+    assert_named(&r, before, s, "zh_pool_create_inline");
+
+    before = zht_recorder_calls(&r);
+    for (int i = 0; i < 1000 && zht_recorder_calls(&r) == before; i++)
+        assert_non_null(pool_exported_create_from(&pool, &s)); /* until the arena grows */
+    assert_true(zht_recorder_calls(&r) > before);
     assert_named(&r, before, s, "zh_pool_create");
 
     before = zht_recorder_calls(&r);
@@ -261,14 +284,14 @@ static void test_pool(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_thread_safe),
-        cmocka_unit_test(test_validation),
-        cmocka_unit_test(test_failing),
-        cmocka_unit_test(test_stack_fallback),
-        cmocka_unit_test(test_arena_vtable),
-        cmocka_unit_test(test_arena_inline),
-        cmocka_unit_test(test_thread_safe_over_arena),
-        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_ret_addr_through_thread_safe),
+        cmocka_unit_test(test_ret_addr_through_validation),
+        cmocka_unit_test(test_ret_addr_through_failing),
+        cmocka_unit_test(test_ret_addr_through_stack_fallback),
+        cmocka_unit_test(test_ret_addr_through_arena_vtable),
+        cmocka_unit_test(test_ret_addr_through_arena_inline),
+        cmocka_unit_test(test_ret_addr_through_thread_safe_over_arena),
+        cmocka_unit_test(test_ret_addr_through_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,12 +90,12 @@ static zh_allocator fake_allocator(size_t start_offset) {
 
 /* ---- conformance ------------------------------------------------------------------- */
 
-static void conformance_aligned_start(void **unused) {
+static void test_sbrk_conformance_aligned_start(void **unused) {
     (void)unused;
     zht_assert_conformance(fake_allocator(0));
 }
 
-static void conformance_misaligned_start(void **unused) {
+static void test_sbrk_conformance_misaligned_start(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(4099); /* odd, and not a multiple of any page */
     zht_assert_conformance(a);
@@ -105,7 +105,7 @@ static void conformance_misaligned_start(void **unused) {
     zh_free(a, p, 100);
 }
 
-static void conformance_real_sbrk(void **unused) {
+static void test_sbrk_conformance_real_sbrk(void **unused) {
     (void)unused;
     static zh_sbrk real;
     zh_sbrk_init(&real, zh__os_sbrk);
@@ -114,7 +114,7 @@ static void conformance_real_sbrk(void **unused) {
 
 /* ---- size classes and resizing ------------------------------------------------------- */
 
-static void freed_slot_is_reused_by_its_class(void **unused) {
+static void test_sbrk_freed_slot_is_reused_by_its_class(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
     for (size_t len = 1; len < BIG; len = len * 3 + 1) {
@@ -122,15 +122,14 @@ static void freed_slot_is_reused_by_its_class(void **unused) {
         assert_non_null(p);
         zh_free(a, p, len);
         /* Any length that rounds to the same power of two takes the freed slot. */
-        size_t slot = 1;
-        while (slot < len || slot < ZH_MALLOC_ALIGNMENT) slot <<= 1;
+        size_t slot = zh__ceil_pow2(len > ZH_MALLOC_ALIGNMENT ? len : ZH_MALLOC_ALIGNMENT);
         void *q = zh_alloc(a, slot);
         assert_ptr_equal(q, p);
         zh_free(a, q, slot);
     }
 }
 
-static void classes_do_not_share_slots(void **unused) {
+static void test_sbrk_classes_do_not_share_slots(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
     char *small = zh_alloc(a, 64);
@@ -148,7 +147,7 @@ static void classes_do_not_share_slots(void **unused) {
 
 /* Zig's version starts a new 64 KiB bigpage for a class at every OS-page boundary;
  * here a class uses its whole bigpage. */
-static void small_class_fills_a_whole_bigpage(void **unused) {
+static void test_sbrk_small_class_fills_a_whole_bigpage(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
     size_t slot = 4096, n = BIG / slot;
@@ -163,7 +162,7 @@ static void small_class_fills_a_whole_bigpage(void **unused) {
     for (size_t i = 0; i < n; i++) zh_free(a, blocks[i], slot);
 }
 
-static void resize_grows_within_class_only(void **unused) {
+static void test_sbrk_resize_grows_within_class_only(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
     char *p = zh_alloc(a, 20);
@@ -190,7 +189,7 @@ static void resize_grows_within_class_only(void **unused) {
 /* Resizing stays within the size class, as in Zig: shrinking into a smaller class
  * fails (the rest of the slot would be stranded on smaller lists for good), and
  * zh_realloc then moves the block into a slot of its new size. */
-static void shrinking_stays_within_the_class(void **unused) {
+static void test_sbrk_shrinking_stays_within_the_class(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
     size_t len = 8 * BIG;
@@ -217,7 +216,7 @@ static void shrinking_stays_within_the_class(void **unused) {
  * slot every round (a 64 MiB region ran out after 16384 rounds with nothing
  * live). It must run in bounded memory: 100k rounds over a 1 MiB region, with
  * zh_resize, zh_realloc (shrink-to-fit) and 4 MiB blocks over an 8 MiB one. */
-static void shrink_and_free_runs_in_bounded_memory(void **unused) {
+static void test_sbrk_shrink_and_free_runs_in_bounded_memory(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
     fake.hi = fake.lo + ((size_t)1 << 20);
@@ -250,7 +249,7 @@ static void shrink_and_free_runs_in_bounded_memory(void **unused) {
 
 /* ---- big blocks and alignment ----------------------------------------------------------- */
 
-static void big_blocks_and_large_alignment(void **unused) {
+static void test_sbrk_big_blocks_and_large_alignment(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(12345);
     size_t sizes[] = {BIG - 1, BIG, BIG + 1, 3 * BIG, (size_t)1 << 20, 3u << 20};
@@ -270,7 +269,7 @@ static void big_blocks_and_large_alignment(void **unused) {
     }
 }
 
-static void freed_big_block_is_split_for_smaller_requests(void **unused) {
+static void test_sbrk_freed_big_block_is_split_for_smaller_requests(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
     unsigned char *p = zh_alloc(a, 8 * BIG);
@@ -310,7 +309,7 @@ static size_t fill_until_null(zh_allocator a, void **blocks, size_t *lens) {
     return n;
 }
 
-static void exhaustion_returns_null_then_frees_are_reused(void **unused) {
+static void test_sbrk_exhaustion_returns_null_then_frees_are_reused(void **unused) {
     (void)unused;
     static void *blocks[MAX_BLOCKS];
     static size_t lens[MAX_BLOCKS];
@@ -329,7 +328,7 @@ static void exhaustion_returns_null_then_frees_are_reused(void **unused) {
     for (size_t i = 0; i < second; i++) zh_free(a, blocks[i], lens[i]);
 }
 
-static void fn_failure_changes_nothing(void **unused) {
+static void test_sbrk_fn_failure_changes_nothing(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
     char *p = zh_alloc(a, 100);
@@ -353,7 +352,7 @@ static void fn_failure_changes_nothing(void **unused) {
 
 /* Another user of the break takes odd-sized pieces before every growth: blocks never
  * overlap them and their bytes survive. */
-static void foreign_break_moves_are_tolerated(void **unused) {
+static void test_sbrk_foreign_break_moves_are_tolerated(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(100);
     fake.foreign_step = 5000;
@@ -391,7 +390,7 @@ static bool oom_scenario(zh_allocator a, void *ctx) {
     return true;
 }
 
-static void out_of_memory_at_every_point(void **unused) {
+static void test_sbrk_out_of_memory_at_every_point(void **unused) {
     (void)unused;
     assert_true(zht_oom_sweep(fake_allocator(0), oom_scenario, NULL) >= 3);
 }
@@ -425,7 +424,7 @@ static void stress_worker(void *arg, size_t index) {
         if (held[i] != NULL) zh_free(a, held[i], held_len[i]);
 }
 
-static void threads_share_one_allocator(void **unused) {
+static void test_sbrk_threads_share_one_allocator(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
     zht_run_threads(THREADS, stress_worker, &a);
@@ -475,7 +474,7 @@ static void double_free_of_a_big_block(void *arg) {
     zh_free(a, block, 3 * BIG);
 }
 
-static void contract_violations_abort(void **unused) {
+static void test_sbrk_contract_violations_abort(void **unused) {
     (void)unused;
     if (!zh_safety_enabled()) skip();
     zht_expect_abort(init_with_null_fn, NULL, "zh_sbrk_init");
@@ -488,7 +487,7 @@ static void contract_violations_abort(void **unused) {
 
 /* ---- the sbrk platform backend (ZHEAP_PLATFORM=sbrk builds only) ----------------------------------- */
 
-static void platform_backend_maps_from_the_break(void **unused) {
+static void test_sbrk_platform_backend_maps_from_the_break(void **unused) {
     (void)unused;
     const zh__os_info *os = zh__os_info_get();
     if (strcmp(os->name, "sbrk") != 0) skip();
@@ -551,24 +550,24 @@ static void platform_backend_maps_from_the_break(void **unused) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(conformance_aligned_start),
-        cmocka_unit_test(conformance_misaligned_start),
-        cmocka_unit_test(conformance_real_sbrk),
-        cmocka_unit_test(freed_slot_is_reused_by_its_class),
-        cmocka_unit_test(classes_do_not_share_slots),
-        cmocka_unit_test(small_class_fills_a_whole_bigpage),
-        cmocka_unit_test(resize_grows_within_class_only),
-        cmocka_unit_test(shrinking_stays_within_the_class),
-        cmocka_unit_test(shrink_and_free_runs_in_bounded_memory),
-        cmocka_unit_test(big_blocks_and_large_alignment),
-        cmocka_unit_test(freed_big_block_is_split_for_smaller_requests),
-        cmocka_unit_test(exhaustion_returns_null_then_frees_are_reused),
-        cmocka_unit_test(fn_failure_changes_nothing),
-        cmocka_unit_test(foreign_break_moves_are_tolerated),
-        cmocka_unit_test(out_of_memory_at_every_point),
-        cmocka_unit_test(threads_share_one_allocator),
-        cmocka_unit_test(contract_violations_abort),
-        cmocka_unit_test(platform_backend_maps_from_the_break),
+        cmocka_unit_test(test_sbrk_conformance_aligned_start),
+        cmocka_unit_test(test_sbrk_conformance_misaligned_start),
+        cmocka_unit_test(test_sbrk_conformance_real_sbrk),
+        cmocka_unit_test(test_sbrk_freed_slot_is_reused_by_its_class),
+        cmocka_unit_test(test_sbrk_classes_do_not_share_slots),
+        cmocka_unit_test(test_sbrk_small_class_fills_a_whole_bigpage),
+        cmocka_unit_test(test_sbrk_resize_grows_within_class_only),
+        cmocka_unit_test(test_sbrk_shrinking_stays_within_the_class),
+        cmocka_unit_test(test_sbrk_shrink_and_free_runs_in_bounded_memory),
+        cmocka_unit_test(test_sbrk_big_blocks_and_large_alignment),
+        cmocka_unit_test(test_sbrk_freed_big_block_is_split_for_smaller_requests),
+        cmocka_unit_test(test_sbrk_exhaustion_returns_null_then_frees_are_reused),
+        cmocka_unit_test(test_sbrk_fn_failure_changes_nothing),
+        cmocka_unit_test(test_sbrk_foreign_break_moves_are_tolerated),
+        cmocka_unit_test(test_sbrk_out_of_memory_at_every_point),
+        cmocka_unit_test(test_sbrk_threads_share_one_allocator),
+        cmocka_unit_test(test_sbrk_contract_violations_abort),
+        cmocka_unit_test(test_sbrk_platform_backend_maps_from_the_break),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,7 +49,7 @@ static size_t rss_bytes(void) {
     return n == 2 ? (size_t)resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
-static void test_conformance(void **state) {
+static void test_smp_conformance(void **state) {
     (void)state;
     (void)A;
     zht_assert_conformance(SMP);
@@ -57,7 +57,7 @@ static void test_conformance(void **state) {
 
 /* Every size up to a few pages, at every alignment up to 64 KiB: aligned, usable
  * size covers the request, and neighbouring blocks do not overlap. */
-static void test_sizes_and_alignments(void **state) {
+static void test_smp_sizes_and_alignments(void **state) {
     (void)state;
     for (size_t alignment = 1; alignment <= 65536; alignment *= 2) {
         for (size_t len = 1; len <= 70000; len += len < 300 ? 1 : 997) {
@@ -80,7 +80,7 @@ static void test_sizes_and_alignments(void **state) {
 }
 
 /* Size classes: 16-byte steps to 128, then at most 25 % rounding. */
-static void test_size_class_rounding(void **state) {
+static void test_smp_size_class_rounding(void **state) {
     (void)state;
     for (size_t len = 1; len <= ZH_SMP_SMALL_MAX; len++) {
         if (len > 4096 && len % 61 != 0) continue;
@@ -96,7 +96,7 @@ static void test_size_class_rounding(void **state) {
 
 /* Zig's rules: a small block resizes in place only within its class; small and
  * large never cross; remap of a small block is resize. */
-static void test_resize_category_rules(void **state) {
+static void test_smp_resize_category_rules(void **state) {
     (void)state;
     char *p = zh_alloc(SMP, 100); /* class 112 */
     assert_non_null(p);
@@ -123,7 +123,7 @@ static void test_resize_category_rules(void **state) {
 }
 
 /* A large run grows in place into free units after it. */
-static void test_large_grows_in_place(void **state) {
+static void test_smp_large_grows_in_place(void **state) {
     (void)state;
     zh_smp_trim();
     char *l = zh_alloc(SMP, 70000);
@@ -146,7 +146,7 @@ static void test_large_grows_in_place(void **state) {
 
 /* Huge blocks: own mapping, address lookup, in-place resize within the mapping,
  * over-aligned ones (16 MiB and above). */
-static void test_huge_blocks(void **state) {
+static void test_smp_huge_blocks(void **state) {
     (void)state;
     size_t len = 5u << 20;
     unsigned char *p = zh_alloc(SMP, len);
@@ -168,7 +168,7 @@ static void test_huge_blocks(void **state) {
 }
 
 /* Statistics follow allocation and free; per-class counts are exact on one thread. */
-static void test_stats(void **state) {
+static void test_smp_stats(void **state) {
     (void)state;
     zh_smp_stats before = stats();
     enum { N = 1000 };
@@ -197,7 +197,7 @@ static void test_stats(void **state) {
 
 /* Large and huge blocks freed and allocated again come from the cache: in the
  * steady state well under 0.1 map/unmap calls per alloc/free pair. */
-static void test_large_cache_steady_state(void **state) {
+static void test_smp_large_cache_steady_state(void **state) {
     (void)state;
     static const size_t sizes[] = {65536, 300000, 1u << 20, 3u << 20, 6u << 20, 12u << 20};
     enum { ROUNDS = 200, COUNT = sizeof sizes / sizeof sizes[0] };
@@ -225,7 +225,7 @@ static void test_large_cache_steady_state(void **state) {
 /* Zig's open issue: free every 1 KiB chunk of 128 MiB and RSS stays. Here RSS and
  * the allocator's resident figure fall back near where they started once the purge
  * delay has passed. */
-static void test_memory_returns_after_free(void **state) {
+static void test_smp_memory_returns_after_free(void **state) {
     (void)state;
     enum { CHUNK = 1024, COUNT = 128 * 1024 }; /* 128 MiB */
     zh_smp_trim();
@@ -276,7 +276,7 @@ static void test_memory_returns_after_free(void **state) {
 /* Out of memory from the platform: with every map refused, requests that need new
  * memory return NULL (small, large and huge), blocks already handed out stay
  * intact, and once the OS gives memory again the allocator carries on. */
-static void test_out_of_memory_from_platform(void **state) {
+static void test_smp_out_of_memory_from_platform(void **state) {
     (void)state;
     enum { MAX_BLOCKS = 4096 };
     static void *large[MAX_BLOCKS], *small[MAX_BLOCKS * 8];
@@ -342,7 +342,7 @@ static void free_twice_large(void *arg) {
 }
 #endif
 
-static void test_contract_violations_abort(void **state) {
+static void test_smp_contract_violations_abort(void **state) {
     (void)state;
 #if ZH_CONFIG_SAFETY
     zht_expect_abort(free_with_wrong_size, NULL, "zh_smp_allocator: free");
@@ -354,17 +354,17 @@ static void test_contract_violations_abort(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance),
-        cmocka_unit_test(test_sizes_and_alignments),
-        cmocka_unit_test(test_size_class_rounding),
-        cmocka_unit_test(test_resize_category_rules),
-        cmocka_unit_test(test_large_grows_in_place),
-        cmocka_unit_test(test_huge_blocks),
-        cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_large_cache_steady_state),
-        cmocka_unit_test(test_memory_returns_after_free),
-        cmocka_unit_test(test_out_of_memory_from_platform),
-        cmocka_unit_test(test_contract_violations_abort),
+        cmocka_unit_test(test_smp_conformance),
+        cmocka_unit_test(test_smp_sizes_and_alignments),
+        cmocka_unit_test(test_smp_size_class_rounding),
+        cmocka_unit_test(test_smp_resize_category_rules),
+        cmocka_unit_test(test_smp_large_grows_in_place),
+        cmocka_unit_test(test_smp_huge_blocks),
+        cmocka_unit_test(test_smp_stats),
+        cmocka_unit_test(test_smp_large_cache_steady_state),
+        cmocka_unit_test(test_smp_memory_returns_after_free),
+        cmocka_unit_test(test_smp_out_of_memory_from_platform),
+        cmocka_unit_test(test_smp_contract_violations_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

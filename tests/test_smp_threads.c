@@ -108,7 +108,7 @@ static void stress_worker(void *arg, size_t index) {
     for (size_t i = 0; i < STRESS_LOCAL; i++) tblock_free(local[i], i & 1);
 }
 
-static void test_stress_cross_thread(void **state) {
+static void test_smp_stress_cross_thread(void **state) {
     (void)state;
     zh_smp_stats before = stats();
     for (int round = 0; round < STRESS_ROUNDS; round++) /* threads exit between rounds */
@@ -156,7 +156,7 @@ static void *many_observer(void *arg) {
     return heaps;
 }
 
-static void test_more_threads_than_cores_times_64(void **state) {
+static void test_smp_more_threads_than_cores_times_64(void **state) {
     (void)state;
     static many_ctx m;
     zh_smp_stats before = stats();
@@ -213,7 +213,7 @@ static void exit_half_reuser(void *arg, size_t index) {
 /* A thread allocates and exits; its pages are abandoned, another thread frees the
  * blocks (the pages go back when empty) or allocates the same class (it adopts the
  * pages and reuses the freed blocks). Nothing leaks. */
-static void test_thread_exit_reclaims(void **state) {
+static void test_smp_thread_exit_reclaims(void **state) {
     (void)state;
     zh_smp_stats before = stats();
     zht_run_threads(1, exit_allocator, NULL);
@@ -270,7 +270,7 @@ static void pc_worker(void *arg, size_t index) {
 /* Constant live memory (a ring of at most 512 blocks under 1 KiB) must keep the
  * allocator's footprint constant: freed blocks go back to the producer's pages.
  * (Zig's SmpAllocator grows without bound here.) */
-static void test_producer_consumer_does_not_drift(void **state) {
+static void test_smp_producer_consumer_does_not_drift(void **state) {
     (void)state;
     static pc_ctx pc;
     zh_smp_stats before = stats();
@@ -313,7 +313,7 @@ static int child_allocates(void) {
     return s.mapped > 0 ? 0 : 2;
 }
 
-static void test_fork_from_threaded_parent(void **state) {
+static void test_smp_fork_from_threaded_parent(void **state) {
     (void)state;
     enum { BUSY = 3, FORKS = 4 };
     pthread_t busy[BUSY];
@@ -336,11 +336,11 @@ static void test_fork_from_threaded_parent(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stress_cross_thread),
-        cmocka_unit_test(test_more_threads_than_cores_times_64),
-        cmocka_unit_test(test_thread_exit_reclaims),
-        cmocka_unit_test(test_producer_consumer_does_not_drift),
-        cmocka_unit_test(test_fork_from_threaded_parent),
+        cmocka_unit_test(test_smp_stress_cross_thread),
+        cmocka_unit_test(test_smp_more_threads_than_cores_times_64),
+        cmocka_unit_test(test_smp_thread_exit_reclaims),
+        cmocka_unit_test(test_smp_producer_consumer_does_not_drift),
+        cmocka_unit_test(test_smp_fork_from_threaded_parent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

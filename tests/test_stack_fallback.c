@@ -12,33 +12,21 @@
 #include "zheap/stack_fallback.h"
 
 
-static void fill(void *p, size_t len, unsigned seed) {
-    unsigned char *b = p;
-    for (size_t i = 0; i < len; i++) b[i] = (unsigned char)(seed + i * 7u);
-}
-
-static bool holds(const void *p, size_t len, unsigned seed) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < len; i++)
-        if (b[i] != (unsigned char)(seed + i * 7u)) return false;
-    return true;
-}
-
 /* ---- conformance ---------------------------------------------------------------- */
 
 /* A buffer big enough for each whole suite function: the fallback is an allocator
  * that refuses everything, so passing proves every block came from the buffer. */
-static void test_conformance_buffer_suffices(void **state) {
+static void test_stack_fallback_conformance_buffer_suffices(void **state) {
     (void)state;
     const size_t len = (size_t)16 << 20;
     unsigned char *buffer = malloc(len);
     assert_non_null(buffer);
-    for (size_t i = 0; i < ZHT_CONFORMANCE_SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_failing refuse;
         zh_failing_init(&refuse, zh_c_allocator, 0);
         zh_stack_fallback sf;
         zh_stack_fallback_init(&sf, buffer, len, zh_failing_allocator(&refuse));
-        assert_int_equal(zht_conformance_suite[i](zh_stack_fallback_get(&sf)), 0);
+        zht_assert_test_case(i, zh_stack_fallback_get(&sf));
         assert_int_equal(refuse.allocations, 0);
         assert_false(refuse.has_induced_failure);
     }
@@ -50,13 +38,13 @@ static void test_conformance_buffer_suffices(void **state) {
  * back. */
 static void conformance_spilling(zh_allocator fallback) {
     size_t spilled = 0;
-    for (size_t i = 0; i < ZHT_CONFORMANCE_SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         _Alignas(max_align_t) unsigned char buffer[4096];
         zh_failing counter;
         zh_failing_init(&counter, fallback, SIZE_MAX);
         zh_stack_fallback sf;
         zh_stack_fallback_init(&sf, buffer, sizeof buffer, zh_failing_allocator(&counter));
-        assert_int_equal(zht_conformance_suite[i](zh_stack_fallback_get(&sf)), 0);
+        zht_assert_test_case(i, zh_stack_fallback_get(&sf));
         assert_int_equal(counter.allocations, counter.deallocations);
         assert_int_equal(counter.allocated_bytes, counter.freed_bytes);
         spilled += counter.allocations;
@@ -64,18 +52,18 @@ static void conformance_spilling(zh_allocator fallback) {
     assert_true(spilled > 0); /* some suite steps need far more than 4096 bytes */
 }
 
-static void test_conformance_spills_to_c(void **state) {
+static void test_stack_fallback_conformance_spills_to_c(void **state) {
     (void)state;
     conformance_spilling(zh_c_allocator);
 }
 
-static void test_conformance_spills_to_page(void **state) {
+static void test_stack_fallback_conformance_spills_to_page(void **state) {
     (void)state;
     conformance_spilling(zh_page_allocator);
 }
 
 /* No buffer at all: a pure pass-through to the fallback. */
-static void test_conformance_empty_buffer(void **state) {
+static void test_stack_fallback_conformance_empty_buffer(void **state) {
     (void)state;
     zh_stack_fallback sf;
     zh_stack_fallback_init(&sf, NULL, 0, zh_c_allocator);
@@ -89,7 +77,7 @@ static void test_conformance_empty_buffer(void **state) {
 
 /* ---- dispatch by ownership ------------------------------------------------------ */
 
-static void test_dispatch_by_ownership(void **state) {
+static void test_stack_fallback_dispatch_by_ownership(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[1024];
     zh_failing counter;
@@ -131,7 +119,7 @@ static void test_dispatch_by_ownership(void **state) {
 
 /* Once the buffer is exhausted the fallback serves, and freeing the last buffer
  * block makes room in the buffer again. */
-static void test_buffer_then_fallback_then_buffer(void **state) {
+static void test_stack_fallback_buffer_then_fallback_then_buffer(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[256];
     zh_failing counter;
@@ -156,7 +144,7 @@ static void test_buffer_then_fallback_then_buffer(void **state) {
 }
 
 /* Alignment is honoured inside the buffer too. */
-static void test_aligned_blocks_in_buffer(void **state) {
+static void test_stack_fallback_aligned_blocks_in_buffer(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[4096];
     zh_stack_fallback sf;
@@ -166,13 +154,13 @@ static void test_aligned_blocks_in_buffer(void **state) {
     void *wide = zh_alloc_aligned(a, 64, 256);
     assert_true(zh_stack_fallback_owns_ptr(&sf, one));
     assert_true(zh_stack_fallback_owns_ptr(&sf, wide));
-    assert_int_equal((uintptr_t)wide % 256, 0);
+    assert_true(zh__is_aligned(wide, 256));
     /* A page-aligned page cannot fit in what is left of a 4096-byte buffer: the
      * fallback provides it, aligned. */
     void *page = zh_alloc_aligned(a, 4096, 4096);
     assert_non_null(page);
     assert_false(zh_stack_fallback_owns_ptr(&sf, page));
-    assert_int_equal((uintptr_t)page % 4096, 0);
+    assert_true(zh__is_aligned(page, 4096));
     zh_free_aligned(a, page, 4096, 4096);
     zh_free_aligned(a, wide, 64, 256);
     zh_free_aligned(a, one, 1, 1);
@@ -182,7 +170,7 @@ static void test_aligned_blocks_in_buffer(void **state) {
 
 /* Zig's behaviour: a buffer block that cannot grow inside the buffer fails to
  * resize/remap (it never migrates on its own), and is left intact. */
-static void test_growth_beyond_buffer_fails_in_place(void **state) {
+static void test_stack_fallback_growth_beyond_buffer_fails_in_place(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[256];
     zht_recorder calls;
@@ -191,17 +179,17 @@ static void test_growth_beyond_buffer_fails_in_place(void **state) {
     zh_allocator a = zh_stack_fallback_get(&sf);
 
     unsigned char *p = zh_alloc(a, 100);
-    fill(p, 100, 3);
+    zht_fill_pattern(p, 100, 3);
     assert_true(zh_resize(a, p, 100, 200)); /* last block, still fits */
-    fill(p, 200, 3);
+    zht_fill_pattern(p, 200, 3);
     assert_false(zh_resize(a, p, 200, 1000));
     assert_null(zh_remap(a, p, 200, 1000));
-    assert_true(holds(p, 200, 3));
+    assert_true(zht_has_pattern(p, 200, 3));
     assert_int_equal(zht_recorder_calls(&calls), 0); /* the fallback was never asked */
     zh_free(a, p, 200);
 }
 
-static void test_realloc_moves_buffer_block_to_fallback(void **state) {
+static void test_stack_fallback_realloc_moves_buffer_block_to_fallback(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[256];
     zh_failing counter;
@@ -212,13 +200,13 @@ static void test_realloc_moves_buffer_block_to_fallback(void **state) {
 
     unsigned char *p = zh_alloc(a, 200);
     assert_true(zh_stack_fallback_owns_ptr(&sf, p));
-    fill(p, 200, 11);
+    zht_fill_pattern(p, 200, 11);
     unsigned char *q = zh_realloc(a, p, 200, 5000);
     assert_non_null(q);
     assert_false(zh_stack_fallback_owns_ptr(&sf, q));
-    assert_true(holds(q, 200, 11));
+    assert_true(zht_has_pattern(q, 200, 11));
     assert_int_equal(counter.allocations, 1);
-    fill(q, 5000, 12);
+    zht_fill_pattern(q, 5000, 12);
 
     /* The buffer block was freed through the buffer: its room is usable again. */
     void *again = zh_alloc(a, 200);
@@ -228,7 +216,7 @@ static void test_realloc_moves_buffer_block_to_fallback(void **state) {
     unsigned char *r = zh_realloc(a, q, 5000, 40);
     assert_non_null(r);
     assert_false(zh_stack_fallback_owns_ptr(&sf, r));
-    assert_true(holds(r, 40, 12));
+    assert_true(zht_has_pattern(r, 40, 12));
 
     zh_free(a, again, 200);
     zh_free(a, r, 40);
@@ -247,7 +235,7 @@ static void get_twice(void *arg) {
     (void)zh_stack_fallback_get(&sf);
 }
 
-static void test_second_get(void **state) {
+static void test_stack_fallback_second_get(void **state) {
     (void)state;
     if (zh_safety_enabled()) {
         zht_expect_abort(get_twice, NULL, "zh_stack_fallback_get");
@@ -259,19 +247,19 @@ static void test_second_get(void **state) {
     zh_stack_fallback_init(&sf, buffer, sizeof buffer, zh_c_allocator);
     zh_allocator a = zh_stack_fallback_get(&sf);
     unsigned char *p = zh_alloc(a, 64);
-    fill(p, 64, 5);
+    zht_fill_pattern(p, 64, 5);
     zh_allocator b = zh_stack_fallback_get(&sf);
     unsigned char *q = zh_alloc(b, 64);
     assert_true(zh_stack_fallback_owns_ptr(&sf, q));
     assert_true(q >= p + 64 || q + 64 <= p);
-    fill(q, 64, 6);
-    assert_true(holds(p, 64, 5));
+    zht_fill_pattern(q, 64, 6);
+    assert_true(zht_has_pattern(p, 64, 5));
     zh_free(b, q, 64);
     zh_free(a, p, 64);
 }
 
 /* init after get starts a new instance: get is allowed once more. */
-static void test_init_rearms_get(void **state) {
+static void test_stack_fallback_init_rearms_get(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[128];
     zh_stack_fallback sf;
@@ -313,7 +301,7 @@ static unsigned sum_with_scratch(size_t n) {
     return sum;
 }
 
-static void test_macro_in_function(void **state) {
+static void test_stack_fallback_macro_in_function(void **state) {
     (void)state;
     assert_int_equal(sum_with_scratch(100), 99 * 100 / 2);
     unsigned expect = 0;
@@ -323,7 +311,7 @@ static void test_macro_in_function(void **state) {
 
 /* Each pass of a loop body is a new block: a fresh instance with a fresh
  * buffer, so get is called once per instance and never aborts. */
-static void test_macro_in_loop_body(void **state) {
+static void test_stack_fallback_macro_in_loop_body(void **state) {
     (void)state;
     for (int i = 0; i < 4; i++) {
         ZH_STACK_FALLBACK(sf, 128, zh_c_allocator);
@@ -352,26 +340,26 @@ static bool spill_scenario(zh_allocator fallback, void *ctx) {
     size_t small_len = 64, big_len = 1000;
     unsigned char *small = zh_alloc(a, small_len); /* the buffer cannot fail */
     assert_non_null(small);
-    fill(small, small_len, 1);
+    zht_fill_pattern(small, small_len, 1);
     unsigned char *big = zh_alloc(a, big_len);
     if (big == NULL) goto out;
-    fill(big, big_len, 2);
+    zht_fill_pattern(big, big_len, 2);
 
     unsigned char *moved = zh_realloc(a, small, small_len, 2000);
     if (moved == NULL) {
-        assert_true(holds(small, small_len, 1));
+        assert_true(zht_has_pattern(small, small_len, 1));
         goto out;
     }
-    assert_true(holds(moved, small_len, 1));
+    assert_true(zht_has_pattern(moved, small_len, 1));
     small = moved, small_len = 2000;
-    fill(small, small_len, 3);
+    zht_fill_pattern(small, small_len, 3);
 
     unsigned char *grown = zh_realloc(a, big, big_len, 30000);
     if (grown == NULL) {
-        assert_true(holds(big, big_len, 2));
+        assert_true(zht_has_pattern(big, big_len, 2));
         goto out;
     }
-    assert_true(holds(grown, big_len, 2));
+    assert_true(zht_has_pattern(grown, big_len, 2));
     big = grown, big_len = 30000;
     completed = true;
 out:
@@ -380,7 +368,7 @@ out:
     return completed;
 }
 
-static void test_fallback_oom_sweep(void **state) {
+static void test_stack_fallback_fallback_oom_sweep(void **state) {
     (void)state;
     size_t points = zht_oom_sweep(zh_c_allocator, spill_scenario, NULL);
     /* At least `big` and the move out of the buffer allocate from the fallback
@@ -390,7 +378,7 @@ static void test_fallback_oom_sweep(void **state) {
 
 /* A fallback that refuses everything: requests that do not fit return NULL and
  * the buffer keeps working. */
-static void test_fallback_refuses(void **state) {
+static void test_stack_fallback_fallback_refuses(void **state) {
     (void)state;
     _Alignas(max_align_t) unsigned char buffer[128];
     zh_failing refuse;
@@ -401,30 +389,30 @@ static void test_fallback_refuses(void **state) {
     assert_null(zh_alloc(a, 129));
     unsigned char *p = zh_alloc(a, 100);
     assert_non_null(p);
-    fill(p, 100, 9);
+    zht_fill_pattern(p, 100, 9);
     assert_null(zh_realloc(a, p, 100, 500));
-    assert_true(holds(p, 100, 9));
+    assert_true(zht_has_pattern(p, 100, 9));
     zh_free(a, p, 100);
     assert_int_equal(refuse.allocations, 0);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conformance_buffer_suffices),
-        cmocka_unit_test(test_conformance_spills_to_c),
-        cmocka_unit_test(test_conformance_spills_to_page),
-        cmocka_unit_test(test_conformance_empty_buffer),
-        cmocka_unit_test(test_dispatch_by_ownership),
-        cmocka_unit_test(test_buffer_then_fallback_then_buffer),
-        cmocka_unit_test(test_aligned_blocks_in_buffer),
-        cmocka_unit_test(test_growth_beyond_buffer_fails_in_place),
-        cmocka_unit_test(test_realloc_moves_buffer_block_to_fallback),
-        cmocka_unit_test(test_second_get),
-        cmocka_unit_test(test_init_rearms_get),
-        cmocka_unit_test(test_macro_in_function),
-        cmocka_unit_test(test_macro_in_loop_body),
-        cmocka_unit_test(test_fallback_oom_sweep),
-        cmocka_unit_test(test_fallback_refuses),
+        cmocka_unit_test(test_stack_fallback_conformance_buffer_suffices),
+        cmocka_unit_test(test_stack_fallback_conformance_spills_to_c),
+        cmocka_unit_test(test_stack_fallback_conformance_spills_to_page),
+        cmocka_unit_test(test_stack_fallback_conformance_empty_buffer),
+        cmocka_unit_test(test_stack_fallback_dispatch_by_ownership),
+        cmocka_unit_test(test_stack_fallback_buffer_then_fallback_then_buffer),
+        cmocka_unit_test(test_stack_fallback_aligned_blocks_in_buffer),
+        cmocka_unit_test(test_stack_fallback_growth_beyond_buffer_fails_in_place),
+        cmocka_unit_test(test_stack_fallback_realloc_moves_buffer_block_to_fallback),
+        cmocka_unit_test(test_stack_fallback_second_get),
+        cmocka_unit_test(test_stack_fallback_init_rearms_get),
+        cmocka_unit_test(test_stack_fallback_macro_in_function),
+        cmocka_unit_test(test_stack_fallback_macro_in_loop_body),
+        cmocka_unit_test(test_stack_fallback_fallback_oom_sweep),
+        cmocka_unit_test(test_stack_fallback_fallback_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,13 +9,11 @@
 
 /* ---- a correct reference allocator over the C library ------------------------------------ */
 
-static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
-
 static void *ref_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx, (void)ret_addr;
     size_t alignment = zh_align_to_bytes(align);
     if (alignment < sizeof(void *)) alignment = sizeof(void *);
-    return aligned_alloc(alignment, round_up(len, alignment));
+    return aligned_alloc(alignment, zh__align_forward(len, alignment));
 }
 static bool ref_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                        uintptr_t ret_addr) {
@@ -50,8 +48,8 @@ static void *broken_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_a
     (void)ret_addr;
     if (b->always_null) return NULL;
     size_t alignment = zh_align_to_bytes(align);
-    if (b->wrap) return (void *)(UINTPTR_MAX & ~(uintptr_t)(alignment - 1) & ~(uintptr_t)4095);
-    size_t start = round_up(b->used, alignment) + (b->misalign ? 1 : 0);
+    if (b->wrap) return (void *)zh__align_backward_addr(UINTPTR_MAX, alignment > 4096 ? alignment : 4096);
+    size_t start = zh__align_forward(b->used, alignment) + (b->misalign ? 1 : 0);
     size_t step = b->overlap ? 4 : len;
     if (start + len > ARENA_LEN) return NULL;
     b->used = start + step;
@@ -75,13 +73,13 @@ static zh_allocator broken_allocator(broken *b) { return (zh_allocator){b, &brok
 
 /* ---- the suite passes a correct allocator ---------------------------------------------------- */
 
-static void conformance_passes_reference(void **state) {
+static void test_conformance_passes_reference(void **state) {
     (void)state;
     zht_assert_conformance(ref_allocator);
     assert_int_equal(zh_test_allocator_all(ref_allocator), 0);
 }
 
-static void conformance_passes_honest_bump(void **state) {
+static void test_conformance_passes_honest_bump(void **state) {
     (void)state;
     broken b = {0};
     assert_int_equal(zh_test_allocator_all(broken_allocator(&b)), 0);
@@ -95,12 +93,12 @@ static void run_aligned_on_misaligning(void *arg) {
     zh_test_allocator_aligned(broken_allocator(&b));
 }
 
-static void misaligned_blocks_abort(void **state) {
+static void test_conformance_misaligned_blocks_abort(void **state) {
     (void)state;
     zht_expect_abort(run_aligned_on_misaligning, NULL, "zh_validation_wrap: alloc");
 }
 
-static void overlapping_blocks_fail(void **state) {
+static void test_conformance_overlapping_blocks_fail(void **state) {
     (void)state;
     broken b = {.overlap = true};
     assert_int_not_equal(zh_test_allocator(broken_allocator(&b)), 0);
@@ -108,13 +106,13 @@ static void overlapping_blocks_fail(void **state) {
     assert_int_not_equal(zh_test_allocator_all(broken_allocator(&b)), 0);
 }
 
-static void lying_resize_fails(void **state) {
+static void test_conformance_lying_resize_fails(void **state) {
     (void)state;
     broken b = {.lying_resize = true};
     assert_int_not_equal(zh_test_allocator(broken_allocator(&b)), 0);
 }
 
-static void moving_remap_without_copy_fails(void **state) {
+static void test_conformance_moving_remap_without_copy_fails(void **state) {
     (void)state;
     broken b = {.moving_remap = true};
     assert_int_not_equal(zh_test_allocator(broken_allocator(&b)), 0);
@@ -124,7 +122,7 @@ static void moving_remap_without_copy_fails(void **state) {
     assert_int_not_equal(zh_test_allocator_large_alignment(broken_allocator(&b)), 0);
 }
 
-static void out_of_memory_fails_every_test(void **state) {
+static void test_conformance_out_of_memory_fails_every_test(void **state) {
     (void)state;
     broken b = {.always_null = true};
     zh_allocator a = broken_allocator(&b);
@@ -137,40 +135,14 @@ static void out_of_memory_fails_every_test(void **state) {
 
 /* ---- validation wrapper ------------------------------------------------------------------------- */
 
-/* Counts calls and forwards them to the reference allocator. */
-typedef struct counting {
-    size_t allocs, resizes, remaps, frees;
-} counting;
-
-static void *count_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
-    ((counting *)ctx)->allocs++;
-    return ref_alloc(NULL, len, align, ret_addr);
-}
-static bool count_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
-                         uintptr_t ret_addr) {
-    ((counting *)ctx)->resizes++;
-    return ref_resize(NULL, mem, len, align, new_len, ret_addr);
-}
-static void *count_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
-                         uintptr_t ret_addr) {
-    ((counting *)ctx)->remaps++;
-    return zh_no_remap(NULL, mem, len, align, new_len, ret_addr);
-}
-static void count_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
-    ((counting *)ctx)->frees++;
-    ref_free(NULL, mem, len, align, ret_addr);
-}
-static const zh_allocator_vtable counting_vtable = {count_alloc, count_resize, count_remap,
-                                                    count_free};
-
-static void validation_forwards_valid_calls(void **state) {
+static void test_validation_forwards_valid_calls(void **state) {
     (void)state;
-    counting c = {0};
+    zht_recorder c; /* counts the calls that reach the reference allocator */
     zh_validator v;
-    zh_allocator a = zh_validation_wrap(&v, (zh_allocator){&c, &counting_vtable});
+    zh_allocator a = zh_validation_wrap(&v, zht_recorder_init(&c, ref_allocator));
     unsigned char *p = zh_raw_alloc(a, 32, 5, 0);
     assert_non_null(p);
-    assert_true(((uintptr_t)p & 31) == 0);
+    assert_true(zh__is_aligned(p, 32));
     assert_true(zh_raw_resize(a, p, 32, 5, 16, 0));
     assert_null(zh_raw_remap(a, p, 16, 5, 64, 0));
     zh_raw_free(a, p, 16, 5, 0);
@@ -180,7 +152,7 @@ static void validation_forwards_valid_calls(void **state) {
     assert_int_equal(c.frees, 1);
 }
 
-static void validation_passes_null_from_child(void **state) {
+static void test_validation_passes_null_from_child(void **state) {
     (void)state;
     broken b = {.always_null = true};
     zh_validator v;
@@ -234,7 +206,7 @@ static void call_alloc_wrapping(void *arg) {
     a.vtable->alloc(a.ctx, 1 << 20, 4, 0);
 }
 
-static void validation_aborts_on_violations(void **state) {
+static void test_validation_aborts_on_violations(void **state) {
     (void)state;
     zht_expect_abort(call_alloc_zero, NULL, "zh_validation_wrap: alloc");
     zht_expect_abort(call_resize_null, NULL, "zh_validation_wrap: resize");
@@ -247,7 +219,7 @@ static void validation_aborts_on_violations(void **state) {
 
 /* ---- failing allocator -------------------------------------------------------------------------- */
 
-static void failing_index_zero_fails_everything(void **state) {
+static void test_failing_index_zero_fails_everything(void **state) {
     (void)state;
     zh_failing f;
     zh_failing_init(&f, ref_allocator, 0);
@@ -264,7 +236,7 @@ static void failing_index_zero_fails_everything(void **state) {
     assert_int_equal(f.alloc_index, 0);
 }
 
-static void failing_after_n_allocations(void **state) {
+static void test_failing_after_n_allocations(void **state) {
     (void)state;
     zh_failing f;
     zh_failing_init(&f, ref_allocator, 2);
@@ -286,7 +258,7 @@ static void failing_after_n_allocations(void **state) {
     assert_int_equal(f.freed_bytes, 30);
 }
 
-static void failing_counts_resize_and_remap(void **state) {
+static void test_failing_counts_resize_and_remap(void **state) {
     (void)state;
     zh_failing f;
     zh_failing_init(&f, ref_allocator, SIZE_MAX);
@@ -310,7 +282,7 @@ static void failing_counts_resize_and_remap(void **state) {
     assert_false(f.has_induced_failure);
 }
 
-static void failing_counts_growth_in_place(void **state) {
+static void test_failing_counts_growth_in_place(void **state) {
     (void)state;
     broken b = {.lying_resize = true}; /* grows in place; only the counting matters here */
     zh_failing f;
@@ -326,7 +298,7 @@ static void failing_counts_growth_in_place(void **state) {
     assert_int_equal(f.resize_index, 3);
 }
 
-static void failing_resize_fail_index(void **state) {
+static void test_failing_resize_fail_index(void **state) {
     (void)state;
     zh_failing f;
     zh_failing_init(&f, ref_allocator, SIZE_MAX);
@@ -345,7 +317,7 @@ static void failing_resize_fail_index(void **state) {
     assert_int_equal(f.allocated_bytes, f.freed_bytes);
 }
 
-static void failing_child_oom_is_not_induced(void **state) {
+static void test_failing_child_oom_is_not_induced(void **state) {
     (void)state;
     broken b = {.always_null = true};
     zh_failing f;
@@ -358,7 +330,7 @@ static void failing_child_oom_is_not_induced(void **state) {
 
 /* fail_index counts successful allocations: a request the child refuses does not
  * use up one of them (Zig's FailingAllocator, and what testing.h says). */
-static void failing_counts_only_successful_allocations(void **state) {
+static void test_failing_counts_only_successful_allocations(void **state) {
     (void)state;
     broken b = {0}; /* refuses anything beyond its 4 MiB */
     zh_failing f;
@@ -383,7 +355,7 @@ static void failing_counts_only_successful_allocations(void **state) {
 
 /* resize_fail_index counts successful resizes and remaps: the child's refusals
  * do not use them up. */
-static void failing_counts_only_successful_resizes(void **state) {
+static void test_failing_counts_only_successful_resizes(void **state) {
     (void)state;
     broken b = {0}; /* shrinks in place, never grows */
     zh_failing f;
@@ -427,32 +399,32 @@ static bool three_blocks(zh_allocator a, void *ctx) {
     return true;
 }
 
-static void oom_sweep_visits_every_point(void **state) {
+static void test_oom_sweep_visits_every_point(void **state) {
     (void)state;
     assert_int_equal(zht_oom_sweep(ref_allocator, three_blocks, NULL), 3);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(conformance_passes_reference),
-        cmocka_unit_test(conformance_passes_honest_bump),
-        cmocka_unit_test(misaligned_blocks_abort),
-        cmocka_unit_test(overlapping_blocks_fail),
-        cmocka_unit_test(lying_resize_fails),
-        cmocka_unit_test(moving_remap_without_copy_fails),
-        cmocka_unit_test(out_of_memory_fails_every_test),
-        cmocka_unit_test(validation_forwards_valid_calls),
-        cmocka_unit_test(validation_passes_null_from_child),
-        cmocka_unit_test(validation_aborts_on_violations),
-        cmocka_unit_test(failing_index_zero_fails_everything),
-        cmocka_unit_test(failing_after_n_allocations),
-        cmocka_unit_test(failing_counts_resize_and_remap),
-        cmocka_unit_test(failing_counts_growth_in_place),
-        cmocka_unit_test(failing_resize_fail_index),
-        cmocka_unit_test(failing_child_oom_is_not_induced),
-        cmocka_unit_test(failing_counts_only_successful_allocations),
-        cmocka_unit_test(failing_counts_only_successful_resizes),
-        cmocka_unit_test(oom_sweep_visits_every_point),
+        cmocka_unit_test(test_conformance_passes_reference),
+        cmocka_unit_test(test_conformance_passes_honest_bump),
+        cmocka_unit_test(test_conformance_misaligned_blocks_abort),
+        cmocka_unit_test(test_conformance_overlapping_blocks_fail),
+        cmocka_unit_test(test_conformance_lying_resize_fails),
+        cmocka_unit_test(test_conformance_moving_remap_without_copy_fails),
+        cmocka_unit_test(test_conformance_out_of_memory_fails_every_test),
+        cmocka_unit_test(test_validation_forwards_valid_calls),
+        cmocka_unit_test(test_validation_passes_null_from_child),
+        cmocka_unit_test(test_validation_aborts_on_violations),
+        cmocka_unit_test(test_failing_index_zero_fails_everything),
+        cmocka_unit_test(test_failing_after_n_allocations),
+        cmocka_unit_test(test_failing_counts_resize_and_remap),
+        cmocka_unit_test(test_failing_counts_growth_in_place),
+        cmocka_unit_test(test_failing_resize_fail_index),
+        cmocka_unit_test(test_failing_child_oom_is_not_induced),
+        cmocka_unit_test(test_failing_counts_only_successful_allocations),
+        cmocka_unit_test(test_failing_counts_only_successful_resizes),
+        cmocka_unit_test(test_oom_sweep_visits_every_point),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,7 +51,7 @@ static void rec_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t
 static const zh_allocator_vtable recorder_vtable = {rec_alloc, rec_resize, rec_remap,
                                                     rec_free};
 
-static void test_forwards_every_call_unchanged(void **state) {
+static void test_thread_safe_forwards_every_call_unchanged(void **state) {
     (void)state;
     recorder rec = {0};
     zh_thread_safe ts;
@@ -96,7 +96,7 @@ static void test_forwards_every_call_unchanged(void **state) {
 
 /* The mutex is released after each call: a long sequence on one thread (which
  * would deadlock on a leaked lock) and re-initialisation after deinit work. */
-static void test_lock_released_and_reinit(void **state) {
+static void test_thread_safe_lock_released_and_reinit(void **state) {
     (void)state;
     zh_thread_safe ts;
     for (int round = 0; round < 2; round++) {
@@ -121,7 +121,7 @@ static void test_lock_released_and_reinit(void **state) {
 
 
 /* As Zig's FixedBufferAllocator tests: one buffer, reset between suite functions. */
-static void test_conformance_over_fba(void **state) {
+static void test_thread_safe_conformance_over_fba(void **state) {
     (void)state;
     const size_t len = (size_t)16 << 20;
     void *buffer = malloc(len);
@@ -130,15 +130,15 @@ static void test_conformance_over_fba(void **state) {
     zh_fba_init(&fba, buffer, len);
     zh_thread_safe ts;
     zh_thread_safe_init(&ts, zh_fba_allocator(&fba));
-    for (size_t i = 0; i < ZHT_CONFORMANCE_SUITE_LEN; i++) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) {
         zh_fba_reset(&fba);
-        assert_int_equal(zht_conformance_suite[i](zh_thread_safe_allocator(&ts)), 0);
+        zht_assert_test_case(i, zh_thread_safe_allocator(&ts));
     }
     zh_thread_safe_deinit(&ts);
     free(buffer);
 }
 
-static void test_conformance_over_arena(void **state) {
+static void test_thread_safe_conformance_over_arena(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_page_allocator);
@@ -149,7 +149,7 @@ static void test_conformance_over_arena(void **state) {
     zh_arena_deinit(&arena);
 }
 
-static void test_conformance_over_c(void **state) {
+static void test_thread_safe_conformance_over_c(void **state) {
     (void)state;
     zh_thread_safe ts;
     zh_thread_safe_init(&ts, zh_c_allocator);
@@ -189,7 +189,7 @@ out:
     return completed;
 }
 
-static void test_oom_sweep(void **state) {
+static void test_thread_safe_oom_sweep(void **state) {
     (void)state;
     assert_true(zht_oom_sweep(zh_c_allocator, wrapped_scenario, NULL) >= 2);
 }
@@ -234,17 +234,13 @@ static uint64_t next_random(uint64_t *s) {
     return *s;
 }
 
-static unsigned char pattern_byte(unsigned seed, size_t i) {
-    return (unsigned char)(seed * 131u + i * 7u + 1u);
-}
-
 static void paint(block *b, size_t from) {
-    for (size_t i = from; i < b->len; i++) b->p[i] = pattern_byte(b->seed, i);
+    for (size_t i = from; i < b->len; i++) b->p[i] = zht_pattern_byte(b->seed, i);
 }
 
 static bool intact(const block *b, size_t upto) {
     for (size_t i = 0; i < upto; i++)
-        if (b->p[i] != pattern_byte(b->seed, i)) return false;
+        if (b->p[i] != zht_pattern_byte(b->seed, i)) return false;
     return true;
 }
 
@@ -350,7 +346,7 @@ static void stress_over(zh_allocator child) {
     zh_thread_safe_deinit(&ts);
 }
 
-static void test_stress_over_fba(void **state) {
+static void test_thread_safe_stress_over_fba(void **state) {
     (void)state;
     /* Frees rarely give bytes back to an fba, so size the buffer for the worst
      * case: every step allocating the largest block plus its padding. */
@@ -363,7 +359,7 @@ static void test_stress_over_fba(void **state) {
     free(buffer);
 }
 
-static void test_stress_over_arena(void **state) {
+static void test_thread_safe_stress_over_arena(void **state) {
     (void)state;
     zh_arena arena;
     zh_arena_init(&arena, zh_page_allocator);
@@ -373,14 +369,14 @@ static void test_stress_over_arena(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forwards_every_call_unchanged),
-        cmocka_unit_test(test_lock_released_and_reinit),
-        cmocka_unit_test(test_conformance_over_fba),
-        cmocka_unit_test(test_conformance_over_arena),
-        cmocka_unit_test(test_conformance_over_c),
-        cmocka_unit_test(test_oom_sweep),
-        cmocka_unit_test(test_stress_over_fba),
-        cmocka_unit_test(test_stress_over_arena),
+        cmocka_unit_test(test_thread_safe_forwards_every_call_unchanged),
+        cmocka_unit_test(test_thread_safe_lock_released_and_reinit),
+        cmocka_unit_test(test_thread_safe_conformance_over_fba),
+        cmocka_unit_test(test_thread_safe_conformance_over_arena),
+        cmocka_unit_test(test_thread_safe_conformance_over_c),
+        cmocka_unit_test(test_thread_safe_oom_sweep),
+        cmocka_unit_test(test_thread_safe_stress_over_fba),
+        cmocka_unit_test(test_thread_safe_stress_over_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zheap/internal.h"
 #include "zheap/page.h"
 #include "zheap/testing.h"
 #include "zheap/wasm.h"
 
 #include "platform/platform.h"
+#include "support/bytes.h" /* zht_all_bytes */
 
 #define KIB ((size_t)1024)
 #define MIB (KIB * KIB)
@@ -36,13 +38,6 @@ static const char *current_test;
             return false;                                                            \
         }                                                                            \
     } while (0)
-
-static bool all_bytes(const void *p, size_t len, unsigned char byte) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < len; i++)
-        if (b[i] != byte) return false;
-    return true;
-}
 
 static size_t memory_pages(void) { return zh__os_memory_grow(0); }
 
@@ -66,14 +61,14 @@ static bool in_list(uint64_t *const *list, const uint64_t *p) {
     return false;
 }
 
-static bool test_small_free_same_order(void) {
+static bool test_wasm_small_free_same_order(void) {
     static uint64_t *list[SMALL_COUNT];
     CHECK(create_many(list));
     for (size_t i = 0; i < SMALL_COUNT; i++) ZH_DESTROY(zh_wasm_allocator, list[i]);
     return true;
 }
 
-static bool test_small_free_reverse_order(void) {
+static bool test_wasm_small_free_reverse_order(void) {
     static uint64_t *list[SMALL_COUNT];
     CHECK(create_many(list));
     for (size_t i = SMALL_COUNT; i-- > 0;) ZH_DESTROY(zh_wasm_allocator, list[i]);
@@ -81,7 +76,7 @@ static bool test_small_free_reverse_order(void) {
 }
 
 /* Freed small slots are handed out again before any new memory is used. */
-static bool test_small_reuse(void) {
+static bool test_wasm_small_reuse(void) {
     static uint64_t *first[SMALL_COUNT], *second[SMALL_COUNT];
     CHECK(create_many(first));
     for (size_t i = 0; i < SMALL_COUNT; i++) ZH_DESTROY(zh_wasm_allocator, first[i]);
@@ -93,7 +88,7 @@ static bool test_small_reuse(void) {
     return true;
 }
 
-static bool test_large_allocations(void) {
+static bool test_wasm_large_allocations(void) {
     uint64_t *p1 = ZH_ALLOC_ARRAY(zh_wasm_allocator, uint64_t, 42768);
     uint64_t *p2 = ZH_ALLOC_ARRAY(zh_wasm_allocator, uint64_t, 52768);
     CHECK(p1 != NULL && p2 != NULL);
@@ -110,7 +105,7 @@ static bool test_large_allocations(void) {
 }
 
 /* A freed big block is the next one of its size handed out. */
-static bool test_large_reuse(void) {
+static bool test_wasm_large_reuse(void) {
     char *a = zh_alloc(zh_wasm_allocator, 300 * KIB);
     CHECK(a != NULL);
     zh_free(zh_wasm_allocator, a, 300 * KIB);
@@ -122,7 +117,7 @@ static bool test_large_reuse(void) {
     return true;
 }
 
-static bool test_very_large_allocation(void) {
+static bool test_wasm_very_large_allocation(void) {
     size_t pages = memory_pages();
     CHECK(zh_alloc(zh_wasm_allocator, SIZE_MAX) == NULL);
     CHECK(zh_alloc(zh_wasm_allocator, SIZE_MAX - 3) == NULL);
@@ -132,7 +127,7 @@ static bool test_very_large_allocation(void) {
     return true;
 }
 
-static bool test_realloc(void) {
+static bool test_wasm_realloc(void) {
     unsigned char *s = zh_alloc_aligned(zh_wasm_allocator, 1, 4);
     CHECK(s != NULL);
     s[0] = 0x12;
@@ -147,19 +142,19 @@ static bool test_realloc(void) {
     return true;
 }
 
-static bool test_shrink(void) {
+static bool test_wasm_shrink(void) {
     unsigned char *s = zh_alloc(zh_wasm_allocator, 20);
     CHECK(s != NULL);
     memset(s, 0x11, 20);
     CHECK(zh_resize(zh_wasm_allocator, s, 20, 17));
-    CHECK(all_bytes(s, 17, 0x11));
+    CHECK(zht_all_bytes(s, 17, 0x11));
     CHECK(zh_resize(zh_wasm_allocator, s, 17, 16));
-    CHECK(all_bytes(s, 16, 0x11));
+    CHECK(zht_all_bytes(s, 16, 0x11));
     zh_free(zh_wasm_allocator, s, 16);
     return true;
 }
 
-static bool test_large_object_grow(void) {
+static bool test_wasm_large_object_grow(void) {
     size_t len = BIG_PAGE_BYTES * 2 - 20;
     unsigned char *s = zh_alloc(zh_wasm_allocator, len);
     CHECK(s != NULL);
@@ -178,7 +173,7 @@ static bool test_large_object_grow(void) {
     return true;
 }
 
-static bool test_realloc_small_to_large(void) {
+static bool test_wasm_realloc_small_to_large(void) {
     unsigned char *s = zh_alloc(zh_wasm_allocator, 70);
     CHECK(s != NULL);
     s[0] = 0x12, s[60] = 0x34;
@@ -190,7 +185,7 @@ static bool test_realloc_small_to_large(void) {
     return true;
 }
 
-static bool test_shrink_large_to_large(void) {
+static bool test_wasm_shrink_large_to_large(void) {
     size_t len = BIG_PAGE_BYTES * 2 + 50;
     unsigned char *s = zh_alloc(zh_wasm_allocator, len);
     CHECK(s != NULL);
@@ -207,7 +202,7 @@ static bool test_shrink_large_to_large(void) {
     return true;
 }
 
-static bool test_realloc_large_to_small(void) {
+static bool test_wasm_realloc_large_to_small(void) {
     size_t len = BIG_PAGE_BYTES * 2 + 50;
     unsigned char *s = zh_alloc(zh_wasm_allocator, len);
     CHECK(s != NULL);
@@ -219,37 +214,37 @@ static bool test_realloc_large_to_small(void) {
     return true;
 }
 
-static bool test_objects_1024_and_2048(void) {
+static bool test_wasm_objects_1024_and_2048(void) {
     unsigned char *a = zh_alloc(zh_wasm_allocator, 1025);
     unsigned char *b = zh_alloc(zh_wasm_allocator, 3000);
     CHECK(a != NULL && b != NULL);
     memset(a, 1, 1025);
     memset(b, 2, 3000);
-    CHECK(all_bytes(a, 1025, 1) && all_bytes(b, 3000, 2));
+    CHECK(zht_all_bytes(a, 1025, 1) && zht_all_bytes(b, 3000, 2));
     zh_free(zh_wasm_allocator, a, 1025);
     zh_free(zh_wasm_allocator, b, 3000);
     return true;
 }
 
-static bool test_conformance(void) {
-    CHECK(zh_test_allocator(zh_wasm_allocator) == 0);
-    CHECK(zh_test_allocator_aligned(zh_wasm_allocator) == 0);
-    CHECK(zh_test_allocator_large_alignment(zh_wasm_allocator) == 0);
-    CHECK(zh_test_allocator_aligned_shrink(zh_wasm_allocator) == 0);
+/* Every function of zh_test_suite (testing.h) on `a`. */
+static bool run_suite(zh_allocator a) {
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) CHECK(zh_test_suite[i].run(a) == 0);
     return true;
 }
+
+static bool test_wasm_conformance(void) { return run_suite(zh_wasm_allocator); }
 
 /* ---- beyond Zig's tests ------------------------------------------------------------- */
 
 /* Every alignment from 1 byte to 4 MiB, for lengths around it. */
-static bool test_alignments(void) {
+static bool test_wasm_alignments(void) {
     for (size_t alignment = 1; alignment <= 4 * MIB; alignment <<= 1) {
         size_t lens[] = {1, alignment / 2 + 1, alignment, alignment + 1};
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
             size_t len = lens[i];
             unsigned char *p = zh_alloc_aligned(zh_wasm_allocator, len, alignment);
             CHECK(p != NULL);
-            CHECK(((uintptr_t)p & (alignment - 1)) == 0);
+            CHECK(zh__is_aligned(p, alignment));
             p[len - 1] = 0x78, p[0] = 0x77;
             CHECK(p[0] == 0x77 && (len == 1 || p[len - 1] == 0x78));
             zh_free_aligned(zh_wasm_allocator, p, len, alignment);
@@ -260,7 +255,7 @@ static bool test_alignments(void) {
 
 /* A one-page block cannot shrink into a small size class (a later free with the
  * small length would lose the page), nor can a small block grow into a page. */
-static bool test_resize_never_crosses_small_and_big(void) {
+static bool test_wasm_resize_never_crosses_small_and_big(void) {
     size_t len = 40 * KIB; /* with its link word, a one-page slot */
     unsigned char *p = zh_alloc(zh_wasm_allocator, len);
     CHECK(p != NULL);
@@ -281,7 +276,7 @@ static bool test_resize_never_crosses_small_and_big(void) {
  * (a shrink that split the slot for good took a fresh 4 KiB every round): 100k
  * rounds with zh_resize and with zh_realloc (shrink-to-fit), then 4 MiB blocks,
  * may grow memory by no more than the few pages their classes need. */
-static bool test_shrink_and_free_in_bounded_memory(void) {
+static bool test_wasm_shrink_and_free_in_bounded_memory(void) {
     size_t pages = memory_pages();
     for (int round = 0; round < 100000; round++) {
         unsigned char *p = zh_alloc(zh_wasm_allocator, 4096);
@@ -311,7 +306,7 @@ static bool test_shrink_and_free_in_bounded_memory(void) {
 /* Live blocks of many sizes, interleaved with wasi-libc malloc growing the same
  * memory, never overlap or corrupt each other. */
 #define MIXED_COUNT 96
-static bool test_mixed_with_malloc(void) {
+static bool test_wasm_mixed_with_malloc(void) {
     static unsigned char *blocks[MIXED_COUNT];
     static size_t lens[MIXED_COUNT];
     static void *mallocs[MIXED_COUNT / 8];
@@ -330,8 +325,8 @@ static bool test_mixed_with_malloc(void) {
         }
     }
     for (size_t i = 0; i < MIXED_COUNT; i++)
-        CHECK(all_bytes(blocks[i], lens[i], (unsigned char)(i & 0xff)));
-    for (size_t j = 0; j < m; j++) CHECK(all_bytes(mallocs[j], 200 * KIB, 0xee));
+        CHECK(zht_all_bytes(blocks[i], lens[i], (unsigned char)(i & 0xff)));
+    for (size_t j = 0; j < m; j++) CHECK(zht_all_bytes(mallocs[j], 200 * KIB, 0xee));
     for (size_t i = 0; i < MIXED_COUNT; i += 2) zh_free(zh_wasm_allocator, blocks[i], lens[i]);
     for (size_t i = 0; i < MIXED_COUNT; i += 2) {
         blocks[i] = zh_alloc(zh_wasm_allocator, lens[i]);
@@ -339,7 +334,7 @@ static bool test_mixed_with_malloc(void) {
         memset(blocks[i], (int)(i & 0xff), lens[i]);
     }
     for (size_t i = 0; i < MIXED_COUNT; i++) {
-        CHECK(all_bytes(blocks[i], lens[i], (unsigned char)(i & 0xff)));
+        CHECK(zht_all_bytes(blocks[i], lens[i], (unsigned char)(i & 0xff)));
         zh_free(zh_wasm_allocator, blocks[i], lens[i]);
     }
     for (size_t j = 0; j < m; j++) free(mallocs[j]);
@@ -360,25 +355,25 @@ static bool test_backend_info(void) {
 }
 
 /* Mapped memory is zero-filled, also when it is reused. */
-static bool test_map_zeroed_on_reuse(void) {
+static bool test_backend_map_zeroed_on_reuse(void) {
     unsigned char *p = zh__os_map(3 * PAGE, PAGE, NULL);
     CHECK(p != NULL);
-    CHECK(all_bytes(p, 3 * PAGE, 0));
+    CHECK(zht_all_bytes(p, 3 * PAGE, 0));
     memset(p, 0xcd, 3 * PAGE);
     zh__os_unmap(p, 3 * PAGE);
     unsigned char *q = zh__os_map(3 * PAGE, PAGE, NULL);
     CHECK(q != NULL);
-    CHECK(all_bytes(q, 3 * PAGE, 0));
+    CHECK(zht_all_bytes(q, 3 * PAGE, 0));
     zh__os_unmap(q, 3 * PAGE);
     return true;
 }
 
-static bool test_map_alignment(void) {
+static bool test_backend_map_alignment(void) {
     for (size_t alignment = 1; alignment <= 8 * MIB; alignment <<= 1) {
         unsigned char *p = zh__os_map(PAGE, alignment, NULL);
         CHECK(p != NULL);
-        CHECK(((uintptr_t)p & (alignment - 1)) == 0);
-        CHECK(((uintptr_t)p & (PAGE - 1)) == 0);
+        CHECK(zh__is_aligned(p, alignment));
+        CHECK(zh__is_aligned(p, PAGE));
         zh__os_unmap(p, PAGE);
     }
     return true;
@@ -386,18 +381,18 @@ static bool test_map_alignment(void) {
 
 /* Unmapping the middle of a mapping keeps both ends usable, and the unmapped
  * pages come back from later maps. */
-static bool test_partial_unmap(void) {
+static bool test_backend_partial_unmap(void) {
     unsigned char *p = zh__os_map(8 * PAGE, PAGE, NULL);
     CHECK(p != NULL);
     memset(p, 0x42, 8 * PAGE);
     zh__os_unmap(p + 2 * PAGE, 4 * PAGE);
-    CHECK(all_bytes(p, 2 * PAGE, 0x42));
-    CHECK(all_bytes(p + 6 * PAGE, 2 * PAGE, 0x42));
+    CHECK(zht_all_bytes(p, 2 * PAGE, 0x42));
+    CHECK(zht_all_bytes(p + 6 * PAGE, 2 * PAGE, 0x42));
     size_t pages = memory_pages();
     unsigned char *q = zh__os_map(4 * PAGE, PAGE, NULL);
     CHECK(q == p + 2 * PAGE);
     CHECK(memory_pages() == pages);
-    CHECK(all_bytes(q, 4 * PAGE, 0));
+    CHECK(zht_all_bytes(q, 4 * PAGE, 0));
     CHECK(zh__os_shrink(p, 8 * PAGE, 6 * PAGE));
     zh__os_unmap(p, 2 * PAGE);
     zh__os_unmap(q, 4 * PAGE);
@@ -407,7 +402,7 @@ static bool test_partial_unmap(void) {
 /* A mapping of a page count that is not a power of two takes a larger run and
  * gives the tail back; unmapped, its pieces join that tail again, so mapping and
  * unmapping it over and over does not grow memory. */
-static bool test_map_unmap_odd_page_count(void) {
+static bool test_backend_map_unmap_odd_page_count(void) {
     unsigned char *p = zh__os_map(3 * PAGE, PAGE, NULL);
     CHECK(p != NULL);
     zh__os_unmap(p, 3 * PAGE);
@@ -424,7 +419,7 @@ static bool test_map_unmap_odd_page_count(void) {
 
 /* A mapping that ends at the end of linear memory grows in place; any other
  * does not. */
-static bool test_grow_at_end(void) {
+static bool test_backend_grow_at_end(void) {
     size_t end = zh__os_memory_grow(1);
     CHECK(end != SIZE_MAX);
     unsigned char *p = (unsigned char *)(end * PAGE);
@@ -432,7 +427,7 @@ static bool test_grow_at_end(void) {
     CHECK(zh__os_grow(p, PAGE, 3 * PAGE));
     CHECK(memory_pages() == end + 3);
     CHECK(p[0] == 0x99);
-    CHECK(all_bytes(p + PAGE, 2 * PAGE, 0));
+    CHECK(zht_all_bytes(p + PAGE, 2 * PAGE, 0));
     CHECK(zh__os_memory_grow(1) == end + 3); /* now something follows it */
     CHECK(!zh__os_grow(p, 3 * PAGE, 4 * PAGE));
     CHECK(memory_pages() == end + 4);
@@ -441,13 +436,7 @@ static bool test_grow_at_end(void) {
     return true;
 }
 
-static bool test_page_allocator(void) {
-    CHECK(zh_test_allocator(zh_page_allocator) == 0);
-    CHECK(zh_test_allocator_aligned(zh_page_allocator) == 0);
-    CHECK(zh_test_allocator_large_alignment(zh_page_allocator) == 0);
-    CHECK(zh_test_allocator_aligned_shrink(zh_page_allocator) == 0);
-    return true;
-}
+static bool test_page_conformance(void) { return run_suite(zh_page_allocator); }
 
 /* ---- out of memory: memory.grow refuses ------------------------------------------------
  * Runs last: it fills linear memory up to the module's maximum. */
@@ -456,7 +445,7 @@ static bool test_page_allocator(void) {
 #define FILL_LEN (MIB - 64) /* with its link word, a run of 16 pages */
 #define DRAIN_MAX 1024      /* 64 MiB of pages */
 
-static bool test_growth_refused(void) {
+static bool test_wasm_growth_refused(void) {
     static unsigned char *blocks[FILL_MAX];
     static unsigned char *drained[DRAIN_MAX];
     size_t n = 0, d = 0;
@@ -478,8 +467,8 @@ static bool test_growth_refused(void) {
     CHECK(zh_alloc(zh_wasm_allocator, FILL_LEN) == NULL);
     CHECK(zh__os_map(16 * PAGE, PAGE, NULL) == NULL);
     CHECK(memory_pages() == pages);
-    CHECK(all_bytes(small, 24, 0x3c));
-    for (size_t i = 0; i < n; i++) CHECK(all_bytes(blocks[i], FILL_LEN, (unsigned char)i));
+    CHECK(zht_all_bytes(small, 24, 0x3c));
+    for (size_t i = 0; i < n; i++) CHECK(zht_all_bytes(blocks[i], FILL_LEN, (unsigned char)i));
 
     /* Take every page still free, then free one block: a smaller request is served
      * by splitting that block, since memory cannot grow. */
@@ -504,7 +493,7 @@ static bool test_growth_refused(void) {
     CHECK(memory_pages() == pages);
     zh_free(zh_wasm_allocator, tiny, 5);
     zh_free(zh_wasm_allocator, again, FILL_LEN);
-    CHECK(all_bytes(small, 24, 0x3c));
+    CHECK(zht_all_bytes(small, 24, 0x3c));
     zh_free(zh_wasm_allocator, small, 24);
     return true;
 }
@@ -545,32 +534,32 @@ typedef struct test_case {
 
 #define TEST(fn) {#fn, fn}
 static const test_case tests[] = {
-    TEST(test_small_free_same_order),
-    TEST(test_small_free_reverse_order),
-    TEST(test_small_reuse),
-    TEST(test_large_allocations),
-    TEST(test_large_reuse),
-    TEST(test_very_large_allocation),
-    TEST(test_realloc),
-    TEST(test_shrink),
-    TEST(test_large_object_grow),
-    TEST(test_realloc_small_to_large),
-    TEST(test_shrink_large_to_large),
-    TEST(test_realloc_large_to_small),
-    TEST(test_objects_1024_and_2048),
-    TEST(test_conformance),
-    TEST(test_alignments),
-    TEST(test_resize_never_crosses_small_and_big),
-    TEST(test_shrink_and_free_in_bounded_memory),
-    TEST(test_mixed_with_malloc),
+    TEST(test_wasm_small_free_same_order),
+    TEST(test_wasm_small_free_reverse_order),
+    TEST(test_wasm_small_reuse),
+    TEST(test_wasm_large_allocations),
+    TEST(test_wasm_large_reuse),
+    TEST(test_wasm_very_large_allocation),
+    TEST(test_wasm_realloc),
+    TEST(test_wasm_shrink),
+    TEST(test_wasm_large_object_grow),
+    TEST(test_wasm_realloc_small_to_large),
+    TEST(test_wasm_shrink_large_to_large),
+    TEST(test_wasm_realloc_large_to_small),
+    TEST(test_wasm_objects_1024_and_2048),
+    TEST(test_wasm_conformance),
+    TEST(test_wasm_alignments),
+    TEST(test_wasm_resize_never_crosses_small_and_big),
+    TEST(test_wasm_shrink_and_free_in_bounded_memory),
+    TEST(test_wasm_mixed_with_malloc),
     TEST(test_backend_info),
-    TEST(test_map_zeroed_on_reuse),
-    TEST(test_map_alignment),
-    TEST(test_partial_unmap),
-    TEST(test_map_unmap_odd_page_count),
-    TEST(test_grow_at_end),
-    TEST(test_page_allocator),
-    TEST(test_growth_refused), /* last: fills memory */
+    TEST(test_backend_map_zeroed_on_reuse),
+    TEST(test_backend_map_alignment),
+    TEST(test_backend_partial_unmap),
+    TEST(test_backend_map_unmap_odd_page_count),
+    TEST(test_backend_grow_at_end),
+    TEST(test_page_conformance),
+    TEST(test_wasm_growth_refused), /* last: fills memory */
 };
 
 int main(int argc, char **argv) {

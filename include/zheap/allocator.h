@@ -48,6 +48,7 @@ typedef uint8_t zh_align;
 #define ZH_MALLOC_ALIGNMENT (ZH__ALIGNOF(max_align_t))
 
 typedef struct zh_allocator_vtable {
+    /* public */
     /* Returns `len` bytes aligned to 1 << align, or NULL on out-of-memory. */
     void *(*alloc)(void *ctx, size_t len, zh_align align, uintptr_t ret_addr);
     /* Changes the block's length to new_len without moving it; false if it cannot. */
@@ -61,6 +62,7 @@ typedef struct zh_allocator_vtable {
 } zh_allocator_vtable;
 
 typedef struct zh_allocator {
+    /* public */
     void *ctx;
     const zh_allocator_vtable *vtable;
 } zh_allocator;

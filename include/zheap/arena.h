@@ -73,8 +73,7 @@ extern "C" {
 /* Ordinary buffers stop doubling at this size (header included). */
 #define ZH_ARENA_MAX_BUFFER_SIZE ((size_t)64 * 1024 * 1024)
 /* Bytes at the start of every buffer used by the arena itself. */
-#define ZH_ARENA_HEADER_SIZE \
-    ((2 * sizeof(void *) + ZH_MALLOC_ALIGNMENT - 1) & ~(ZH_MALLOC_ALIGNMENT - 1))
+#define ZH_ARENA_HEADER_SIZE ZH__ALIGN_FORWARD_CONST(2 * sizeof(void *), ZH_MALLOC_ALIGNMENT)
 
 typedef enum zh_arena_reset_mode {
     /* Return every buffer to the child. Always succeeds. The next buffer is sized
@@ -89,9 +88,11 @@ typedef enum zh_arena_reset_mode {
 
 struct zh__arena_buffer; /* header at the start of each buffer (private) */
 
-/* Caller-owned arena state. The fields are private; they are visible only so that
- * zh_arena_alloc can be inline. Initialise with zh_arena_init. */
+/* Caller-owned arena state, initialised with zh_arena_init. Visible only so that
+ * zh_arena_alloc_inline can be inline; every field is private (see "Public
+ * structs" in docs/architecture.md). */
 typedef struct zh_arena {
+    /* private */
     unsigned char *cur;               /* first free byte in the newest buffer */
     unsigned char *end;               /* one past the newest buffer's last byte */
     struct zh__arena_buffer *buffers; /* newest first; NULL when empty */
@@ -128,12 +129,24 @@ ZH_EXTERN size_t zh_arena_query_capacity(const zh_arena *arena);
  * already holds (the pool after a retaining reset). */
 ZH_EXTERN size_t zh_arena_query_available(const zh_arena *arena, size_t alignment);
 
-/* ---- inline fast path ------------------------------------------------------------
- * Everything below is for zh_arena_alloc (and pool.h); not to be called directly. */
+/* Allocates `len` bytes aligned to `alignment` (a power of two) from the arena,
+ * without going through the vtable: a bump in the newest buffer, a call to the
+ * child only when the block does not fit (see the growth policy above: rarely, as
+ * buffers grow geometrically). Returns NULL on out-of-memory. len == 0 returns a
+ * non-NULL pointer that must not be dereferenced. A bad alignment aborts, naming
+ * zh_arena_alloc, in every build. The block is not filled (even with ZHEAP_SAFETY
+ * on), like zh_raw_alloc. Give it back through zh_arena_allocator (len, alignment)
+ * or just reset the arena. The child sees the caller of zh_arena_alloc as the
+ * return address. zh_arena_alloc_inline below does the same without a call. */
+ZH_EXTERN void *zh_arena_alloc(zh_arena *arena, size_t len, size_t alignment);
 
-/* The out-of-line part of zh_arena_alloc: a new or grown buffer, zero lengths and
- * bad alignments. It names its own return address - the call site of
- * zh_arena_alloc - to the child. */
+/* ---- inline fast path ------------------------------------------------------------
+ * zh_arena_alloc_inline is zh_arena_alloc in the header; the zh__ names below are
+ * its parts (and pool.h's), not to be called directly. */
+
+/* The out-of-line part of zh_arena_alloc_inline: a new or grown buffer, zero
+ * lengths and bad alignments. It names its own return address - the call site of
+ * zh_arena_alloc_inline - to the child. */
 ZH_EXTERN void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignment);
 
 /* The bump itself, the one copy of its arithmetic. zh__arena_fits: whether `len`
@@ -161,16 +174,10 @@ static inline void *zh__arena_bump(zh_arena *arena, size_t len, size_t alignment
                : NULL;
 }
 
-/* Allocates `len` bytes aligned to `alignment` (a power of two) from the arena,
- * without going through the vtable: a few instructions when the block fits in
- * the newest buffer, a call to the child only when it does not (see the growth
- * policy above: rarely, as buffers grow geometrically).
- * Returns NULL on out-of-memory. len == 0 returns a non-NULL pointer that must
- * not be dereferenced. A bad alignment aborts, naming zh_arena_alloc. The block
- * is not filled (even with ZHEAP_SAFETY on), like zh_raw_alloc. Give it back
- * through zh_arena_allocator (len, alignment) or just reset the arena. The child
- * sees the caller of zh_arena_alloc as the return address. */
-ZH__ALWAYS_INLINE void *zh_arena_alloc(zh_arena *arena, size_t len, size_t alignment) {
+/* zh_arena_alloc inline: the same result, checks and return address in every
+ * build (see "Inline fast paths" in docs/guide.md), a few instructions when the
+ * block fits in the newest buffer. Forced inline even in unoptimized builds. */
+ZH__ALWAYS_INLINE void *zh_arena_alloc_inline(zh_arena *arena, size_t len, size_t alignment) {
     if (ZH__LIKELY(zh__is_pow2(alignment) && zh__arena_fits(arena, len, alignment)))
         return zh__arena_take(arena, len, alignment);
     return zh__arena_alloc_slow(arena, len, alignment);

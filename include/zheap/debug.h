@@ -74,6 +74,7 @@ typedef void (*zh_debug_report_fn)(void *user, zh_debug_event event, const char 
 /* The counterpart of Zig's MutexType: when lock and unlock are both set they guard
  * the instance and `thread_safe` is ignored. They must not call into the instance. */
 typedef struct zh_debug_lock_hook {
+    /* public */
     void (*lock)(void *user);
     void (*unlock)(void *user);
     void *user;
@@ -95,6 +96,7 @@ typedef struct zh_debug_lock_hook {
 #define ZH_DEBUG_LARGE_TAIL 32
 
 typedef struct zh_debug_config {
+    /* public */
     /* Frames per trace (allocation, free, resize); at most ZH_DEBUG_FRAMES_MAX. */
     size_t stack_trace_frames;
     /* Enforce zh_debug_set_memory_limit (the total is always counted). */
@@ -214,6 +216,7 @@ ZH_EXTERN void zh_debug_set_memory_limit(zh_debug *d, size_t limit);
 ZH_EXTERN size_t zh_debug_memory_limit(const zh_debug *d);
 
 typedef struct zh_debug_stats {
+    /* public */
     size_t live_bytes;        /* requested bytes of live blocks */
     size_t live_count;        /* live blocks */
     size_t peak_bytes;        /* the highest live_bytes seen */

@@ -27,20 +27,22 @@
 #include <stdint.h>
 
 #include "zheap/allocator.h"
-#include "zheap/internal.h" /* ZH__TRACK_INLINE_ALLOC */
+#include "zheap/internal.h" /* ZH__LIKELY, alignment helpers, ZH__TRACK_INLINE */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Caller-owned state; initialise with zh_fba_init. The fields may be read but not
- * written; zh_fba_end_index tells how much of the buffer is in use. The cursor is
+/* Caller-owned state; initialise with zh_fba_init. Every field is read-only (see
+ * "Public structs" in docs/architecture.md); zh_fba_end_index tells how much of
+ * the buffer is in use. The cursor is
  * kept as an address (not an index) so that an allocation is exactly a
  * hand-written bump pointer: load, align, check against `limit`, store. It is a
  * plain integer, not an atomic one, so that the compiler may keep it in a register
- * across a run of zh_fba_alloc calls; zh_fba_thread_safe_allocator updates the same
+ * across a run of zh_fba_alloc_inline calls; zh_fba_thread_safe_allocator updates the same
  * field with atomic operations on it (as Zig's threadSafeAlloc does on end_index). */
 typedef struct zh_fba {
+    /* read-only */
     unsigned char *buffer; /* start of the caller's buffer */
     size_t len;            /* its length in bytes */
     uintptr_t limit;       /* (uintptr_t)buffer + len */
@@ -78,30 +80,45 @@ ZH_EXTERN bool zh_fba_owns_slice(const zh_fba *fba, const void *p, size_t len);
  * rules let succeed without moving the end (shrinking a block that is not last). */
 ZH_EXTERN bool zh_fba_is_last_allocation(const zh_fba *fba, const void *p, size_t len);
 
+/* Allocation without the indirect call, for callers that know their allocator is
+ * an fba: what the vtable alloc of zh_fba_allocator does. Returns `len` bytes
+ * aligned to `alignment` (a power of two), or NULL if they do not fit (then
+ * nothing changed). A bad alignment aborts, naming zh_fba_alloc, in every build.
+ * The block is released like any other: zh_free_aligned on zh_fba_allocator(fba),
+ * or zh_fba_reset. Not thread-safe; must not be mixed with concurrent use of
+ * zh_fba_thread_safe_allocator. Memory is not filled. zh_fba_alloc_inline below
+ * is the same in the header. */
+ZH_EXTERN void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment);
+
+/* ---- inline fast path ------------------------------------------------------------
+ * zh_fba_alloc_inline is zh_fba_alloc in the header (see "Inline fast paths" in
+ * docs/guide.md); zh__fba_bump is its arithmetic (and the vtable's), not to be
+ * called directly. */
+
 /* Memory checkers only (ZH__TRACK_INLINE): tells them the block is handed out, when
  * the buffer is one they are told about (src/core/track.h). */
 ZH_EXTERN void zh__fba_track_alloc(const zh_fba *fba, void *p, size_t len);
 
-/* The allocation fast path, for callers that know their allocator is an fba and
- * want to skip the indirect call: exactly what the vtable alloc of
- * zh_fba_allocator does. Returns `len` bytes aligned to `alignment`, or NULL if
- * they do not fit (then nothing changed). `alignment` must be a power of two
- * (unchecked). The block is released like any other: zh_free_aligned on
- * zh_fba_allocator(fba), or zh_fba_reset. Not thread-safe; must not be mixed with
- * concurrent use of zh_fba_thread_safe_allocator. Memory is not filled. */
-static inline void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment) {
+/* The bump: `len` bytes at `alignment` (a power of two, unchecked), or NULL. */
+static inline void *zh__fba_bump(zh_fba *fba, size_t len, size_t alignment) {
     /* A bump pointer on the cursor address. The buffer cannot end past the top of
      * memory, so the only possible overflow is `cur + alignment - 1`, and then
      * `start` wraps to exactly 0 (the mask clears the low bits, and the wrapped sum
      * is below `alignment`): `start - 1 >= limit` rejects that and `start > limit`
      * in one compare. A buffer that is NULL (length 0) has limit 0 and fails too. */
-    uintptr_t cur = fba->end;
-    uintptr_t start = (cur + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
+    uintptr_t start = zh__align_forward_addr(fba->end, alignment);
     uintptr_t limit = fba->limit;
     if (start - 1 >= limit || limit - start < len) return NULL;
     fba->end = start + len;
     if (ZH__TRACK_INLINE) zh__fba_track_alloc(fba, (void *)start, len);
     return (void *)start;
+}
+
+/* zh_fba_alloc inline: the same result and checks in every build; the alignment
+ * check folds away for a constant alignment. */
+static inline void *zh_fba_alloc_inline(zh_fba *fba, size_t len, size_t alignment) {
+    if (ZH__LIKELY(zh__is_pow2(alignment))) return zh__fba_bump(fba, len, alignment);
+    return zh_fba_alloc(fba, len, alignment); /* aborts */
 }
 
 #ifdef __cplusplus

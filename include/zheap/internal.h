@@ -98,6 +98,12 @@ static inline uintptr_t zh__align_forward_addr(uintptr_t x, size_t alignment) {
 static inline size_t zh__align_backward(size_t x, size_t alignment) {
     return x & ~(alignment - 1);
 }
+static inline uintptr_t zh__align_backward_addr(uintptr_t x, size_t alignment) {
+    return x & ~(uintptr_t)(alignment - 1);
+}
+/* zh__align_forward as a constant expression, for sizes that #defines, array
+ * bounds and _Static_assert need; everything else calls the function. */
+#define ZH__ALIGN_FORWARD_CONST(x, alignment) (((x) + (alignment) - 1) & ~((alignment) - 1))
 /* Bytes from address x up to the next multiple of `alignment` (a power of two). */
 static inline size_t zh__align_padding(uintptr_t x, size_t alignment) {
     return (size_t)(0 - x) & (alignment - 1);

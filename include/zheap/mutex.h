@@ -4,13 +4,15 @@
  * must have a size known to the caller without naming the operating system's type.
  * zh_mutex is that storage: large and aligned enough for every backend's lock
  * (pthread_mutex_t, SRWLOCK, or nothing on single-threaded wasm), checked at
- * compile time inside the library. Treat it as opaque. */
+ * compile time inside the library. Every field is private (see "Public structs"
+ * in docs/architecture.md). */
 #ifndef ZHEAP_MUTEX_H
 #define ZHEAP_MUTEX_H
 
 #include <stdint.h>
 
 typedef struct zh_mutex {
+    /* private */
     union {
         void *align_ptr;
         long long align_ll;

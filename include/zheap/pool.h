@@ -35,6 +35,7 @@ extern "C" {
 #endif
 
 typedef struct zh_pool_options {
+    /* public */
     /* Bytes per item. 0 is allowed (items are then pointer-sized). */
     size_t item_size;
     /* Alignment of every item in bytes, a power of two up to 2^ZH_ALIGN_LOG2_MAX;
@@ -49,14 +50,17 @@ typedef struct zh_pool_options {
 /* Options for a growable pool of objects of type T (Zig's MemoryPool(T)). */
 #define ZH_POOL_OPTIONS(T) (ZH__LITERAL(zh_pool_options){sizeof(T), ZH__ALIGNOF(T), true})
 
-/* Caller-owned pool state. Fields are private (visible for the inline fast
- * paths) except item_size and item_align, which may be read. */
+/* Caller-owned pool state, visible for the inline fast paths (see "Public
+ * structs" in docs/architecture.md). */
 typedef struct zh_pool {
-    void *free_list;   /* first free item; each free item starts with the next */
-    bool checked;      /* ZHEAP_SAFETY build: every call takes the checked path */
-    bool growable;
+    /* read-only */
     size_t item_size;  /* effective size of every item */
     size_t item_align; /* effective alignment of every item */
+    bool checked;      /* the library was built with ZHEAP_SAFETY: every call,
+                          inline or not, takes the checked path */
+    /* private */
+    bool growable;
+    void *free_list;   /* first free item; each free item starts with the next */
     size_t carved;     /* items taken from the arena since the last reset */
     zh_arena arena;    /* where items come from */
 } zh_pool;
@@ -92,33 +96,33 @@ ZH_EXTERN void zh_pool_destroy(zh_pool *pool, void *item);
 ZH_EXTERN bool zh_pool_reset(zh_pool *pool, zh_arena_reset_mode mode, size_t limit);
 
 /* ---- inline fast paths ----------------------------------------------------------
- * zh_pool_create and zh_pool_destroy are also function-like macros that pop or
- * push the free list inline and call the functions above only when the list is
- * empty (or in a ZHEAP_SAFETY build). (zh_pool_create)(pool) or taking the
- * address still uses the exported function. They are inlined even in unoptimized
- * builds, so the backing allocator sees the caller of zh_pool_create as the
- * return address. */
+ * zh_pool_create_inline and zh_pool_destroy_inline are zh_pool_create and
+ * zh_pool_destroy in the header: the same results and checks in every build (see
+ * "Inline fast paths" in docs/guide.md). They pop or push the free list inline and
+ * call the exported function when the list is empty, and always in a library
+ * built with ZHEAP_SAFETY (the pool's `checked` field, set by zh_pool_init), so
+ * that every safety check runs. Inlined even in unoptimized builds, so the
+ * backing allocator sees their caller as the return address. */
 
-ZH__ALWAYS_INLINE void *zh__pool_create_inline(zh_pool *pool) {
+/* zh_pool_create without a call while free items are left. */
+ZH__ALWAYS_INLINE void *zh_pool_create_inline(zh_pool *pool) {
     void *item = pool->free_list;
     if (ZH__LIKELY(item != NULL && !pool->checked)) {
         pool->free_list = *(void **)item;
         return item;
     }
-    return (zh_pool_create)(pool);
+    return zh_pool_create(pool);
 }
 
-ZH__ALWAYS_INLINE void zh__pool_destroy_inline(zh_pool *pool, void *item) {
+/* zh_pool_destroy without a call (a library built without ZHEAP_SAFETY). */
+ZH__ALWAYS_INLINE void zh_pool_destroy_inline(zh_pool *pool, void *item) {
     if (ZH__LIKELY(!pool->checked)) {
         *(void **)item = pool->free_list;
         pool->free_list = item;
         return;
     }
-    (zh_pool_destroy)(pool, item);
+    zh_pool_destroy(pool, item);
 }
-
-#define zh_pool_create(pool) zh__pool_create_inline(pool)
-#define zh_pool_destroy(pool, item) zh__pool_destroy_inline((pool), (item))
 
 #ifdef __cplusplus
 }

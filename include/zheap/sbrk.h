@@ -48,11 +48,13 @@ extern "C" {
  * size-class engine (src/core/size_classes.h checks that they fit). */
 #define ZH__SBRK_STATE_WORDS (2 * ZH__SBRK_SMALL_CLASSES + ZH__SBRK_BIG_CLASSES + 20)
 
-/* Caller-owned state; initialise with zh_sbrk_init and treat the fields as private.
+/* Caller-owned state; initialise with zh_sbrk_init. Every field is private (see
+ * "Public structs" in docs/architecture.md).
  * It must not be copied or moved once initialised (it holds a mutex and points into
  * itself) and must outlive every allocator obtained from it and every block they
  * handed out. */
 typedef struct zh_sbrk {
+    /* private */
     void *(*fn)(intptr_t increment);
     zh_mutex mutex;
     struct {

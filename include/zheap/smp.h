@@ -67,6 +67,7 @@ ZH_EXTERN void zh_smp_trim(void);
 
 /* Per size class counts. */
 typedef struct zh_smp_class_stats {
+    /* public */
     size_t block_size;    /* bytes per block of this class */
     uint64_t allocations; /* blocks handed out since start */
     uint64_t live;        /* blocks handed out and not yet freed */
@@ -77,6 +78,7 @@ typedef struct zh_smp_class_stats {
  * counters read without stopping the threads, so under concurrent use they are
  * approximate (each counter is exact, their sum is not one instant). */
 typedef struct zh_smp_stats {
+    /* public */
     size_t allocated;      /* bytes in live blocks (size class or unit-rounded) */
     size_t active;         /* bytes of pages, runs and mappings holding live blocks */
     size_t peak_active;    /* the highest `active` since start */

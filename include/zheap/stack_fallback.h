@@ -38,9 +38,11 @@
 extern "C" {
 #endif
 
-/* Caller-owned state; treat the fields as private. It must not move while the
- * allocator from zh_stack_fallback_get is in use (that allocator points at it). */
+/* Caller-owned state; every field is private (see "Public structs" in
+ * docs/architecture.md). It must not move while the allocator from
+ * zh_stack_fallback_get is in use (that allocator points at it). */
 typedef struct zh_stack_fallback {
+    /* private */
     zh_fba fba;            /* bump allocator over `buffer` */
     zh_allocator fallback; /* where requests that do not fit go */
     void *buffer;          /* the caller's buffer, kept so get() can reset the fba */

@@ -33,6 +33,17 @@ ZH_EXTERN int zh_test_allocator_aligned_shrink(zh_allocator a);
 /* All four in order; the first nonzero code, or 0. */
 ZH_EXTERN int zh_test_allocator_all(zh_allocator a);
 
+/* The four functions above as a table, in that order: the one list of them, for
+ * test runners that run each on its own (a fresh or reset allocator per function,
+ * one report line per function). */
+typedef struct zh_test_case {
+    /* public */
+    const char *name;           /* the function's name, e.g. "zh_test_allocator" */
+    int (*run)(zh_allocator a); /* the function */
+} zh_test_case;
+#define ZH_TEST_SUITE_LEN 4
+ZH_EXTERN extern const zh_test_case zh_test_suite[ZH_TEST_SUITE_LEN];
+
 /* ---- validation wrapper (Zig's validationWrap) ------------------------------------
  * Checks the contract on every call in both directions and aborts with a message
  * naming the call on a violation: zero lengths or NULL blocks given to the child,
@@ -40,6 +51,7 @@ ZH_EXTERN int zh_test_allocator_all(zh_allocator a);
  * misaligned after a move. The struct is caller-owned; it must outlive the returned
  * allocator. Thread safety: that of the child. */
 typedef struct zh_validator {
+    /* private */
     zh_allocator child;
 } zh_validator;
 ZH_EXTERN zh_allocator zh_validation_wrap(zh_validator *v, zh_allocator child);
@@ -55,9 +67,11 @@ ZH_EXTERN zh_allocator zh_validation_wrap(zh_validator *v, zh_allocator child);
  * nothing: allocated_bytes - freed_bytes == 0 and allocations == deallocations.
  * Not thread-safe. Caller-owned; must outlive the returned allocator. */
 typedef struct zh_failing {
-    zh_allocator child;
+    /* public (may be changed between calls) */
     size_t fail_index;        /* successful allocations before they fail; SIZE_MAX: never */
+    /* read-only (set with zh_failing_set_resize_fail_index) */
     size_t resize_fail_index; /* successful resizes/remaps before they fail; SIZE_MAX: never */
+    /* read-only */
     size_t alloc_index;       /* successful allocations so far (the next fails at fail_index) */
     size_t resize_index;      /* successful resizes and remaps so far */
     size_t allocated_bytes;   /* bytes handed out, counting growth by resize/remap */
@@ -66,12 +80,14 @@ typedef struct zh_failing {
     size_t deallocations;     /* frees */
     bool has_induced_failure; /* true once an allocation was made to fail (resizes made
                                  to fail do not set it, as in Zig) */
+    /* private */
+    zh_allocator child;
 } zh_failing;
 
 /* Fails allocations once `fail_index` have succeeded (0: every allocation fails;
  * SIZE_MAX: none); resizes never fail until zh_failing_set_resize_fail_index says
- * so. The fields may be read at any time; fail_index may be changed between
- * calls (a value at or below alloc_index fails the next allocation). */
+ * so. The read-only fields may be read at any time; fail_index may be changed
+ * between calls (a value at or below alloc_index fails the next allocation). */
 ZH_EXTERN void zh_failing_init(zh_failing *f, zh_allocator child, size_t fail_index);
 ZH_EXTERN void zh_failing_set_resize_fail_index(zh_failing *f, size_t resize_fail_index);
 ZH_EXTERN zh_allocator zh_failing_allocator(zh_failing *f);

@@ -31,8 +31,10 @@ extern "C" {
 #endif
 
 /* Caller-owned; must not be copied or moved after zh_thread_safe_init (the
- * mutex lives inside it) until zh_thread_safe_deinit. */
+ * mutex lives inside it) until zh_thread_safe_deinit. Every field is private (see
+ * "Public structs" in docs/architecture.md). */
 typedef struct zh_thread_safe {
+    /* private */
     zh_allocator child; /* the allocator every call is forwarded to */
     zh_mutex mutex;     /* held for the duration of each forwarded call */
 } zh_thread_safe;

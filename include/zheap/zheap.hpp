@@ -193,7 +193,7 @@ private:
  * A zh_pool as a std::pmr::memory_resource, for node-based containers (std::pmr::list,
  * map, set, unordered_map's nodes), whose blocks all have one size. A request whose
  * size and alignment fit a pool item (bytes <= item_size, alignment <= item_align,
- * both after zh_pool_init's rounding) is a zh_pool_create, O(1) and without a call
+ * both after zh_pool_init's rounding) is a zh_pool_create_inline, O(1) and without a call
  * to the backing allocator once the pool has items free; every other request goes to
  * the upstream resource. The choice depends only on (bytes, alignment), which pmr
  * passes again on deallocation, so each block goes back where it came from.
@@ -238,13 +238,13 @@ public:
 protected:
     void *do_allocate(std::size_t bytes, std::size_t alignment) override {
         if (!fits(bytes, alignment)) return upstream_->allocate(bytes, alignment);
-        void *item = zh_pool_create(&pool_);
+        void *item = zh_pool_create_inline(&pool_);
         if (item == nullptr) detail::throw_bad_alloc();
         return item;
     }
     void do_deallocate(void *p, std::size_t bytes, std::size_t alignment) override {
         if (!fits(bytes, alignment)) return upstream_->deallocate(p, bytes, alignment);
-        zh_pool_destroy(&pool_, p);
+        zh_pool_destroy_inline(&pool_, p);
     }
     bool do_is_equal(const std::pmr::memory_resource &other) const noexcept override {
         return this == &other;

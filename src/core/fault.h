@@ -20,7 +20,7 @@ bool zh__fault_count_call(void);
 /* True when the backend must fail this call of kind `op` (one ZH__OS_FAULT_* bit). */
 static inline bool zh__fault_injected(unsigned op) {
     if (!ZH_CONFIG_FAULT_INJECTION) return false;
-    if (ZH_LIKELY((zh__atomic_load_relaxed(&zh__fault_armed_ops) & op) == 0)) return false;
+    if (ZH__LIKELY((zh__atomic_load_relaxed(&zh__fault_armed_ops) & op) == 0)) return false;
     return zh__fault_count_call();
 }
 

@@ -134,11 +134,11 @@ static void map_remove_at(zh__sc_heap *h, size_t i) {
 }
 
 bool zh__sc_class_of(const zh__sc_heap *h, const void *p, zh__sc_class *out) {
-    uintptr_t addr = (uintptr_t)p, key = addr & ~CODE_MASK;
+    uintptr_t addr = (uintptr_t)p, key = zh__align_backward_addr(addr, BIGPAGE);
     size_t i = map_find(h, key);
     if (i == SIZE_MAX) return false;
     zh__sc_class c = class_from_code(h->map[i] & CODE_MASK);
-    if (c.big ? addr != key : (addr & (c.bytes - 1)) != 0) return false;
+    if (c.big ? addr != key : !zh__is_aligned(p, c.bytes)) return false;
     *out = c;
     return true;
 }
@@ -165,7 +165,7 @@ static void push_merged(zh__sc_heap *h, uintptr_t run, unsigned k) {
 static void salvage(zh__sc_heap *h, uintptr_t lo, uintptr_t hi) {
     if (hi <= lo) return;
     uintptr_t first = zh__align_forward_addr(lo, BIGPAGE);
-    uintptr_t last = hi & ~(uintptr_t)(BIGPAGE - 1);
+    uintptr_t last = zh__align_backward_addr(hi, BIGPAGE);
     if (first >= last || first < lo) {
         h->bytes_lost += (size_t)(hi - lo);
         return;
@@ -271,7 +271,7 @@ static void *alloc_small(zh__sc_heap *h, zh__sc_class c) {
     void *slot = pop(&h->small_free[c.index]);
     if (slot != NULL) return slot;
     uintptr_t next = h->next_slot[c.index];
-    if (next % BIGPAGE == 0) { /* 0 or the end of the bigpage being carved */
+    if (zh__is_aligned((void *)next, BIGPAGE)) { /* 0 or the end of the bigpage being carved */
         if (!map_reserve(h)) return NULL;
         void *page = zh__sc_run_alloc(h, 0, BIGPAGE);
         if (page == NULL) return NULL;

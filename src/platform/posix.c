@@ -56,7 +56,7 @@ static pthread_mutex_t *as_pthread(zh_mutex *m) { return (pthread_mutex_t *)(voi
 
 void zh__mutex_init(zh_mutex *m) {
     int rc = pthread_mutex_init(as_pthread(m), NULL);
-    if (ZH_UNLIKELY(rc != 0)) zh__panic("zh__mutex_init", "pthread_mutex_init failed (%d)", rc);
+    if (ZH__UNLIKELY(rc != 0)) zh__panic("zh__mutex_init", "pthread_mutex_init failed (%d)", rc);
 }
 
 void zh__mutex_lock(zh_mutex *m) {
@@ -124,7 +124,7 @@ static ZH_NOINLINE void lock_acquire_contended(zh__lock *l) {
 }
 
 void zh__lock_acquire(zh__lock *l) {
-    if (ZH_LIKELY(zh__lock_try_acquire(l))) return;
+    if (ZH__LIKELY(zh__lock_try_acquire(l))) return;
     lock_acquire_contended(l);
 }
 
@@ -132,7 +132,7 @@ void zh__lock_release(zh__lock *l) {
     uint32_t was = atomic_exchange_explicit(&l->word, LOCK_FREE, memory_order_release);
     if (zh__config_safety && was == LOCK_FREE)
         zh__panic("zh__lock_release", "lock %p was not held", (void *)l);
-    if (ZH_UNLIKELY(was == LOCK_CONTENDED)) word_wake(&l->word, false);
+    if (ZH__UNLIKELY(was == LOCK_CONTENDED)) word_wake(&l->word, false);
 }
 
 /* ---- zh__once: 0 not run, 1 running, 2 running with sleepers, 3 done ------------------ */
@@ -158,7 +158,7 @@ static ZH_NOINLINE void once_slow(zh__once *once, void (*init)(void *), void *ar
 }
 
 void zh__os_once(zh__once *once, void (*init)(void *arg), void *arg) {
-    if (ZH_LIKELY(atomic_load_explicit(&once->state, memory_order_acquire) == ONCE_DONE)) return;
+    if (ZH__LIKELY(atomic_load_explicit(&once->state, memory_order_acquire) == ONCE_DONE)) return;
     once_slow(once, init, arg);
 }
 
@@ -203,7 +203,7 @@ static _Atomic(unsigned) cpu_count_cache; /* 0: not read yet; racing readers agr
 
 unsigned zh__os_cpu_count(void) {
     unsigned n = atomic_load_explicit(&cpu_count_cache, memory_order_relaxed);
-    if (ZH_UNLIKELY(n == 0)) {
+    if (ZH__UNLIKELY(n == 0)) {
         n = query_cpu_count();
         atomic_store_explicit(&cpu_count_cache, n, memory_order_relaxed);
     }

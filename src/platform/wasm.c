@@ -102,7 +102,7 @@ void *zh__os_map(size_t len, size_t alignment, void *hint) {
 }
 
 void zh__os_unmap(void *p, size_t len) {
-    if (zh__config_safety && (uintptr_t)p % PAGE != 0)
+    if (zh__config_safety && !zh__is_aligned(p, PAGE))
         zh__panic("zh_page_allocator", "unmap of %p: not page-aligned", p);
     zh__sc_run_free_range(runs(), p, pages_of(len) * PAGE);
 }

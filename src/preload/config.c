@@ -424,7 +424,7 @@ static void initialise(void) {
 
 zhp_mode zhp__mode(void) {
     int m = atomic_load_explicit(&mode_word, memory_order_acquire);
-    if (ZH_LIKELY(m > ZHP_INIT)) return (zhp_mode)m;
+    if (ZH__LIKELY(m > ZHP_INIT)) return (zhp_mode)m;
     int expected = ZHP_UNSET;
     if (m == ZHP_UNSET && atomic_compare_exchange_strong(&mode_word, &expected, ZHP_INIT)) {
         initialise();

@@ -87,9 +87,9 @@ static void *allocate(size_t len, size_t alignment, uintptr_t ret) {
 typedef enum owner { OWNER_NONE, OWNER_BOOTSTRAP, OWNER_SMP, OWNER_DEBUG, OWNER_LIBC } owner;
 
 static owner owner_of(const void *p) {
-    if (ZH_UNLIKELY(zhp__in_bootstrap(p))) return OWNER_BOOTSTRAP;
+    if (ZH__UNLIKELY(zhp__in_bootstrap(p))) return OWNER_BOOTSTRAP;
     if (zhp__state.mode == ZHP_DEBUG && zhp__debug_backing_owns(p)) return OWNER_DEBUG;
-    if (ZH_LIKELY(zh_smp_owns(p))) return OWNER_SMP;
+    if (ZH__LIKELY(zh_smp_owns(p))) return OWNER_SMP;
     if (zhp__state.mode == ZHP_LIBC) return OWNER_LIBC;
     return OWNER_NONE;
 }

@@ -87,18 +87,14 @@ size_t zht_oom_sweep(zh_allocator backing, bool (*scenario)(zh_allocator a, void
     }
 }
 
-const zht_conformance_fn zht_conformance_suite[ZHT_CONFORMANCE_SUITE_LEN] = {
-    zh_test_allocator,
-    zh_test_allocator_aligned,
-    zh_test_allocator_large_alignment,
-    zh_test_allocator_aligned_shrink,
-};
+void zht_assert_test_case(size_t i, zh_allocator a) {
+    assert_true(i < ZH_TEST_SUITE_LEN);
+    int rc = zh_test_suite[i].run(a);
+    if (rc != 0) fail_msg("%s returned %d", zh_test_suite[i].name, rc);
+}
 
 void zht_assert_conformance(zh_allocator a) {
-    assert_int_equal(zh_test_allocator(a), 0);
-    assert_int_equal(zh_test_allocator_aligned(a), 0);
-    assert_int_equal(zh_test_allocator_large_alignment(a), 0);
-    assert_int_equal(zh_test_allocator_aligned_shrink(a), 0);
+    for (size_t i = 0; i < ZH_TEST_SUITE_LEN; i++) zht_assert_test_case(i, a);
 }
 
 static void *recorder_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
@@ -162,9 +158,9 @@ size_t zht_arena_growth_call_bound(size_t bytes) {
     return 2 * (zh__ceil_log2(bytes / ZH_ARENA_FIRST_BUFFER_SIZE) + 2);
 }
 
-bool zht_all_bytes(const void *p, size_t len, unsigned char byte) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < len; i++)
-        if (b[i] != byte) return false;
-    return true;
+void zht_counting_init(zh_failing *f, zh_allocator child) { zh_failing_init(f, child, SIZE_MAX); }
+
+void zht_assert_balanced(const zh_failing *f) {
+    assert_int_equal(f->allocated_bytes, f->freed_bytes);
+    assert_int_equal(f->allocations, f->deallocations);
 }

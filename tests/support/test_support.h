@@ -13,7 +13,10 @@
 #include <cmocka.h>
 
 #include "zheap/allocator.h"
+#include "zheap/internal.h" /* the library's bit and alignment helpers */
 #include "zheap/testing.h"
+
+#include "bytes.h" /* zht_all_bytes, zht_fill_pattern, zht_has_pattern */
 
 /* Runs fn(arg) in a forked child with stderr captured, and asserts that the child
  * aborted (SIGABRT) and that its stderr contains `expected` (e.g. the call's name). */
@@ -31,13 +34,12 @@ void zht_run_threads(size_t n, void (*fn)(void *arg, size_t index), void *arg);
 size_t zht_oom_sweep(zh_allocator backing, bool (*scenario)(zh_allocator a, void *ctx),
                      void *ctx);
 
-/* The four conformance functions, for tests that reset their allocator between them. */
-typedef int (*zht_conformance_fn)(zh_allocator a);
-extern const zht_conformance_fn zht_conformance_suite[];
-#define ZHT_CONFORMANCE_SUITE_LEN 4
-
-/* Asserts that the conformance suite (all four tests) passes on `a`. */
+/* Asserts that the conformance suite (every function of zh_test_suite) passes on
+ * `a`, naming the one that failed. Tests that reset their allocator between the
+ * functions loop over zh_test_suite themselves, through zht_assert_test_case. */
 void zht_assert_conformance(zh_allocator a);
+/* Asserts that zh_test_suite[i] passes on `a`. */
+void zht_assert_test_case(size_t i, zh_allocator a);
 
 /* ---- a recording allocator ----------------------------------------------------------
  * Forwards every call to `child` unchanged and records it: how many calls of each
@@ -80,7 +82,12 @@ void zht_assert_ret_addr_in(uintptr_t addr, uintptr_t start, uintptr_t end, cons
  * new buffer), from the first step of ZH_ARENA_FIRST_BUFFER_SIZE bytes. */
 size_t zht_arena_growth_call_bound(size_t bytes);
 
-/* True if every byte of [p, p + len) equals `byte`. */
-bool zht_all_bytes(const void *p, size_t len, unsigned char byte);
+/* ---- counting fixtures ---------------------------------------------------------------
+ * A zh_failing that never fails counts what goes through it: bytes and calls. */
+
+/* Starts `f` over `child` with no induced failure. */
+void zht_counting_init(zh_failing *f, zh_allocator child);
+/* Asserts that everything allocated through `f` was freed (bytes and counts). */
+void zht_assert_balanced(const zh_failing *f);
 
 #endif /* ZHEAP_TEST_SUPPORT_H */
