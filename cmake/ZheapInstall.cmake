@@ -8,6 +8,7 @@
 #
 # Two install components, which are also the two Debian packages (ZheapPackage.cmake):
 #   zheap_runtime      the shared library (libzheap.so.MAJOR and the file it names),
+#                      the LD_PRELOAD library libzheap-malloc.so where it is built,
 #                      the license
 #   zheap_development  headers, the static library, the libzheap.so link, the CMake
 #                      package and the .pc files
