@@ -167,7 +167,11 @@ static bool grow_in_place(zh_arena *arena, size_t len, size_t alignment, uintptr
     size_t used = (size_t)(arena->cur - (unsigned char *)b);
     size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
     if (len > SIZE_MAX - used - pad) return false;
-    size_t need = used + pad + len;
+    /* Whole malloc-aligned units, as every buffer size is: otherwise the buffer's
+     * end is misaligned and a child that reclaims only its last block (a fixed
+     * buffer) can no longer take it back at deinit. */
+    size_t need;
+    if (!zh__align_forward_checked(used + pad + len, ZH_MALLOC_ALIGNMENT, &need)) return false;
     size_t step = current_step(arena);
     if (b->size <= SIZE_MAX - step && need <= b->size + step) {
         if (!resize_buffer(arena, b, b->size + step, ret_addr)) return false;
@@ -190,9 +194,16 @@ static struct zh__arena_buffer *take_buffer(zh_arena *arena, size_t size, uintpt
     return b;
 }
 
+/* The size to try after `size` was refused: half of it in whole malloc-aligned
+ * units (every buffer length is one, see grow_in_place), but never below `need`. */
+static size_t halved_size(size_t size, size_t need) {
+    size_t half = zh__align_forward(size / 2, ZH_MALLOC_ALIGNMENT);
+    return half < need || half >= size ? need : half;
+}
+
 /* A buffer of the geometric sequence, halving on refusal down to `need`. */
 static bool add_ordinary_buffer(zh_arena *arena, size_t step, size_t need, uintptr_t ret_addr) {
-    for (size_t size = step;; size = size / 2 < need ? need : size / 2) {
+    for (size_t size = step;; size = halved_size(size, need)) {
         if (take_buffer(arena, size, ret_addr) != NULL) {
             arena->next_size = next_step(size);
             return true;

@@ -697,15 +697,9 @@ static void teardown_arena(env *e) {
     zh_arena_deinit(&e->arena);
     expect_counter_balanced();
 }
-/* ZH_FUZZ_ALLOW=arena-fba-padding: a known finding not fixed yet (docs/testing.md):
- * the arena grows a buffer in place to a length that is not a multiple of the
- * buffer alignment, so the fixed buffer's padding before the next buffer is never
- * reclaimed and deinit leaves bytes of it in use. */
-static bool allow_arena_fba_padding;
-
 static void teardown_arena_fba(env *e) {
     teardown_arena(e);
-    if (zh_fba_end_index(&e->fba) != 0 && !allow_arena_fba_padding)
+    if (zh_fba_end_index(&e->fba) != 0)
         fail("arena deinit left %zu bytes of its fixed buffer in use", zh_fba_end_index(&e->fba));
 }
 
@@ -871,7 +865,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     tracing = trace != NULL && *trace != '\0' && *trace != '0';
     const char *allow = getenv("ZH_FUZZ_ALLOW");
     allow_sbrk_fragmentation = allow != NULL && strstr(allow, "sbrk-fragmentation") != NULL;
-    allow_arena_fba_padding = allow != NULL && strstr(allow, "arena-fba-padding") != NULL;
     const char *name = getenv("ZH_FUZZ_TARGET");
     if (name != NULL && *name != '\0' && !zh_fuzz_pin_target(name)) {
         fprintf(stderr, "zheap fuzz: no target named %s; targets:", name);

@@ -161,6 +161,8 @@ SEEDS = {
              # once findings (fixed: a resize no longer shrinks into a smaller class)
              ("shrink_free_loop", 0, 31, shrink_free_loop()),
              ("shrink_free_small", 0, 3, shrink_free_loop(big=16384, times=40)),
+             # once a finding (fixed: a freed run merges with its free neighbours)
+             ("sbrk_split_loop", 0, 31, split_loop()),
              ("big_align", 0, 31, alloc(100, 17) + alloc(70000, 17) + free(0) + free(0))],
     "debug": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo()),
               ("limit", 0, 0x80 | 7, exhaust(40, 2000)), ("classes", 0, 0, class_cycle(4))],
@@ -172,10 +174,8 @@ SEEDS = {
 
 # Reproducers of findings not fixed yet: replayed by a test that is expected to fail
 # until the allocator is fixed (tests/fuzz/CMakeLists.txt, docs/testing.md). Files
-# the fuzzer found itself (known/arena_fba/) are kept as they are, not written here.
+# the fuzzer found itself (corpus/arena_fba/arena_*) are kept as they are, not written here.
 KNOWN = {
-    "sbrk_split_loop": ("sbrk", 0, 31, split_loop()),
-
 }
 
 

@@ -31,7 +31,7 @@ fi
 fuzzer="$build/tests/fuzz/zheap-fuzz"
 ((${#targets[@]})) || mapfile -t targets < <(ls tests/fuzz/corpus)
 mkdir -p "$build/fuzz-findings" "$build/fuzz-logs"
-allow="sbrk-fragmentation,arena-fba-padding"
+allow="sbrk-fragmentation"
 ((strict)) && allow=""
 
 run_one() {
