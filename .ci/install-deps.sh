@@ -9,7 +9,8 @@ set -euo pipefail
 packages=(cmake make gcc g++ clang-14 pkg-config libcmocka-dev libunwind-dev libdw-dev
           libtalloc-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
           binutils valgrind python3 dpkg-dev gnuplot-nox xz-utils git  # xz, git: tests/preload
-          libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 strace)  # bench_smp: peers, syscall counts
+          libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 strace  # bench_smp: peers, syscall counts
+          libclang-rt-14-dev llvm-14)  # libFuzzer, llvm-cov: tests/fuzz
 if [[ "${1:-}" == "--cross" ]]; then
   packages+=(gcc-mingw-w64-x86-64 wine wine64 wasi-libc libclang-rt-14-dev-wasm32 lld-14 nodejs)
 fi

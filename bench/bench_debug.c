@@ -296,7 +296,7 @@ static void bench_symbolize(void) {
 }
 
 int main(int argc, char **argv) {
-    zhb_init(argc, argv, "debug allocator (zh_debug) vs glibc malloc and AddressSanitizer");
+    zhb_init(argc, argv, "zheap-bench-debug"); /* debug allocator vs glibc malloc and ASan */
     zhb_note_environment();
     zhb_note("stack provider: %s; churn: %d live blocks of 8..4096 B, one op = free + "
              "alloc + write",

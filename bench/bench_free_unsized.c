@@ -80,7 +80,7 @@ static void run_debug_lookup(void *ctx, size_t iterations) {
 }
 
 int main(int argc, char **argv) {
-    zhb_init(argc, argv, "free without a size (libzheap-malloc.so's free)");
+    zhb_init(argc, argv, "zheap-bench-free_unsized"); /* free without a size, as libzheap-malloc.so does */
     static fb smp[3], dbg[2];
     for (size_t k = 0; k < 3; k++) smp[k].a = zh_smp_allocator, fill_lengths(&smp[k]);
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;

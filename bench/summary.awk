@@ -39,35 +39,35 @@ BEGIN {
     target("page: zh_alloc+zh_free within 1.10x of mmap+munmap", "4K-1M pairs",
            "zheap-bench-page", "^(4 KiB|64 KiB|1 MiB)( touched)?$",
            "zh_alloc+zh_free(page)", "mmap+munmap", "ratio", 1.10, 0)
-    target("fba: zh_fba_alloc within 1.25x of a bump pointer", "untouched",
-           "zheap-bench-fba", "^[0-9]+ B x 1024$", "zh_fba_alloc (inline)",
+    target("fba: zh_fba_alloc_inline within 1.25x of a bump pointer", "untouched",
+           "zheap-bench-fba", "^[0-9]+ B x 1024$", "zh_fba_alloc_inline",
            "bump pointer (register cursor)", "ratio", 1.25, 1)
-    target("fba: zh_fba_alloc within 1.25x of a bump pointer", "touched",
-           "zheap-bench-fba", "^[0-9]+ B x 1024 touched$", "zh_fba_alloc (inline)",
+    target("fba: zh_fba_alloc_inline within 1.25x of a bump pointer", "touched",
+           "zheap-bench-fba", "^[0-9]+ B x 1024 touched$", "zh_fba_alloc_inline",
            "bump pointer (register cursor)", "ratio", 1.25, 1)
-    target("fba: zh_fba_alloc >= 10x faster than malloc+free", "untouched",
-           "zheap-bench-fba", "^[0-9]+ B x 1024$", "zh_fba_alloc (inline)",
+    target("fba: zh_fba_alloc_inline >= 10x faster than malloc+free", "untouched",
+           "zheap-bench-fba", "^[0-9]+ B x 1024$", "zh_fba_alloc_inline",
            "malloc+free", "speedup", 10, 1)
-    target("fba: zh_fba_alloc >= 10x faster than malloc+free", "touched",
-           "zheap-bench-fba", "^[0-9]+ B x 1024 touched$", "zh_fba_alloc (inline)",
+    target("fba: zh_fba_alloc_inline >= 10x faster than malloc+free", "touched",
+           "zheap-bench-fba", "^[0-9]+ B x 1024 touched$", "zh_fba_alloc_inline",
            "malloc+free", "speedup", 10, 1)
-    target("arena: zh_arena_alloc within 1.5x of a bump pointer", "untouched",
-           "zheap-bench-arena", "^16-256 B x 4096$", "zh_arena_alloc (inline)",
+    target("arena: zh_arena_alloc_inline within 1.5x of a bump pointer", "untouched",
+           "zheap-bench-arena", "^16-256 B x 4096$", "zh_arena_alloc_inline",
            "bump pointer (register cursor)", "ratio", 1.5, 1)
-    target("arena: zh_arena_alloc within 1.5x of a bump pointer", "touched",
-           "zheap-bench-arena", "^16-256 B x 4096 touched$", "zh_arena_alloc (inline)",
+    target("arena: zh_arena_alloc_inline within 1.5x of a bump pointer", "touched",
+           "zheap-bench-arena", "^16-256 B x 4096 touched$", "zh_arena_alloc_inline",
            "bump pointer (register cursor)", "ratio", 1.5, 1)
     target("arena: faster than glibc obstack (both chunk sizes)", "untouched",
-           "zheap-bench-arena", "^16-256 B x 4096$", "zh_arena_alloc (inline)",
+           "zheap-bench-arena", "^16-256 B x 4096$", "zh_arena_alloc_inline",
            "glibc obstack (default chunks)|glibc obstack (one 1 MiB chunk)", "speedup", 1, 1)
     target("arena: faster than glibc obstack (both chunk sizes)", "touched",
-           "zheap-bench-arena", "^16-256 B x 4096 touched$", "zh_arena_alloc (inline)",
+           "zheap-bench-arena", "^16-256 B x 4096 touched$", "zh_arena_alloc_inline",
            "glibc obstack (default chunks)|glibc obstack (one 1 MiB chunk)", "speedup", 1, 1)
     target("arena: faster than a talloc pool", "untouched",
-           "zheap-bench-arena", "^16-256 B x 4096$", "zh_arena_alloc (inline)",
+           "zheap-bench-arena", "^16-256 B x 4096$", "zh_arena_alloc_inline",
            "talloc pool", "speedup", 1, 1)
     target("arena: faster than a talloc pool", "touched",
-           "zheap-bench-arena", "^16-256 B x 4096 touched$", "zh_arena_alloc (inline)",
+           "zheap-bench-arena", "^16-256 B x 4096 touched$", "zh_arena_alloc_inline",
            "talloc pool", "speedup", 1, 1)
     target("pool: create+destroy >= 3x faster than malloc+free", "untouched",
            "zheap-bench-pool", "^[0-9]+ B (one at a time|batch of 1000)$",
@@ -91,7 +91,7 @@ BEGIN {
     chart("zheap-bench-page", "4 KiB touched", "")
     chart("zheap-bench-c", "pair 64 B", "")
     chart("zheap-bench-fba", "64 B x 1024 touched", "")
-    chart("zheap-bench-arena", "16-256 B x 4096 touched", "zh_arena_alloc, FREE_ALL each round")
+    chart("zheap-bench-arena", "16-256 B x 4096 touched", "zh_arena_alloc_inline, FREE_ALL each round")
     chart("zheap-bench-pool", "64 B one at a time touched", "")
     chart("zheap-bench-pool", "64 B batch of 1000 touched", "")
 }

@@ -22,6 +22,7 @@
 
 #include "arena_internal.h"
 #include "common.h"
+#include "core/track.h"
 
 struct zh__arena_buffer {
     struct zh__arena_buffer *next;
@@ -52,7 +53,15 @@ static void use_buffer(zh_arena *arena, struct zh__arena_buffer *b) {
     arena->end = buffer_end(b);
 }
 
+/* Memory checkers (core/track.h): a buffer's bytes after the header are unaddressable
+ * until a block is carved from them, and become so again at a reset; the child
+ * gets every buffer back addressable. */
+static void poison_data(struct zh__arena_buffer *b) {
+    zh__track_mem_noaccess(buffer_data(b), b->size - HEADER);
+}
+
 static void free_buffer(zh_arena *arena, struct zh__arena_buffer *b, uintptr_t ret_addr) {
+    zh__track_mem_undefined(buffer_data(b), b->size - HEADER);
     zh_raw_free(arena->child, b, b->size, BUFFER_ALIGN, ret_addr);
 }
 
@@ -60,8 +69,14 @@ static void free_buffer(zh_arena *arena, struct zh__arena_buffer *b, uintptr_t r
  * unchanged) when it refuses. */
 static bool resize_buffer(zh_arena *arena, struct zh__arena_buffer *b, size_t size,
                           uintptr_t ret_addr) {
-    if (!zh_raw_resize(arena->child, b, b->size, BUFFER_ALIGN, size, ret_addr)) return false;
+    size_t old = b->size;
+    if (size < old) zh__track_mem_undefined((unsigned char *)b + size, old - size);
+    if (!zh_raw_resize(arena->child, b, old, BUFFER_ALIGN, size, ret_addr)) {
+        if (size < old) zh__track_mem_noaccess((unsigned char *)b + size, old - size);
+        return false;
+    }
     b->size = size;
+    if (size > old) zh__track_mem_noaccess((unsigned char *)b + old, size - old);
     return true;
 }
 
@@ -152,7 +167,11 @@ static bool grow_in_place(zh_arena *arena, size_t len, size_t alignment, uintptr
     size_t used = (size_t)(arena->cur - (unsigned char *)b);
     size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
     if (len > SIZE_MAX - used - pad) return false;
-    size_t need = used + pad + len;
+    /* Whole malloc-aligned units, as every buffer size is: otherwise the buffer's
+     * end is misaligned and a child that reclaims only its last block (a fixed
+     * buffer) can no longer take it back at deinit. */
+    size_t need;
+    if (!zh__align_forward_checked(used + pad + len, ZH_MALLOC_ALIGNMENT, &need)) return false;
     size_t step = current_step(arena);
     if (b->size <= SIZE_MAX - step && need <= b->size + step) {
         if (!resize_buffer(arena, b, b->size + step, ret_addr)) return false;
@@ -171,12 +190,20 @@ static struct zh__arena_buffer *take_buffer(zh_arena *arena, size_t size, uintpt
     b->next = arena->buffers;
     arena->buffers = b;
     use_buffer(arena, b);
+    poison_data(b);
     return b;
+}
+
+/* The size to try after `size` was refused: half of it in whole malloc-aligned
+ * units (every buffer length is one, see grow_in_place), but never below `need`. */
+static size_t halved_size(size_t size, size_t need) {
+    size_t half = zh__align_forward(size / 2, ZH_MALLOC_ALIGNMENT);
+    return half < need || half >= size ? need : half;
 }
 
 /* A buffer of the geometric sequence, halving on refusal down to `need`. */
 static bool add_ordinary_buffer(zh_arena *arena, size_t step, size_t need, uintptr_t ret_addr) {
-    for (size_t size = step;; size = size / 2 < need ? need : size / 2) {
+    for (size_t size = step;; size = halved_size(size, need)) {
         if (take_buffer(arena, size, ret_addr) != NULL) {
             arena->next_size = next_step(size);
             return true;
@@ -250,13 +277,15 @@ static bool arena_resize(void *ctx, void *mem, size_t len, zh_align align, size_
                          uintptr_t ret_addr) {
     (void)align, (void)ret_addr;
     zh_arena *arena = ctx;
-    if (!is_last(arena, mem, len)) return new_len <= len;
-    if (new_len <= len) {
+    if (!is_last(arena, mem, len)) {
+        if (new_len > len) return false;
+    } else if (new_len <= len) {
         arena->cur -= len - new_len;
-        return true;
+    } else {
+        if (new_len - len > room_left(arena)) return false;
+        arena->cur += new_len - len;
     }
-    if (new_len - len > room_left(arena)) return false;
-    arena->cur += new_len - len;
+    zh__track_resize(mem, len, new_len);
     return true;
 }
 
@@ -269,6 +298,7 @@ static void arena_free(void *ctx, void *mem, size_t len, zh_align align, uintptr
     (void)align, (void)ret_addr;
     zh_arena *arena = ctx;
     if (is_last(arena, mem, len)) arena->cur -= len;
+    zh__track_free(mem, len);
 }
 
 static const zh_allocator_vtable arena_vtable = {
@@ -340,6 +370,7 @@ bool zh__arena_reset_for(zh_arena *arena, zh_arena_reset_mode mode, size_t limit
     arena->buffers = keep;
     bool ok = resize_kept_buffer(arena, keep, HEADER + capacity, ret_addr);
     use_buffer(arena, arena->buffers);
+    poison_data(arena->buffers);
     return ok;
 }
 

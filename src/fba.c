@@ -24,6 +24,8 @@
 #include "common.h"
 #include "zheap/fba.h"
 
+#include "core/track.h"
+
 static uintptr_t end_of(const zh_fba *fba) { return zh__atomic_load_uintptr(&fba->end); }
 
 static void set_end(zh_fba *fba, uintptr_t end) { zh__atomic_store_uintptr(&fba->end, end); }
@@ -35,9 +37,19 @@ void zh_fba_init(zh_fba *fba, void *buffer, size_t len) {
     fba->len = len;
     fba->limit = (uintptr_t)buffer + len;
     fba->end = (uintptr_t)buffer;
+    if (buffer != NULL && zh__track_buffer_ok(buffer))
+        zh__track_mem_noaccess(buffer, len); /* until handed out */
 }
 
-void zh_fba_reset(zh_fba *fba) { set_end(fba, (uintptr_t)fba->buffer); }
+void zh__fba_track_alloc(const zh_fba *fba, void *p, size_t len) {
+    if (zh__track_buffer_ok(fba->buffer)) zh__track_alloc(p, len);
+}
+
+void zh_fba_reset(zh_fba *fba) {
+    if (fba->buffer != NULL && zh__track_buffer_ok(fba->buffer))
+        zh__track_mem_noaccess(fba->buffer, zh_fba_end_index(fba));
+    set_end(fba, (uintptr_t)fba->buffer);
+}
 
 size_t zh_fba_end_index(const zh_fba *fba) {
     return (size_t)(end_of(fba) - (uintptr_t)fba->buffer);
@@ -69,8 +81,8 @@ static void *fba_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr
     return zh__fba_bump(ctx, len, zh_align_to_bytes(align));
 }
 
-static bool fba_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
-                       uintptr_t ret_addr) {
+static bool fba_resize_in_place(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                                uintptr_t ret_addr) {
     zh_fba *fba = ctx;
     (void)align, (void)ret_addr;
     check_owned(fba, mem, len, "zh_fba_allocator resize");
@@ -85,6 +97,14 @@ static bool fba_resize(void *ctx, void *mem, size_t len, zh_align align, size_t 
     return true;
 }
 
+static bool fba_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                       uintptr_t ret_addr) {
+    if (!fba_resize_in_place(ctx, mem, len, align, new_len, ret_addr)) return false;
+    if (ZH__TRACK_ENABLED && zh__track_buffer_ok(((zh_fba *)ctx)->buffer))
+        zh__track_resize(mem, len, new_len);
+    return true;
+}
+
 static void *fba_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                        uintptr_t ret_addr) {
     return fba_resize(ctx, mem, len, align, new_len, ret_addr) ? mem : NULL;
@@ -95,6 +115,7 @@ static void fba_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t
     (void)align, (void)ret_addr;
     check_owned(fba, mem, len, "zh_fba_allocator free");
     if (zh_fba_is_last_allocation(fba, mem, len)) set_end(fba, end_of(fba) - len);
+    if (ZH__TRACK_ENABLED && zh__track_buffer_ok(fba->buffer)) zh__track_free(mem, len);
 }
 
 static const zh_allocator_vtable fba_vtable = {fba_alloc, fba_resize, fba_remap, fba_free};
@@ -123,7 +144,11 @@ static void *fba_thread_safe_alloc(void *ctx, size_t len, zh_align align, uintpt
     for (;;) {
         uintptr_t start = zh__align_forward_addr(cur, alignment);
         if (start - 1 >= limit || limit - start < len) return NULL;
-        if (zh__atomic_cas_weak_uintptr(&fba->end, &cur, start + len)) return (void *)start;
+        if (zh__atomic_cas_weak_uintptr(&fba->end, &cur, start + len)) {
+            if (ZH__TRACK_ENABLED && zh__track_buffer_ok(fba->buffer))
+                zh__track_alloc_shared((void *)start, len, fba->buffer, fba->len);
+            return (void *)start;
+        }
     }
 }
 

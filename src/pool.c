@@ -18,6 +18,7 @@
 
 #include "arena_internal.h"
 #include "common.h"
+#include "core/track.h"
 
 static void validate_options(zh_pool_options *o) {
     if (o->item_align == 0) o->item_align = ZH_MALLOC_ALIGNMENT;
@@ -38,21 +39,26 @@ static void validate_options(zh_pool_options *o) {
 void zh_pool_init(zh_pool *pool, zh_allocator backing, zh_pool_options options) {
     validate_options(&options);
     pool->free_list = NULL;
-    pool->checked = zh__config_safety;
+    /* Under a memory checker every create/destroy takes the tracked path. */
+    pool->checked = zh__config_safety || ZH__TRACK_ENABLED;
     pool->growable = options.growable;
     pool->item_size = options.item_size;
     pool->item_align = options.item_align;
     pool->carved = 0;
     zh_arena_init(&pool->arena, backing);
+    zh__track_group_create(pool); /* live items are a group: reset and deinit end them */
 }
 
 ZH_NOINLINE void zh_pool_deinit(zh_pool *pool) {
+    zh__track_group_reset(pool);
     zh__arena_deinit_for(&pool->arena, ZH_RETURN_ADDRESS());
     pool->free_list = NULL;
     pool->carved = 0;
 }
 
+/* A free item is unaddressable but for the link in its first word. */
 static void push_free(zh_pool *pool, void *item) {
+    zh__track_mem_undefined(item, sizeof(void *));
     *(void **)item = pool->free_list;
     pool->free_list = item;
 }
@@ -60,6 +66,7 @@ static void push_free(zh_pool *pool, void *item) {
 /* Threads `count` consecutive items starting at `first` onto the free list, so
  * that the lowest address is handed out first. */
 static void push_run(zh_pool *pool, unsigned char *first, size_t count) {
+    zh__track_mem_noaccess(first, count * pool->item_size);
     for (size_t i = count; i > 0; i--) push_free(pool, first + (i - 1) * pool->item_size);
 }
 
@@ -91,6 +98,7 @@ ZH_NOINLINE void *zh_pool_create(zh_pool *pool) {
         if (item == NULL) return NULL;
         pool->carved++;
     }
+    zh__track_group_alloc(pool, item, pool->item_size);
     zh__mark_undefined(item, pool->item_size);
     return item;
 }
@@ -103,6 +111,7 @@ void zh_pool_destroy(zh_pool *pool, void *item) {
                       item, pool->item_align);
         zh__mark_undefined(item, pool->item_size);
     }
+    zh__track_group_free(pool, item, pool->item_size);
     push_free(pool, item);
 }
 
@@ -119,6 +128,7 @@ static void carve_retained(zh_pool *pool, size_t count) {
 
 ZH_NOINLINE bool zh_pool_reset(zh_pool *pool, zh_arena_reset_mode mode, size_t limit) {
     size_t had = pool->carved;
+    zh__track_group_reset(pool);
     bool ok = zh__arena_reset_for(&pool->arena, mode, limit, ZH_RETURN_ADDRESS());
     pool->free_list = NULL;
     pool->carved = 0;

@@ -164,6 +164,7 @@ static inline bool zh__arena_fits(const zh_arena *arena, size_t len, size_t alig
 static inline void *zh__arena_take(zh_arena *arena, size_t len, size_t alignment) {
     unsigned char *p = arena->cur + zh__align_padding((uintptr_t)arena->cur, alignment);
     arena->cur = p + len;
+    ZH__TRACK_INLINE_ALLOC(p, len);
     return p;
 }
 

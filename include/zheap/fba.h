@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "zheap/allocator.h"
-#include "zheap/internal.h" /* ZH__LIKELY, alignment helpers */
+#include "zheap/internal.h" /* ZH__LIKELY, alignment helpers, ZH__TRACK_INLINE */
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,6 +95,10 @@ ZH_EXTERN void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment);
  * docs/guide.md); zh__fba_bump is its arithmetic (and the vtable's), not to be
  * called directly. */
 
+/* Memory checkers only (ZH__TRACK_INLINE): tells them the block is handed out, when
+ * the buffer is one they are told about (src/core/track.h). */
+ZH_EXTERN void zh__fba_track_alloc(const zh_fba *fba, void *p, size_t len);
+
 /* The bump: `len` bytes at `alignment` (a power of two, unchecked), or NULL. */
 static inline void *zh__fba_bump(zh_fba *fba, size_t len, size_t alignment) {
     /* A bump pointer on the cursor address. The buffer cannot end past the top of
@@ -106,6 +110,7 @@ static inline void *zh__fba_bump(zh_fba *fba, size_t len, size_t alignment) {
     uintptr_t limit = fba->limit;
     if (start - 1 >= limit || limit - start < len) return NULL;
     fba->end = start + len;
+    if (ZH__TRACK_INLINE) zh__fba_track_alloc(fba, (void *)start, len);
     return (void *)start;
 }
 

@@ -24,6 +24,33 @@
  * whose slow path names its own return address, which must then be the user's
  * call site (what the debug allocator reports), never an out-of-line copy of the
  * fast path. */
+/* The inline fast paths hand out bytes that the allocators keep poisoned for memory
+ * checkers (src/core/track.h): ZH__TRACK_INLINE_ALLOC makes them addressable.
+ * Nothing unless the program is compiled with AddressSanitizer, or libzheap was
+ * configured with ZHEAP_VALGRIND=ON (zheap/config.h). */
+#if defined(__SANITIZE_ADDRESS__)
+#define ZH__INLINE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZH__INLINE_ASAN 1
+#endif
+#endif
+#if defined(ZH__INLINE_ASAN)
+#include <sanitizer/asan_interface.h>
+#define ZH__TRACK_INLINE 1
+#define ZH__TRACK_INLINE_ALLOC(p, len) __asan_unpoison_memory_region((p), (len))
+#else
+#include "zheap/config.h"
+#if ZH__CONFIG_VALGRIND
+#include <valgrind/memcheck.h>
+#define ZH__TRACK_INLINE 1
+#define ZH__TRACK_INLINE_ALLOC(p, len) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (len)))
+#else
+#define ZH__TRACK_INLINE 0
+#define ZH__TRACK_INLINE_ALLOC(p, len) ((void)0)
+#endif
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define ZH__ALWAYS_INLINE static inline __attribute__((always_inline))
 #elif defined(_MSC_VER)

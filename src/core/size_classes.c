@@ -4,9 +4,11 @@
  * bigpage and every big alloc/free add one insert/removal in the class map
  * (open addressing, at most half full); alignment above a bigpage walks the free
  * runs. Space: up to 2x from power-of-two rounding, no per-block header, one map
- * word per bigpage in use (about 0.01%). Free runs are split; a range given back
- * (zh__sc_run_free_range, growth padding) joins a neighbouring run at the head of
- * its list, and nothing else is merged. */
+ * word per bigpage in use (about 0.01%). Free runs are split on demand, and a
+ * freed run (or a range given back: zh__sc_run_free_range, growth padding) merges
+ * with a free neighbour of its size, level after level, so split-then-free loops
+ * run in bounded memory; finding the neighbour walks that size's free list
+ * (O(free runs of the size) per big free). Small-class bigpages are not merged. */
 #include "core/size_classes.h"
 
 #include "common.h"
@@ -145,6 +147,15 @@ bool zh__sc_class_of(const zh__sc_heap *h, const void *p, zh__sc_class *out) {
 
 /* ---- the source ---------------------------------------------------------------------------- */
 
+/* The link of a free run of `bytes` right before or right after `run`, or NULL. */
+static void **find_neighbour(void **list, uintptr_t run, size_t bytes) {
+    for (void **link = list; *link != NULL; link = (void **)*link) {
+        uintptr_t other = (uintptr_t)*link;
+        if (other == run + bytes || other + bytes == run) return link;
+    }
+    return NULL;
+}
+
 /* Pushes a free run of 2^k bigpages, first merging it with the run at the head of
  * its list while the two are neighbours. O(1), and not a full coalescing: it joins
  * a range given back piece by piece, such as a mapping of three pages unmapped
@@ -152,11 +163,11 @@ bool zh__sc_class_of(const zh__sc_heap *h, const void *p, zh__sc_class *out) {
  * request of its original size. */
 static void push_merged(zh__sc_heap *h, uintptr_t run, unsigned k) {
     for (; k + 1 < ZH__SC_BIG_CLASSES; k++) {
-        uintptr_t head = (uintptr_t)h->big_free[k];
-        size_t bytes = run_bytes(k);
-        if (head == 0 || (head != run + bytes && head + bytes != run)) break;
-        h->big_free[k] = *(void **)head;
-        if (head < run) run = head;
+        void **link = find_neighbour(&h->big_free[k], run, run_bytes(k));
+        if (link == NULL) break;
+        uintptr_t neighbour = (uintptr_t)*link;
+        *link = *(void **)*link; /* unlink it: the two become one run of 2^(k+1) */
+        if (neighbour < run) run = neighbour;
     }
     push(&h->big_free[k], (void *)run);
 }
@@ -304,7 +315,7 @@ static void free_block(zh__sc_heap *h, void *p, zh__sc_class c) {
     if (h->source.unmap != NULL)
         h->source.unmap(h->source.ctx, p, c.bytes);
     else
-        push(&h->big_free[c.index], p);
+        push_merged(h, (uintptr_t)p, c.index);
 }
 
 /* The checks behind ZHEAP_SAFETY: the block's recorded class must be the one its

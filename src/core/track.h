@@ -1,0 +1,210 @@
+/* track.h - tell memory checkers which bytes an allocator hands out.
+ *
+ * Allocators that carve blocks out of memory they already own (arena, pool, fixed
+ * buffer, stack fallback, sbrk, wasm) are invisible to valgrind's memcheck and to
+ * AddressSanitizer: to them a whole arena buffer is one live block, so a use after
+ * a reset, a write past the end of a bump block or a leaked pool item goes
+ * unreported. These hooks describe the carving to the checker:
+ *
+ * - built with ZHEAP_VALGRIND=ON (ZH__CONFIG_VALGRIND): valgrind client requests.
+ *   A group of blocks that dies together (an arena, a pool) is a memcheck mempool,
+ *   so a reset frees them all at once and a block never given back is reported as
+ *   a leak with the stack of its allocation;
+ * - compiled with AddressSanitizer (detected here, at compile time): manual
+ *   poisoning, so freed and unused memory is unaddressable;
+ * - otherwise every hook is an empty inline function.
+ *
+ * The hooks only describe; they never change what an allocator does, and cost
+ * nothing in a build without a checker. Valgrind takes precedence when both are
+ * configured (ASan and valgrind do not run together). In the spirit of mimalloc's
+ * track.h; no code shared with it. */
+#ifndef ZHEAP_CORE_TRACK_H
+#define ZHEAP_CORE_TRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "zheap/config.h" /* ZH__CONFIG_VALGRIND */
+
+#if ZH__CONFIG_VALGRIND
+#define ZH__TRACK_VALGRIND 1
+#elif defined(__SANITIZE_ADDRESS__)
+#define ZH__TRACK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZH__TRACK_ASAN 1
+#endif
+#endif
+
+#if defined(ZH__TRACK_VALGRIND)
+#include <valgrind/memcheck.h>
+#elif defined(ZH__TRACK_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* True in builds where the hooks do something (tests use it to skip). */
+#if defined(ZH__TRACK_VALGRIND) || defined(ZH__TRACK_ASAN)
+#define ZH__TRACK_ENABLED 1
+#else
+#define ZH__TRACK_ENABLED 0
+#endif
+
+/* ---- raw memory states (bytes the allocator owns) -------------------------------- */
+
+/* [p, p + len) is the allocator's but nobody may touch it (unused, freed). */
+static inline void zh__track_mem_noaccess(void *p, size_t len) {
+#if defined(ZH__TRACK_VALGRIND)
+    (void)VALGRIND_MAKE_MEM_NOACCESS(p, len);
+#elif defined(ZH__TRACK_ASAN)
+    ASAN_POISON_MEMORY_REGION(p, len);
+#else
+    (void)p, (void)len;
+#endif
+}
+
+/* [p, p + len) may be used, contents undefined (the allocator's own links, or a
+ * region about to be handed out again). */
+static inline void zh__track_mem_undefined(void *p, size_t len) {
+#if defined(ZH__TRACK_VALGRIND)
+    (void)VALGRIND_MAKE_MEM_UNDEFINED(p, len);
+#elif defined(ZH__TRACK_ASAN)
+    ASAN_UNPOISON_MEMORY_REGION(p, len);
+#else
+    (void)p, (void)len;
+#endif
+}
+
+/* [p, p + len) may be used and holds defined bytes (e.g. a free-list link the
+ * allocator wrote and is about to read back). */
+static inline void zh__track_mem_defined(void *p, size_t len) {
+#if defined(ZH__TRACK_VALGRIND)
+    (void)VALGRIND_MAKE_MEM_DEFINED(p, len);
+#elif defined(ZH__TRACK_ASAN)
+    ASAN_UNPOISON_MEMORY_REGION(p, len);
+#else
+    (void)p, (void)len;
+#endif
+}
+
+/* Whether the checker may be told about a caller's buffer at p (the fixed buffer).
+ * Poison outlives the caller's use of its buffer: ASan keeps it on a stack frame
+ * or a static array after the function returns, and a later, unrelated use of
+ * those bytes would be reported. So under ASan only heap buffers (whose free()
+ * resets their state) are described. Memcheck resets stack memory as frames come
+ * and go itself, so there every buffer is. */
+static inline int zh__track_buffer_ok(void *p) {
+#if defined(ZH__TRACK_VALGRIND)
+    (void)p;
+    return 1;
+#elif defined(ZH__TRACK_ASAN)
+    char name[1];
+    void *region = NULL;
+    size_t size = 0;
+    const char *kind = __asan_locate_address(p, name, sizeof name, &region, &size);
+    /* "heap", and p inside the chunk it names (a wild pointer is no buffer) */
+    return kind != NULL && strcmp(kind, "heap") == 0 && region != NULL &&
+           (uintptr_t)p >= (uintptr_t)region && (uintptr_t)p - (uintptr_t)region < size;
+#else
+    (void)p;
+    return 0;
+#endif
+}
+
+/* ---- single blocks (no group): fixed buffer, sbrk, wasm ---------------------------- */
+
+/* A block of len bytes at p is handed out. */
+static inline void zh__track_alloc(void *p, size_t len) { zh__track_mem_undefined(p, len); }
+
+/* As zh__track_alloc, for allocators whose threads hand out neighbouring blocks at
+ * the same time (the lock-free fba): ASan keeps one shadow byte per 8 bytes, so
+ * the block's first and last 8-byte granules, clipped to the region [lo, lo + n),
+ * are unpoisoned whole - every thread writes the same "addressable" value and
+ * none can re-poison a neighbour's bytes. */
+static inline void zh__track_alloc_shared(void *p, size_t len, void *lo, size_t n) {
+#if defined(ZH__TRACK_ASAN)
+    uintptr_t first = (uintptr_t)p & ~(uintptr_t)7, last = ((uintptr_t)p + len + 7) & ~(uintptr_t)7;
+    if (first < (uintptr_t)lo) first = (uintptr_t)lo;
+    if (last > (uintptr_t)lo + n) last = (uintptr_t)lo + n;
+    ASAN_UNPOISON_MEMORY_REGION((void *)first, (size_t)(last - first));
+#else
+    (void)lo, (void)n;
+    zh__track_alloc(p, len);
+#endif
+}
+
+/* The block is given back: no access until it is handed out again. */
+static inline void zh__track_free(void *p, size_t len) { zh__track_mem_noaccess(p, len); }
+
+/* A live block changes length in place: its tail becomes usable or unusable. */
+static inline void zh__track_resize(void *p, size_t old_len, size_t new_len) {
+    unsigned char *b = p;
+    if (new_len > old_len) zh__track_mem_undefined(b + old_len, new_len - old_len);
+    else if (old_len > new_len) zh__track_mem_noaccess(b + new_len, old_len - new_len);
+}
+
+/* ---- groups of blocks that die together: arena, pool ------------------------------- *
+ * `group` is any stable address identifying the group (the arena or pool struct).
+ * Under valgrind a group is a mempool: its live blocks are reported as leaks when
+ * nobody points to them at exit, and a reset or destroy frees them all. */
+
+static inline void zh__track_group_create(const void *group) {
+#if defined(ZH__TRACK_VALGRIND)
+    /* A group that ended without a destroy (a struct gone out of scope) may have
+     * left its anchor at this address. */
+    if (VALGRIND_MEMPOOL_EXISTS(group)) VALGRIND_DESTROY_MEMPOOL(group);
+    VALGRIND_CREATE_MEMPOOL(group, 0, 0);
+#else
+    (void)group;
+#endif
+}
+
+/* Every block of the group dies; the group stays usable (a reset). */
+static inline void zh__track_group_reset(const void *group) {
+#if defined(ZH__TRACK_VALGRIND)
+    VALGRIND_MEMPOOL_TRIM(group, 0, 0);
+#else
+    (void)group;
+#endif
+}
+
+/* Every block dies and the group is gone (deinit). */
+static inline void zh__track_group_destroy(const void *group) {
+#if defined(ZH__TRACK_VALGRIND)
+    VALGRIND_DESTROY_MEMPOOL(group);
+#else
+    (void)group;
+#endif
+}
+
+static inline void zh__track_group_alloc(const void *group, void *p, size_t len) {
+#if defined(ZH__TRACK_VALGRIND)
+    VALGRIND_MEMPOOL_ALLOC(group, p, len);
+#else
+    (void)group;
+    zh__track_alloc(p, len);
+#endif
+}
+
+static inline void zh__track_group_free(const void *group, void *p, size_t len) {
+#if defined(ZH__TRACK_VALGRIND)
+    VALGRIND_MEMPOOL_FREE(group, p);
+    (void)len;
+#else
+    (void)group;
+    zh__track_free(p, len);
+#endif
+}
+
+static inline void zh__track_group_resize(const void *group, void *p, size_t old_len,
+                                          size_t new_len) {
+#if defined(ZH__TRACK_VALGRIND)
+    VALGRIND_MEMPOOL_CHANGE(group, p, p, new_len);
+    (void)old_len;
+#else
+    (void)group;
+    zh__track_resize(p, old_len, new_len);
+#endif
+}
+
+#endif /* ZHEAP_CORE_TRACK_H */

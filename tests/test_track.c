@@ -1,0 +1,214 @@
+/* test_track.c - death tests: memory checkers see the bugs our allocators hide.
+ *
+ * Each case plants one bug in a child process: a use after an arena reset, a use
+ * after a pool destroy, a write past the end of a fixed-buffer block, a leaked pool
+ * item. With the hooks of src/core/track.h active the checker must report it:
+ *
+ * - AddressSanitizer builds (the asan preset): the child's stderr must carry
+ *   ASan's "use-after-poison" report; a leak of a pool item is invisible to
+ *   LeakSanitizer (it has no interface for blocks inside a block), so that case
+ *   is skipped there;
+ * - ZHEAP_VALGRIND=ON builds run under memcheck (ctest -T memcheck,
+ *   .ci/valgrind.sh): the child asks memcheck how many errors (or leaked bytes) it
+ *   has reported, before and after the bug.
+ *
+ * A control case does the same work without the bug and must report nothing, so
+ * the check can fail both ways. Elsewhere (no checker) every case is skipped. */
+#define _POSIX_C_SOURCE 200809L
+#include "test_support.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/track.h"
+#include "zheap/arena.h"
+#include "zheap/c.h"
+#include "zheap/fba.h"
+#include "zheap/pool.h"
+
+#if defined(ZH__TRACK_VALGRIND)
+#include <valgrind/valgrind.h>
+#define ON_CHECKER() (RUNNING_ON_VALGRIND != 0)
+#elif defined(ZH__TRACK_ASAN)
+#define ON_CHECKER() 1
+#else
+#define ON_CHECKER() 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ZH_NOINLINE_TEST __attribute__((noinline))
+#else
+#define ZH_NOINLINE_TEST
+#endif
+
+/* Keeps the compiler from dropping or reordering the planted access. */
+static void touch(volatile unsigned char *p) { p[0] = (unsigned char)(p[0] + 1); }
+
+/* ---- the planted bugs (bug == false: the same work, done right) ---------------- */
+
+static void arena_use_after_reset(bool bug) {
+    zh_arena arena;
+    zh_arena_init(&arena, zh_c_allocator);
+    zh_allocator a = zh_arena_allocator(&arena);
+    unsigned char *p = zh_alloc(a, 64);
+    assert_non_null(p);
+    memset(p, 1, 64);
+    zh_arena_reset(&arena, ZH_ARENA_RETAIN_CAPACITY, 0); /* the buffer stays */
+    if (!bug) p = zh_alloc(a, 64);
+    touch(p + 10);
+    zh_arena_deinit(&arena);
+}
+
+static void pool_use_after_destroy(bool bug) {
+    zh_pool pool;
+    zh_pool_init(&pool, zh_c_allocator, (zh_pool_options){64, 16, true});
+    unsigned char *item = zh_pool_create(&pool);
+    assert_non_null(item);
+    memset(item, 2, 64);
+    zh_pool_destroy(&pool, item);
+    if (!bug) item = zh_pool_create(&pool);
+    touch(item + 32); /* beyond the free-list link the pool keeps in the item */
+    zh_pool_deinit(&pool);
+}
+
+static void fba_past_the_end(bool bug) {
+    unsigned char *buffer = malloc(256);
+    assert_non_null(buffer);
+    zh_fba fba;
+    zh_fba_init(&fba, buffer, 256);
+    unsigned char *p = zh_alloc(zh_fba_allocator(&fba), 10);
+    assert_non_null(p);
+    memset(p, 3, 10);
+    touch(p + (bug ? 10 : 9));
+    free(buffer);
+}
+
+/* Creates an item and drops the only pointer to it (noinline: no copy survives). */
+#if defined(ZH__TRACK_VALGRIND)
+ZH_NOINLINE_TEST static void leak_one_item(zh_pool *pool, bool bug) {
+    unsigned char *item = zh_pool_create(pool);
+    assert_non_null(item);
+    memset(item, 4, 64);
+    if (!bug) zh_pool_destroy(pool, item);
+}
+#endif
+
+#if defined(ZH__TRACK_VALGRIND)
+static void pool_leak(bool bug) {
+    static zh_pool pool; /* static: the pool itself stays reachable */
+    zh_pool_init(&pool, zh_c_allocator, (zh_pool_options){64, 16, true});
+    leak_one_item(&pool, bug);
+}
+#endif
+
+/* ---- running one in a child ------------------------------------------------------ */
+
+typedef enum verdict { REPORTED, SILENT } verdict;
+
+#if defined(ZH__TRACK_VALGRIND)
+static unsigned long errors_now(void) { return VALGRIND_COUNT_ERRORS; }
+static unsigned long leaked_now(void) {
+    unsigned long leaked = 0, dubious = 0, reachable = 0, suppressed = 0;
+    VALGRIND_DO_LEAK_CHECK;
+    VALGRIND_COUNT_LEAKS(leaked, dubious, reachable, suppressed);
+    (void)dubious, (void)reachable, (void)suppressed;
+    return leaked;
+}
+#endif
+
+/* Runs plant(bug) in a child; its stderr is collected into out. The child exits 0
+ * when the checker reported something (memcheck), or is ended by ASan. */
+static verdict run_child(void (*plant)(bool), bool bug, bool is_leak, char *out, size_t cap) {
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+#if defined(ZH__TRACK_VALGRIND)
+        unsigned long before = is_leak ? leaked_now() : errors_now();
+        plant(bug);
+        unsigned long after = is_leak ? leaked_now() : errors_now();
+        _exit(after > before ? 0 : 3);
+#else
+        (void)is_leak;
+        plant(bug);
+        _exit(3);
+#endif
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t got;
+    while (n < cap - 1 && (got = read(fds[0], out + n, cap - 1 - n)) > 0) n += (size_t)got;
+    out[n] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+#if defined(ZH__TRACK_VALGRIND)
+    /* 0: the child saw its counters move; 97: memcheck's --error-exitcode (the
+     * ctest -T memcheck options) replaced that code because it found errors. */
+    return WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 97)
+               ? REPORTED
+               : SILENT;
+#else
+    bool asan = strstr(out, "AddressSanitizer") != NULL;
+    return !(WIFEXITED(status) && WEXITSTATUS(status) == 3) && asan ? REPORTED : SILENT;
+#endif
+}
+
+static void expect_reported(void (*plant)(bool), bool is_leak, const char *asan_kind) {
+    if (!ON_CHECKER()) {
+        skip();
+        return;
+    }
+    static char out[1 << 16];
+    if (run_child(plant, false, is_leak, out, sizeof out) != SILENT)
+        fail_msg("the control case was reported:\n%s", out);
+    if (run_child(plant, true, is_leak, out, sizeof out) != REPORTED)
+        fail_msg("the planted bug went unreported:\n%s", out);
+#if defined(ZH__TRACK_ASAN)
+    if (strstr(out, asan_kind) == NULL) fail_msg("expected an ASan %s report:\n%s", asan_kind, out);
+#else
+    (void)asan_kind;
+#endif
+}
+
+static void test_arena_use_after_reset(void **state) {
+    (void)state;
+    expect_reported(arena_use_after_reset, false, "use-after-poison");
+}
+
+static void test_pool_use_after_destroy(void **state) {
+    (void)state;
+    expect_reported(pool_use_after_destroy, false, "use-after-poison");
+}
+
+static void test_fba_past_the_end(void **state) {
+    (void)state;
+    expect_reported(fba_past_the_end, false, "use-after-poison");
+}
+
+static void test_pool_item_leak(void **state) {
+    (void)state;
+#if defined(ZH__TRACK_VALGRIND)
+    expect_reported(pool_leak, true, "");
+#else
+    skip(); /* LeakSanitizer cannot be told about items inside the pool's buffers */
+#endif
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_use_after_reset),
+        cmocka_unit_test(test_pool_use_after_destroy),
+        cmocka_unit_test(test_fba_past_the_end),
+        cmocka_unit_test(test_pool_item_leak),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
