@@ -20,11 +20,10 @@
  *   an open-addressing table (linear probing, backward-shift deletion) whose memory
  *   comes from the backing allocator and is reserved before the block is allocated.
  * - Beyond Zig: the slack between a block's length and its slot end (and the large
- *   tail) holds CANARY_BYTE, checked on free, resize and leak check; freed slots get
- *   FREE_BYTE over the requested bytes (the slack keeps its canary, just checked;
- *   without check_overflow the whole slot), checked - both patterns - when the
- *   bucket leaves the quarantine, at detect_leaks and at destroy. Damage is
- *   reported once (then repaired).
+ *   tail) holds CANARY_BYTE, checked on free, resize and leak check; freed slots are
+ *   filled whole with FREE_BYTE, checked when the bucket leaves the quarantine (one
+ *   scan of the bucket), at detect_leaks and at destroy. Damage is reported once
+ *   (then repaired).
  * - Threads: one lock (zh__lock or the user's hook). Traces are captured before the
  *   lock is taken; reports are copied out under the lock and formatted, symbolized
  *   and handed to the sink after it is released; bucket retirement scans outside it.
@@ -33,9 +32,8 @@
  *   deadlocking when the backing allocator or lock hook calls back in.
  * Costs: an allocation is a trace capture (0 frames: none; ~30 ns by frame
  * pointer, ~200 ns through libunwind), a lock, a bit set, a few stores and the slack
- * canary; a free also checks the canary and fills the block, and the slot is scanned
- * once more when its bucket leaves the quarantine (one memcmp against a 4 KiB
- * pattern per part, docs/benchmarks.md). Memory: each
+ * canary; a free also checks the canary and fills the slot, and the slot is scanned
+ * once more when its bucket leaves the quarantine (docs/benchmarks.md). Memory: each
  * slot carries 2 * frames words of traces plus ~14 bytes, never-reused slots waste up
  * to a bucket per class, and the quarantine holds up to 2 * bucket_quarantine pages. */
 #include "zheap/debug.h"
@@ -205,12 +203,8 @@ static void load_trace(const zh_debug *d, const uintptr_t *src, trace *t) {
 #define P16(x) P4(x), P4(x), P4(x), P4(x)
 #define P64(x) P16(x), P16(x), P16(x), P16(x)
 #define P256(x) P64(x), P64(x), P64(x), P64(x)
-#define P1024(x) P256(x), P256(x), P256(x), P256(x)
-#define P4096(x) P1024(x), P1024(x), P1024(x), P1024(x)
-/* 4 KiB: one memcmp call covers the churn's slots (a call per 256 bytes cost a
- * tenth of the 0-frame configuration's instructions). */
-static const unsigned char free_pattern[4096] = {P4096(FREE_BYTE)};
-static const unsigned char canary_pattern[4096] = {P4096(CANARY_BYTE)};
+static const unsigned char free_pattern[256] = {P256(FREE_BYTE)};
+static const unsigned char canary_pattern[256] = {P256(CANARY_BYTE)};
 
 static size_t first_mismatch(const unsigned char *p, size_t len, unsigned char byte) {
     enum { CHUNK = sizeof free_pattern };
@@ -226,30 +220,21 @@ static size_t first_mismatch(const unsigned char *p, size_t len, unsigned char b
     return len;
 }
 
-/* Fills in the damage of [p + from, p + to) into r (relative to the block start p):
- * [from, split) should hold `head`, [split, to) `tail`; false when both patterns are
- * intact. Repairs them so that the damage is reported once. */
-static bool find_damage_split(unsigned char *p, size_t from, size_t split, size_t to,
-                              unsigned char head, unsigned char tail, report *r) {
-    size_t bad = from + first_mismatch(p + from, split - from, head);
-    if (bad == split) bad = split + first_mismatch(p + split, to - split, tail);
-    if (bad == to) return false;
-    r->bad_offset = bad;
-    r->expected = bad < split ? head : tail;
-    size_t last = to;
-    while (last > bad && p[last - 1] == (last - 1 < split ? head : tail)) last--;
-    r->bad_count = last - bad;
-    size_t shown = r->bad_count < REPORT_BYTES_SHOWN ? r->bad_count : REPORT_BYTES_SHOWN;
-    memcpy(r->found, p + bad, shown);
-    memset(p + from, head, split - from);
-    memset(p + split, tail, to - split);
-    return true;
-}
-
-/* find_damage_split with one pattern `byte` over [from, to). */
+/* Fills in the damage of [p + from, p + to) into r (relative to the block start p);
+ * false when the pattern is intact. Repairs it so that it is reported once. */
 static bool find_damage(unsigned char *p, size_t from, size_t to, unsigned char byte,
                         report *r) {
-    return find_damage_split(p, from, to, to, byte, byte, r);
+    size_t bad = first_mismatch(p + from, to - from, byte);
+    if (bad == to - from) return false;
+    r->bad_offset = from + bad;
+    r->expected = byte;
+    size_t last = to;
+    while (last > r->bad_offset && p[last - 1] == byte) last--;
+    r->bad_count = last - r->bad_offset;
+    size_t shown = r->bad_count < REPORT_BYTES_SHOWN ? r->bad_count : REPORT_BYTES_SHOWN;
+    memcpy(r->found, p + r->bad_offset, shown);
+    memset(p + from, byte, to - from);
+    return true;
 }
 
 /* ---- report formatting -------------------------------------------------------------------- */
@@ -735,27 +720,12 @@ static bucket *probe(const zh_debug *d, uintptr_t addr, unsigned cls) {
     return b;
 }
 
-/* Where a freed slot's FREE_BYTE fill ends: with check_overflow its slack keeps the
- * canary (checked at the free), so only the requested bytes are filled; the check
- * of the freed slot reads both patterns. */
-static size_t freed_fill_end(const zh_debug *d, bucket *b, uint32_t slot) {
-    return d->cfg.check_overflow ? slot_sizes(d, b)[slot] : (size_t)1 << b->class_index;
-}
-
-static void fill_freed_slot(const zh_debug *d, bucket *b, uint32_t slot) {
-    memset(slot_addr(d, b, slot), FREE_BYTE, freed_fill_end(d, b, slot));
-}
-
 /* A double free through zh_free has just written 0xaa over the freed block (the
  * helpers fill before they free): restore the patterns so that the write is not
  * reported again as a write after free. */
 static void refill_freed_slot(const zh_debug *d, bucket *b, uint32_t slot) {
-    if (!d->cfg.check_use_after_free) return;
-    fill_freed_slot(d, b, slot);
-    if (d->cfg.check_overflow) {
-        size_t len = slot_sizes(d, b)[slot];
-        memset(slot_addr(d, b, slot) + len, CANARY_BYTE, ((size_t)1 << b->class_index) - len);
-    }
+    if (d->cfg.check_use_after_free)
+        memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
 }
 
 /* Locates the slot of `mem` for free/resize/remap, reporting into r what makes the
@@ -851,11 +821,11 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
     size_t damaged = 0;
     size_t size = (size_t)1 << b->class_index;
     const unsigned char *base = slot_addr(d, b, 0);
-    /* Without check_overflow a bucket with every slot freed is one run of FREE_BYTE:
-     * one scan finds the first damaged slot. */
-    bool one_run = !d->cfg.check_overflow && b->freed_count == b->allocated_count;
+    bool all_freed = b->freed_count == b->allocated_count;
     for (uint32_t s = 0; s < b->allocated_count; s++) {
-        if (one_run) {
+        /* A bucket with every slot freed is one run of FREE_BYTE: one scan finds the
+         * first damaged slot. */
+        if (all_freed) {
             size_t from = (size_t)s * size, end = (size_t)b->allocated_count * size;
             size_t bad = from + first_mismatch(base + from, end - from, FREE_BYTE);
             if (bad == end) break;
@@ -864,9 +834,7 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
             continue;
         }
         report r;
-        if (!find_damage_split(slot_addr(d, b, s), 0, freed_fill_end(d, b, s), size, FREE_BYTE,
-                               CANARY_BYTE, &r))
-            continue;
+        if (!find_damage(slot_addr(d, b, s), 0, size, FREE_BYTE, &r)) continue;
         unsigned char expected = r.expected;
         size_t off = r.bad_offset, count = r.bad_count;
         unsigned char found[REPORT_BYTES_SHOWN];
@@ -941,7 +909,9 @@ static bucket *free_small(zh_debug *d, bucket *b, uint32_t slot, const trace *t)
     set_used(b, slot, false);
     slot_tids(d, b, slot)[1] = current_tid();
     store_trace(d, slot_trace(d, b, slot, TRACE_FREE), t);
-    if (d->cfg.check_use_after_free) fill_freed_slot(d, b, slot);
+    /* The whole slot (its slack was checked above): retirement scans one run. */
+    if (d->cfg.check_use_after_free)
+        memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
     account(d, len, 0);
     d->live_count--;
     d->total_frees++;
