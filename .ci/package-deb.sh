@@ -72,11 +72,18 @@ dpkg-deb -x "$dev" "$root"
 
 # check_links <executable> shared|static: which libzheap.so it loads, or that it needs none.
 check_links() {
+  # Whole outputs first: `cmd | grep -q` under pipefail fails when grep exits early
+  # and the writer dies of SIGPIPE.
+  local deps needed
   if [[ $2 == shared ]]; then
-    ldd "$1" | grep -qF "$root/$libdir/libzheap.so.$major" ||
-      fail "$1 does not load the packaged libzheap.so.$major: $(ldd "$1")"
-  elif readelf -d "$1" | grep -q 'NEEDED.*libzheap'; then
-    fail "$1 was linked statically but needs libzheap.so: $(readelf -d "$1" | grep NEEDED)"
+    deps=$(ldd "$1")
+    grep -qF "$root/$libdir/libzheap.so.$major" <<<"$deps" ||
+      fail "$1 does not load the packaged libzheap.so.$major: $deps"
+  else
+    needed=$(readelf -d "$1")
+    if grep -q 'NEEDED.*libzheap' <<<"$needed"; then
+      fail "$1 was linked statically but needs libzheap.so: $(grep NEEDED <<<"$needed")"
+    fi
   fi
   "$1"
 }
