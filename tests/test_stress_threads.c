@@ -172,13 +172,20 @@ static void test_raw_c(void **state) {
     run_board(zh_raw_c_allocator, 5000, false);
 }
 
-static void test_fba_lock_free(void **state) {
-    (void)state;
+/* A heap buffer large enough for every thread's blocks, with `fba` over it; the
+ * caller frees the returned buffer. */
+static void *init_fba_over_heap(zh_fba *fba) {
     size_t len = (size_t)THREADS * OPS * 600;
     void *buffer = malloc(len);
     assert_non_null(buffer);
+    zh_fba_init(fba, buffer, len);
+    return buffer;
+}
+
+static void test_fba_lock_free(void **state) {
+    (void)state;
     zh_fba fba;
-    zh_fba_init(&fba, buffer, len);
+    void *buffer = init_fba_over_heap(&fba);
     run_board(zh_fba_thread_safe_allocator(&fba), 500, true);
     free(buffer);
 }
@@ -219,11 +226,8 @@ static void run_wrapped(zh_allocator child, size_t max_len, bool can_fail) {
 
 static void test_wrapped_fba(void **state) {
     (void)state;
-    size_t len = (size_t)THREADS * OPS * 600;
-    void *buffer = malloc(len);
-    assert_non_null(buffer);
     zh_fba fba;
-    zh_fba_init(&fba, buffer, len);
+    void *buffer = init_fba_over_heap(&fba);
     run_wrapped(zh_fba_allocator(&fba), 500, true);
     free(buffer);
 }
