@@ -164,8 +164,11 @@ SEEDS = {
              # once a finding (fixed: a freed run merges with its free neighbours)
              ("sbrk_split_loop", 0, 31, split_loop()),
              ("big_align", 0, 31, alloc(100, 17) + alloc(70000, 17) + free(0) + free(0))],
+    # flags bits 1-3 pick the bucket size: 0 is 16 KiB, 7 the default 128 KiB
     "debug": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo()),
-              ("limit", 0, 0x80 | 7, exhaust(40, 2000)), ("classes", 0, 0, class_cycle(4))],
+              ("limit", 0, 0x80 | 7, exhaust(40, 2000)), ("classes", 0, 0, class_cycle(4)),
+              ("basic_128k", 7 << 1, 0, basic()), ("classes_128k", 7 << 1, 0, class_cycle(6)),
+              ("classes_4k", 1 << 1, 0, class_cycle(6))],
     "smp": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo()), ("classes", 0, 0, class_cycle(5)),
             ("large_align", 0, 0, alloc(5000, 15) + alloc(70000, 16) + realloc(0, 200000) + free(1))],
     "failing": [("basic_f%d" % i, 0xFE, i, basic()) for i in (0, 2, 5)] +
