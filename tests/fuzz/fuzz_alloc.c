@@ -163,11 +163,17 @@ static void init_ramp(void) {
     for (size_t k = 0; k < sizeof ramp; k++) ramp[k] = (uint8_t)k;
 }
 
+/* Bytes [from, len) of b: one period from the table, then copies of what is written
+ * already, doubling (the ramp repeats every 256 bytes), so a large block takes a few
+ * memcpy calls rather than one per 256 bytes. */
 NO_COVERAGE static void fill(const block *b, size_t from) {
-    for (size_t i = from; i < b->len;) {
-        size_t n = b->len - i < 256 ? b->len - i : 256;
-        memcpy(b->p + i, ramp + ((b->seed + i) & 255), n);
-        i += n;
+    if (from >= b->len) return;
+    size_t done = b->len - from < 256 ? b->len - from : 256;
+    memcpy(b->p + from, ramp + ((b->seed + from) & 255), done);
+    while (from + done < b->len) {
+        size_t n = b->len - from - done < done ? b->len - from - done : done;
+        memcpy(b->p + from + done, b->p + from, n);
+        done += n;
     }
 }
 
@@ -204,19 +210,27 @@ NO_COVERAGE static void expect_addressable(const block *b, size_t from, size_t u
 #endif
 }
 
-/* Whether the 32 bytes at p continue the ramp from phase k (0..255). */
-UNCHECKED_LOADS static inline bool ramp_matches32(const unsigned char *p, size_t k) {
-    uint64_t g[4], w[4];
-    memcpy(g, p, 32);
-    memcpy(w, ramp + k, 32);
-    return ((g[0] ^ w[0]) | (g[1] ^ w[1]) | (g[2] ^ w[2]) | (g[3] ^ w[3])) == 0;
+/* Whether the RAMP_STEP bytes at p continue the ramp from phase k (0..255). */
+#define RAMP_STEP 64
+UNCHECKED_LOADS static inline bool ramp_matches(const unsigned char *p, size_t k) {
+    uint64_t g[RAMP_STEP / 8], w[RAMP_STEP / 8], diff = 0;
+    memcpy(g, p, RAMP_STEP);
+    memcpy(w, ramp + k, RAMP_STEP);
+    for (size_t j = 0; j < RAMP_STEP / 8; j++) diff |= g[j] ^ w[j];
+    return diff == 0;
 }
 
 /* The first byte of [from, upto) that breaks the ramp, or upto. */
 UNCHECKED_LOADS static size_t first_wrong_unchecked(const unsigned char *p, uint8_t seed,
                                                     size_t from, size_t upto) {
     size_t i = from;
-    while (i + 32 <= upto && ramp_matches32(p + i, (size_t)((seed + i) & 255))) i += 32;
+    while (i + RAMP_STEP <= upto && ramp_matches(p + i, (size_t)((seed + i) & 255))) i += RAMP_STEP;
+    for (; i + 8 <= upto; i += 8) {
+        uint64_t got, want;
+        memcpy(&got, p + i, 8);
+        memcpy(&want, ramp + ((seed + i) & 255), 8);
+        if (got != want) break;
+    }
     for (; i < upto; i++)
         if (p[i] != (uint8_t)(seed + i)) return i;
     return upto;
