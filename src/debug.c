@@ -1236,9 +1236,14 @@ static bool block_info_locked(zh_debug *d, uintptr_t addr, size_t *len, size_t *
         *len = e->len, *alignment = zh_align_to_bytes(e->align);
         return true;
     }
+    /* Every class's header position is probed: one that holds another instance's
+     * header (a page it gave back, now this instance's) does not end the search. */
     bucket *b = NULL;
-    for (unsigned c = 0; b == NULL && c < d->class_count; c++) b = probe(d, addr, c);
-    if (b == NULL || b->owner != d) return false;
+    for (unsigned c = 0; b == NULL && c < d->class_count; c++) {
+        b = probe(d, addr, c);
+        if (b != NULL && b->owner != d) b = NULL;
+    }
+    if (b == NULL) return false;
     size_t offset = addr - page_of(d, addr);
     uint32_t slot = (uint32_t)(offset >> b->class_index);
     if (slot >= b->allocated_count || (offset & (((size_t)1 << b->class_index) - 1)) != 0 ||
@@ -1380,6 +1385,7 @@ zh_check zh_debug_destroy(zh_debug *d) {
     while (d->retired != NULL) {
         bucket *b = d->retired;
         d->retired = b->next;
+        b->canary = 0; /* as in free_bucket_page: leave no header for probe() to find */
         backing.vtable->free(backing.ctx, (void *)page_of(d, (uintptr_t)b), d->cfg.page_size,
                              page_align, ZH_RETURN_ADDRESS());
     }

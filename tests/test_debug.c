@@ -1153,6 +1153,75 @@ static void allocating_sink(void *user, zh_debug_event event, const char *text, 
     r->calls++;
 }
 
+/* A backing allocator that hands the same 8 KiB pages out again (LIFO, never
+ * cleared), as a C heap may: what one instance leaves in a page, the next sees. */
+#define RECYCLED_PAGE 8192
+static struct {
+    void *free[8];
+    size_t count;
+} recycler;
+static void *recycler_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
+    (void)ctx;
+    if (len != RECYCLED_PAGE) return zh_c_allocator.vtable->alloc(NULL, len, align, ret_addr);
+    if (recycler.count > 0) return recycler.free[--recycler.count];
+    return aligned_alloc(RECYCLED_PAGE, RECYCLED_PAGE);
+}
+static bool recycler_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                            uintptr_t ret_addr) {
+    (void)ctx, (void)mem, (void)len, (void)align, (void)new_len, (void)ret_addr;
+    return false;
+}
+static void *recycler_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                            uintptr_t ret_addr) {
+    (void)ctx, (void)mem, (void)len, (void)align, (void)new_len, (void)ret_addr;
+    return NULL;
+}
+static void recycler_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
+    (void)ctx;
+    if (len != RECYCLED_PAGE) {
+        zh_c_allocator.vtable->free(NULL, mem, len, align, ret_addr);
+        return;
+    }
+    assert_true(recycler.count < 8);
+    recycler.free[recycler.count++] = mem;
+}
+static const zh_allocator_vtable recycler_vtable = {recycler_alloc, recycler_resize,
+                                                    recycler_remap, recycler_free};
+
+/* Found by the fuzzer: a never_unmap instance gave its buckets back with their
+ * headers intact, and zh_debug_block_info of the next instance, probing the header
+ * positions of every class in a recycled page, stopped at the stale one. */
+static void test_debug_block_info_in_recycled_page(void **state) {
+    (void)state;
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.stack_trace_frames = 0;
+    cfg.page_size = RECYCLED_PAGE;
+    cfg.backing = (zh_allocator){NULL, &recycler_vtable};
+    cfg.backing_allocator_zeroes = false;
+    cfg.never_unmap = true;
+    zh_debug *first = zh_debug_create(&cfg);
+    assert_non_null(first);
+    void *p = zh_alloc(zh_debug_allocator(first), 16); /* a bucket of the 16-byte class */
+    assert_non_null(p);
+    uintptr_t page = (uintptr_t)p & ~(uintptr_t)(RECYCLED_PAGE - 1);
+    zh_free(zh_debug_allocator(first), p, 16);
+    assert_int_equal(zh_debug_destroy(first), ZH_CHECK_OK);
+
+    cfg.never_unmap = false;
+    zh_debug *second = zh_debug_create(&cfg);
+    assert_non_null(second);
+    unsigned char *q = zh_alloc(zh_debug_allocator(second), 64); /* the 64-byte class */
+    assert_non_null(q);
+    assert_true(((uintptr_t)q & ~(uintptr_t)(RECYCLED_PAGE - 1)) == page); /* the same page */
+    size_t len = 0, alignment = 0;
+    assert_true(zh_debug_block_info(second, q, &len, &alignment));
+    assert_int_equal(len, 64);
+    zh_free(zh_debug_allocator(second), q, 64);
+    assert_false(zh_debug_block_info(second, q, &len, &alignment));
+    assert_int_equal(zh_debug_destroy(second), ZH_CHECK_OK);
+    while (recycler.count > 0) free(recycler.free[--recycler.count]);
+}
+
 static void test_debug_reentrant_sink(void **state) {
     (void)state;
     reenter r = {NULL, 0};
@@ -1302,6 +1371,7 @@ int main(void) {
         cmocka_unit_test(test_debug_default_frames),
         cmocka_unit_test(test_debug_stack_capture),
         cmocka_unit_test(test_debug_reentrant_sink),
+        cmocka_unit_test(test_debug_block_info_in_recycled_page),
         cmocka_unit_test(test_debug_reentrant_backing_aborts),
         cmocka_unit_test(test_debug_oom_sweep),
     };
