@@ -1044,8 +1044,11 @@ static void *resize_large(zh_debug *d, large *e, size_t new_len, const trace *t,
     if (new_backing < new_len) return NULL;
     /* never_unmap keeps a moved-from block mapped (and checked): only grow in place. */
     if (may_move && d->cfg.never_unmap) may_move = false;
-    if (may_move && d->cfg.retain_metadata && !large_reserve(d, 1)) return NULL;
     uintptr_t old_addr = e->addr;
+    if (may_move && d->cfg.retain_metadata) {
+        if (!large_reserve(d, 1)) return NULL;
+        e = large_find(d, old_addr); /* a grown table holds the entry elsewhere */
+    }
     const zh_allocator_vtable *v = d->cfg.backing.vtable;
     unsigned char *p;
     if (may_move)

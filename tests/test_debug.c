@@ -1222,6 +1222,38 @@ static void test_debug_block_info_in_recycled_page(void **state) {
     while (recycler.count > 0) free(recycler.free[--recycler.count]);
 }
 
+/* Found by the fuzzer (ASan: a use after free): with retain_metadata, a remap of a
+ * large block first reserves a table entry for the moved block, and when that grew
+ * the table, the entry of the old block was read from the freed table. Eight live
+ * large blocks fill the first table to its load limit. */
+static void test_debug_remap_grows_the_large_table(void **state) {
+    (void)state;
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.stack_trace_frames = 0;
+    cfg.retain_metadata = true;
+    zh_debug *d = zh_debug_create(&cfg);
+    assert_non_null(d);
+    zh_allocator a = zh_debug_allocator(d);
+    enum { BLOCKS = 8 };
+    const size_t len = 65536, grown = (size_t)4 << 20;
+    unsigned char *p[BLOCKS];
+    for (size_t i = 0; i < BLOCKS; i++) {
+        p[i] = zh_alloc(a, len);
+        assert_non_null(p[i]);
+        memset(p[i], (int)i + 1, len);
+    }
+    unsigned char *q = zh_remap(a, p[0], len, grown);
+    if (q != NULL) {
+        assert_true(zht_all_bytes(q, len, 1));
+        size_t got = 0;
+        assert_true(zh_debug_block_info(d, q, &got, NULL));
+        assert_int_equal(got, grown);
+        p[0] = q;
+    }
+    for (size_t i = 0; i < BLOCKS; i++) zh_free(a, p[i], i == 0 && q != NULL ? grown : len);
+    assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
+}
+
 static void test_debug_reentrant_sink(void **state) {
     (void)state;
     reenter r = {NULL, 0};
@@ -1372,6 +1404,7 @@ int main(void) {
         cmocka_unit_test(test_debug_stack_capture),
         cmocka_unit_test(test_debug_reentrant_sink),
         cmocka_unit_test(test_debug_block_info_in_recycled_page),
+        cmocka_unit_test(test_debug_remap_grows_the_large_table),
         cmocka_unit_test(test_debug_reentrant_backing_aborts),
         cmocka_unit_test(test_debug_oom_sweep),
     };
