@@ -128,6 +128,10 @@ typedef struct env {
     zh_sbrk sbrk;
     zh_debug *debug;
     size_t debug_limit; /* 0: no memory limit */
+    void (*audit)(void);         /* the target's own view of the live blocks, or NULL */
+    void (*free_unsized)(void *); /* frees without a length (every other block), or NULL */
+    size_t smp_allocated;        /* the SMP allocator's live bytes when the input began */
+    bool smp_trim;               /* trim the SMP allocator at teardown */
     block live[MAX_LIVE];
     size_t n;
     uint8_t next_seed;
@@ -299,7 +303,11 @@ NO_COVERAGE static void check_blocks(bool full) {
     }
 }
 
-static void checkpoint(void) { check_blocks(false); }
+/* A checkpoint also asks the target's own bookkeeping (E.audit) about the live blocks. */
+static void checkpoint(void) {
+    check_blocks(false);
+    if (E.audit != NULL) E.audit();
+}
 
 /* ---- operand decoding ------------------------------------------------------------------ */
 
@@ -543,6 +551,8 @@ static void free_slot(size_t i) {
     expect_intact(b, b->len, "free");
     if (exact_model()) fba_apply_free(b);
     if (E.t->is_pool) zh_pool_destroy(&E.pool, b->p);
+    else if (E.free_unsized != NULL && E.a.vtable == E.inner.vtable && (b->seed & 1))
+        E.free_unsized(b->p);
     else zh_raw_free(E.a, b->p, b->len, b->align, 0);
     drop_block(i);
 }
@@ -683,7 +693,42 @@ static void counter_teardown(env *e) { (void)e, expect_counter_balanced(); }
 
 static void setup_page(env *e, uint8_t f, uint8_t p) { (void)f, (void)p, e->inner = zh_page_allocator; }
 static void setup_c(env *e, uint8_t f, uint8_t p) { (void)f, (void)p, e->inner = zh_c_allocator; }
-static void setup_smp(env *e, uint8_t f, uint8_t p) { (void)f, (void)p, e->inner = zh_smp_allocator; }
+/* The SMP singleton. Checkpoints ask it whether it owns every live block and can
+ * tell its size from the address; every other block is freed unsized (unless
+ * wrapped). The allocator serves no one else in the harness, so at teardown its live
+ * bytes are back where the input found them; flags bits 1-3 == 7 trims it then
+ * (nothing may stay cached). */
+static size_t smp_allocated_now(void) {
+    zh_smp_stats st;
+    zh_smp_get_stats(&st);
+    return st.allocated;
+}
+static void smp_audit(void) {
+    for (size_t i = 0; i < E.n; i++) {
+        const block *b = &E.live[i];
+        if (!zh_smp_owns(b->p)) fail("smp does not own live block %p (len %zu)", (void *)b->p, b->len);
+        size_t usable = zh_smp_usable_size(b->p);
+        if (usable < b->len)
+            fail("smp usable size of %p is %zu, below its length %zu", (void *)b->p, usable, b->len);
+    }
+}
+static void setup_smp(env *e, uint8_t f, uint8_t p) {
+    (void)p;
+    e->inner = zh_smp_allocator;
+    e->audit = smp_audit;
+    e->free_unsized = zh_smp_free_unsized;
+    e->smp_allocated = smp_allocated_now();
+    e->smp_trim = ((f >> 1) & 7) == 7;
+}
+static void teardown_smp(env *e) {
+    if (e->smp_trim) zh_smp_trim();
+    zh_smp_stats st;
+    zh_smp_get_stats(&st);
+    if (st.allocated != e->smp_allocated)
+        fail("smp holds %zu live bytes after every block was freed, %zu before the input",
+             st.allocated, e->smp_allocated);
+    if (e->smp_trim && st.cached != 0) fail("smp keeps %zu bytes cached after a trim", st.cached);
+}
 static void setup_raw_c(env *e, uint8_t f, uint8_t p) {
     (void)f, (void)p, e->inner = zh_raw_c_allocator;
 }
@@ -855,9 +900,11 @@ static void setup_sbrk(env *e, uint8_t f, uint8_t p) {
 /* The debug allocator over the C heap (counted), no stack traces (speed); flags bits
  * 1-3 pick the bucket size (7: the default 128 KiB, else 4 .. 32 KiB: buckets that
  * small come from ASan's size classes, which recycle resident memory, where 128 KiB
- * ones are a fresh mapping each - most of this target's time); param bit 7 sets a
- * memory limit of 4 KiB .. 512 KiB. Any report is a finding: the harness never frees
- * twice or with a wrong length. */
+ * ones are a fresh mapping each - most of this target's time), bits 4-6 turn on
+ * never_unmap, retain_metadata and Zig's quarantine of 0; param bit 7 sets a memory
+ * limit of 4 KiB .. 512 KiB. Any report is a finding: the harness never frees twice
+ * or with a wrong length. Checkpoints compare the allocator's statistics and
+ * zh_debug_block_info with the model; teardown wants zh_debug_detect_leaks() == 0. */
 static size_t debug_page_size(uint8_t flags) {
     static const size_t kib[8] = {16, 4, 8, 32, 16, 8, 32, 0};
     size_t k = kib[(flags >> 1) & 7];
@@ -867,12 +914,32 @@ static void debug_report(void *user, zh_debug_event event, const char *text, siz
     (void)user;
     if (event != ZH_DEBUG_LOG) fail("debug allocator reported (event %d): %.*s", (int)event, (int)len, text);
 }
+static void debug_audit(void) {
+    zh_debug_stats st;
+    zh_debug_get_stats(E.debug, &st);
+    size_t bytes = 0;
+    for (size_t i = 0; i < E.n; i++) {
+        const block *b = &E.live[i];
+        size_t len = 0, alignment = 0;
+        if (!zh_debug_block_info(E.debug, b->p, &len, &alignment) || len != b->len ||
+            alignment != zh_align_to_bytes(b->align))
+            fail("debug block info of %p: len %zu align %zu, the model's %zu / %zu", (void *)b->p,
+                 len, alignment, b->len, zh_align_to_bytes(b->align));
+        bytes += b->len;
+    }
+    if (st.live_count != E.n || st.live_bytes != bytes)
+        fail("debug stats: %zu blocks of %zu bytes live, the model has %zu of %zu", st.live_count,
+             st.live_bytes, E.n, bytes);
+}
 static void setup_debug(env *e, uint8_t f, uint8_t p) {
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.stack_trace_frames = 0;
     cfg.page_size = debug_page_size(f);
     cfg.backing = counter_over(zh_c_allocator, SIZE_MAX);
     cfg.backing_allocator_zeroes = false; /* the C heap does not promise it */
+    cfg.never_unmap = (f & 0x10) != 0;
+    cfg.retain_metadata = (f & 0x20) != 0;
+    if (f & 0x40) cfg.bucket_quarantine = 0;
     cfg.report = debug_report;
     cfg.enable_memory_limit = (p & 0x80) != 0;
     e->debug = zh_debug_create(&cfg);
@@ -880,8 +947,12 @@ static void setup_debug(env *e, uint8_t f, uint8_t p) {
     e->debug_limit = cfg.enable_memory_limit ? ((size_t)(p & 0x7f) + 1) * 4096 : 0;
     if (e->debug_limit != 0) zh_debug_set_memory_limit(e->debug, e->debug_limit);
     e->inner = zh_debug_allocator(e->debug);
+    e->audit = debug_audit;
 }
 static void teardown_debug(env *e) {
+    debug_audit();
+    zh_debug_flush_retained_metadata(e->debug);
+    if (zh_debug_detect_leaks(e->debug) != 0) fail("the debug allocator found a leak");
     if (zh_debug_destroy(e->debug) != ZH_CHECK_OK) fail("the debug allocator saw a leak");
     expect_counter_balanced();
 }
@@ -906,7 +977,7 @@ static const target targets[] = {
     {"sbrk", 17, NULL_SBRK, false, setup_sbrk, no_teardown, NULL},
     {"failing", 12, NULL_INDUCED, false, setup_failing, counter_teardown, NULL},
     {"debug", 12, NULL_DEBUG, false, setup_debug, teardown_debug, NULL},
-    {"smp", 16, NULL_NEVER, false, setup_smp, no_teardown, NULL},
+    {"smp", 16, NULL_NEVER, false, setup_smp, teardown_smp, NULL},
 };
 #define TARGET_COUNT (sizeof targets / sizeof targets[0])
 

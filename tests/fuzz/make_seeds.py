@@ -164,12 +164,19 @@ SEEDS = {
              # once a finding (fixed: a freed run merges with its free neighbours)
              ("sbrk_split_loop", 0, 31, split_loop()),
              ("big_align", 0, 31, alloc(100, 17) + alloc(70000, 17) + free(0) + free(0))],
-    # flags bits 1-3 pick the bucket size: 0 is 16 KiB, 7 the default 128 KiB
+    # flags bits 1-3 pick the bucket size (0 is 16 KiB, 7 the default 128 KiB); bits 4-6
+    # turn on never_unmap, retain_metadata, a quarantine of 0
     "debug": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo()),
               ("limit", 0, 0x80 | 7, exhaust(40, 2000)), ("classes", 0, 0, class_cycle(4)),
               ("basic_128k", 7 << 1, 0, basic()), ("classes_128k", 7 << 1, 0, class_cycle(6)),
-              ("classes_4k", 1 << 1, 0, class_cycle(6))],
+              ("classes_4k", 1 << 1, 0, class_cycle(6)),
+              ("never_unmap", 0x10, 0, basic() + class_cycle(3)),
+              ("retain_metadata", 0x20, 0, basic() + lifo()),
+              ("no_quarantine", 0x40 | (2 << 1), 0, class_cycle(5)),
+              ("all_options", 0x70 | (3 << 1), 0, basic() + lifo() + exhaust(20, 3000))],
+    # flags bits 1-3 == 7: trim at the end (nothing may stay cached)
     "smp": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo()), ("classes", 0, 0, class_cycle(5)),
+            ("trim", 7 << 1, 0, basic() + class_cycle(3)),
             ("large_align", 0, 0, alloc(5000, 15) + alloc(70000, 16) + realloc(0, 200000) + free(1))],
     "failing": [("basic_f%d" % i, 0xFE, i, basic()) for i in (0, 2, 5)] +
                [("resize_f%d" % i, 2 * i, 255, lifo()) for i in (0, 1)],
