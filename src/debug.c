@@ -1234,12 +1234,12 @@ zh_allocator zh_debug_allocator(zh_debug *d) {
 /* Locked. The live block starting at addr: its length and alignment. */
 static bool block_info_locked(zh_debug *d, uintptr_t addr, size_t *len, size_t *alignment) {
     large *e = d->large.count > 0 ? large_find(d, addr) : NULL;
-    if (e != NULL) {
-        if (e->freed) return false;
+    if (e != NULL && !e->freed) {
         *len = e->len, *alignment = zh_align_to_bytes(e->align);
         return true;
     }
-    /* Every class's header position is probed: one that holds another instance's
+    /* A retained (freed) large block's address may since be a bucket's, as in
+     * find_slot. Every class's header position is probed: one that holds another instance's
      * header (a page it gave back, now this instance's) does not end the search. */
     bucket *b = NULL;
     for (unsigned c = 0; b == NULL && c < d->class_count; c++) {

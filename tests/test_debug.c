@@ -1153,8 +1153,9 @@ static void allocating_sink(void *user, zh_debug_event event, const char *text, 
     r->calls++;
 }
 
-/* A backing allocator that hands the same 8 KiB pages out again (LIFO, never
- * cleared), as a C heap may: what one instance leaves in a page, the next sees. */
+/* A backing allocator that serves every request up to 8 KiB with one of the same
+ * 8 KiB pages (LIFO, never cleared), as a C heap may reuse memory: what one block or
+ * instance leaves in a page, the next sees. */
 #define RECYCLED_PAGE 8192
 static struct {
     void *free[8];
@@ -1162,7 +1163,8 @@ static struct {
 } recycler;
 static void *recycler_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx;
-    if (len != RECYCLED_PAGE) return zh_c_allocator.vtable->alloc(NULL, len, align, ret_addr);
+    if (len > RECYCLED_PAGE || zh_align_to_bytes(align) > RECYCLED_PAGE)
+        return zh_c_allocator.vtable->alloc(NULL, len, align, ret_addr);
     if (recycler.count > 0) return recycler.free[--recycler.count];
     return aligned_alloc(RECYCLED_PAGE, RECYCLED_PAGE);
 }
@@ -1178,7 +1180,7 @@ static void *recycler_remap(void *ctx, void *mem, size_t len, zh_align align, si
 }
 static void recycler_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx;
-    if (len != RECYCLED_PAGE) {
+    if (len > RECYCLED_PAGE || zh_align_to_bytes(align) > RECYCLED_PAGE) {
         zh_c_allocator.vtable->free(NULL, mem, len, align, ret_addr);
         return;
     }
@@ -1252,6 +1254,33 @@ static void test_debug_remap_grows_the_large_table(void **state) {
     }
     for (size_t i = 0; i < BLOCKS; i++) zh_free(a, p[i], i == 0 && q != NULL ? grown : len);
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
+}
+
+/* Found by the fuzzer: with retain_metadata, zh_debug_block_info of a small block
+ * at the address of a freed large one (its memory reused for the bucket) saw the
+ * retained record and answered "no block". */
+static void test_debug_block_info_over_retained_large(void **state) {
+    (void)state;
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.stack_trace_frames = 0;
+    cfg.page_size = RECYCLED_PAGE;
+    cfg.backing = (zh_allocator){NULL, &recycler_vtable};
+    cfg.backing_allocator_zeroes = false;
+    cfg.retain_metadata = true;
+    zh_debug *d = zh_debug_create(&cfg);
+    assert_non_null(d);
+    zh_allocator a = zh_debug_allocator(d);
+    void *big = zh_alloc(a, 3000); /* above page_size / 4: a large block, on a page */
+    assert_non_null(big);
+    zh_free(a, big, 3000);
+    void *small = zh_alloc(a, 16); /* its bucket takes that page back */
+    assert_ptr_equal(small, big);
+    size_t len = 0;
+    assert_true(zh_debug_block_info(d, small, &len, NULL));
+    assert_int_equal(len, 16);
+    zh_free(a, small, 16);
+    assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
+    while (recycler.count > 0) free(recycler.free[--recycler.count]);
 }
 
 static void test_debug_reentrant_sink(void **state) {
@@ -1405,6 +1434,7 @@ int main(void) {
         cmocka_unit_test(test_debug_reentrant_sink),
         cmocka_unit_test(test_debug_block_info_in_recycled_page),
         cmocka_unit_test(test_debug_remap_grows_the_large_table),
+        cmocka_unit_test(test_debug_block_info_over_retained_large),
         cmocka_unit_test(test_debug_reentrant_backing_aborts),
         cmocka_unit_test(test_debug_oom_sweep),
     };
