@@ -20,11 +20,10 @@
  *   an open-addressing table (linear probing, backward-shift deletion) whose memory
  *   comes from the backing allocator and is reserved before the block is allocated.
  * - Beyond Zig: the slack between a block's length and its slot end (and the large
- *   tail) holds CANARY_BYTE, checked on free, resize and leak check; freed slots get
- *   FREE_BYTE over the requested bytes (the slack keeps its canary, just checked;
- *   without check_overflow the whole slot), checked - both patterns - when the
- *   bucket leaves the quarantine, at detect_leaks and at destroy. Damage is
- *   reported once (then repaired).
+ *   tail) holds CANARY_BYTE, checked on free, resize and leak check; freed slots are
+ *   filled whole with FREE_BYTE, checked when the bucket leaves the quarantine (one
+ *   scan of the bucket), at detect_leaks and at destroy. Damage is reported once
+ *   (then repaired).
  * - Threads: one lock (zh__lock or the user's hook). Traces are captured before the
  *   lock is taken; reports are copied out under the lock and formatted, symbolized
  *   and handed to the sink after it is released; bucket retirement scans outside it.
@@ -33,9 +32,8 @@
  *   deadlocking when the backing allocator or lock hook calls back in.
  * Costs: an allocation is a trace capture (0 frames: none; ~30 ns by frame
  * pointer, ~200 ns through libunwind), a lock, a bit set, a few stores and the slack
- * canary; a free also checks the canary and fills the block, and the slot is scanned
- * once more when its bucket leaves the quarantine (one memcmp against a 4 KiB
- * pattern per part, docs/benchmarks.md). Memory: each
+ * canary; a free also checks the canary and fills the slot, and the slot is scanned
+ * once more when its bucket leaves the quarantine (docs/benchmarks.md). Memory: each
  * slot carries 2 * frames words of traces plus ~14 bytes, never-reused slots waste up
  * to a bucket per class, and the quarantine holds up to 2 * bucket_quarantine pages. */
 #include "zheap/debug.h"
@@ -64,10 +62,6 @@ typedef struct bucket {
     uintptr_t canary;           /* config.canary: "this is a debug bucket" */
     const struct zh_debug *owner;
     uint32_t class_index;
-    /* check_use_after_free: slots [0, filled) hold the free fill whenever they are
-     * not in use. Those past allocated_count carry the fill (and the metadata) of an
-     * earlier use of this page by the same class, checked when handed out again. */
-    uint32_t filled;
 } bucket;
 
 /* Where a class's metadata sits, as offsets from its bucket header. */
@@ -103,12 +97,6 @@ struct zh_debug {
     size_t quarantined;
     bucket *ready; /* checked quarantine leavers whose pages new buckets take first */
     size_t ready_count;
-    /* Quarantine leavers kept unchecked for their own class, linked by next: a new
-     * bucket of the class takes the page as it is and checks each slot's fill as
-     * it hands the slot out (bucket_page). */
-    bucket *reuse[CLASSES_MAX];
-    uint32_t reuse_count[CLASSES_MAX];
-    size_t reuse_total;
     large_table large;
     size_t total_requested, limit;
     size_t live_count, peak_bytes, total_allocations, total_frees, buckets, large_count,
@@ -209,53 +197,44 @@ static void load_trace(const zh_debug *d, const uintptr_t *src, trace *t) {
 
 /* ---- byte patterns ----------------------------------------------------------------------- */
 
-/* Index of the first byte in [p, p + len) that is not `byte`, or len. Past the
- * first PATTERN_HEAD bytes, the region is compared with itself shifted by
- * PATTERN_HEAD (p[i] == p[i + PATTERN_HEAD] for every i and a head of `byte` mean
- * every byte is `byte`): one memcmp at the C library's vector speed over any length,
- * reading one stream of memory and no pattern table. The exact index is looked for
- * only when something differs. */
-#define PATTERN_HEAD 64
+/* Index of the first byte in [p, p + len) that is not `byte`, or len. memcmp
+ * against a chunk of the pattern runs at the C library's vector speed. */
 #define P4(x) x, x, x, x
 #define P16(x) P4(x), P4(x), P4(x), P4(x)
 #define P64(x) P16(x), P16(x), P16(x), P16(x)
-static const unsigned char free_head[PATTERN_HEAD] = {P64(FREE_BYTE)};
-static const unsigned char canary_head[PATTERN_HEAD] = {P64(CANARY_BYTE)};
+#define P256(x) P64(x), P64(x), P64(x), P64(x)
+static const unsigned char free_pattern[256] = {P256(FREE_BYTE)};
+static const unsigned char canary_pattern[256] = {P256(CANARY_BYTE)};
 
 static size_t first_mismatch(const unsigned char *p, size_t len, unsigned char byte) {
-    size_t head = len < PATTERN_HEAD ? len : PATTERN_HEAD;
-    bool intact = memcmp(p, byte == FREE_BYTE ? free_head : canary_head, head) == 0 &&
-                  (len <= PATTERN_HEAD || memcmp(p, p + PATTERN_HEAD, len - PATTERN_HEAD) == 0);
-    if (intact) return len;
+    enum { CHUNK = sizeof free_pattern };
+    const unsigned char *pattern = byte == FREE_BYTE ? free_pattern : canary_pattern;
     size_t i = 0;
-    while (i < len && p[i] == byte) i++;
-    return i;
+    while (i < len) {
+        size_t n = len - i < CHUNK ? len - i : CHUNK;
+        if (memcmp(p + i, pattern, n) != 0) break;
+        i += n;
+    }
+    for (; i < len; i++)
+        if (p[i] != byte) return i;
+    return len;
 }
 
-/* Fills in the damage of [p + from, p + to) into r (relative to the block start p):
- * [from, split) should hold `head`, [split, to) `tail`; false when both patterns are
- * intact. Repairs them so that the damage is reported once. */
-static bool find_damage_split(unsigned char *p, size_t from, size_t split, size_t to,
-                              unsigned char head, unsigned char tail, report *r) {
-    size_t bad = from + first_mismatch(p + from, split - from, head);
-    if (bad == split) bad = split + first_mismatch(p + split, to - split, tail);
-    if (bad == to) return false;
-    r->bad_offset = bad;
-    r->expected = bad < split ? head : tail;
-    size_t last = to;
-    while (last > bad && p[last - 1] == (last - 1 < split ? head : tail)) last--;
-    r->bad_count = last - bad;
-    size_t shown = r->bad_count < REPORT_BYTES_SHOWN ? r->bad_count : REPORT_BYTES_SHOWN;
-    memcpy(r->found, p + bad, shown);
-    memset(p + from, head, split - from);
-    memset(p + split, tail, to - split);
-    return true;
-}
-
-/* find_damage_split with one pattern `byte` over [from, to). */
+/* Fills in the damage of [p + from, p + to) into r (relative to the block start p);
+ * false when the pattern is intact. Repairs it so that it is reported once. */
 static bool find_damage(unsigned char *p, size_t from, size_t to, unsigned char byte,
                         report *r) {
-    return find_damage_split(p, from, to, to, byte, byte, r);
+    size_t bad = first_mismatch(p + from, to - from, byte);
+    if (bad == to - from) return false;
+    r->bad_offset = from + bad;
+    r->expected = byte;
+    size_t last = to;
+    while (last > r->bad_offset && p[last - 1] == byte) last--;
+    r->bad_count = last - r->bad_offset;
+    size_t shown = r->bad_count < REPORT_BYTES_SHOWN ? r->bad_count : REPORT_BYTES_SHOWN;
+    memcpy(r->found, p + r->bad_offset, shown);
+    memset(p + from, byte, to - from);
+    return true;
 }
 
 /* ---- report formatting -------------------------------------------------------------------- */
@@ -649,32 +628,17 @@ static unsigned char *bucket_page(zh_debug *d, uintptr_t ret_addr, bool *dirty) 
     return page;
 }
 
-/* A quarantine leaver of class cls, taken as it is: header, cleared used bits, the
- * fill of its slots and their metadata stay (filled), to be checked slot by slot. */
-static bucket *reused_bucket(zh_debug *d, unsigned cls) {
-    bucket *b = d->reuse[cls];
-    if (b == NULL) return NULL;
-    d->reuse[cls] = b->next;
-    d->reuse_count[cls]--;
-    d->reuse_total--;
-    return b;
-}
-
 static bucket *new_bucket(zh_debug *d, unsigned cls, uintptr_t ret_addr) {
-    bucket *b = reused_bucket(d, cls);
-    if (b == NULL) {
-        const class_layout *lay = &d->layout[cls];
-        bool dirty;
-        unsigned char *page = bucket_page(d, ret_addr, &dirty);
-        if (page == NULL) return NULL;
-        b = (bucket *)(void *)(page + lay->header_offset);
-        if (dirty) memset(used_bits(b), 0, lay->sizes - sizeof(bucket));
-        b->canary = d->cfg.canary;
-        b->owner = d;
-        b->class_index = cls;
-        b->filled = 0;
-    }
+    const class_layout *lay = &d->layout[cls];
+    bool dirty;
+    unsigned char *page = bucket_page(d, ret_addr, &dirty);
+    if (page == NULL) return NULL;
+    bucket *b = (bucket *)(void *)(page + lay->header_offset);
+    if (dirty) memset(used_bits(b), 0, lay->sizes - sizeof(bucket));
     b->allocated_count = b->freed_count = 0;
+    b->canary = d->cfg.canary;
+    b->owner = d;
+    b->class_index = cls;
     b->next = NULL;
     b->prev = d->current[cls];
     if (b->prev != NULL) b->prev->next = b;
@@ -683,63 +647,21 @@ static bucket *new_bucket(zh_debug *d, unsigned cls, uintptr_t ret_addr) {
     return b;
 }
 
-/* Where a freed slot's FREE_BYTE fill ends: with check_overflow its slack keeps the
- * canary (checked at the free), so only the requested bytes are filled; the check
- * of the freed slot reads both patterns. */
-static size_t freed_fill_end(const zh_debug *d, bucket *b, uint32_t slot) {
-    return d->cfg.check_overflow ? slot_sizes(d, b)[slot] : (size_t)1 << b->class_index;
-}
-
-/* Finds (into r, as a write after free in `op`) and repairs damage to the fill of
- * freed slot `slot`; false when intact. r gets the slot's metadata (its last use). */
-static bool check_freed_slot(const zh_debug *d, bucket *b, uint32_t slot, const char *op,
-                             report *r) {
-    report tmp;
-    if (!find_damage_split(slot_addr(d, b, slot), 0, freed_fill_end(d, b, slot),
-                           (size_t)1 << b->class_index, FREE_BYTE, CANARY_BYTE, &tmp))
-        return false;
-    start_report(r, ZH_DEBUG_USE_AFTER_FREE, op);
-    describe_slot(d, b, slot, r);
-    r->bad_offset = tmp.bad_offset, r->bad_count = tmp.bad_count, r->expected = tmp.expected;
-    memcpy(r->found, tmp.found, sizeof r->found);
-    return true;
-}
-
-/* The next slot of b for a block of len bytes. A slot that an earlier use of the
- * page left filled is checked first (into r, with that use's traces): the check
- * reads the lines just before the caller writes them, and the slack then already
- * holds the canary except where the old block was longer. */
-static unsigned char *take_slot(zh_debug *d, bucket *b, size_t len, report *r) {
-    uint32_t slot = b->allocated_count++;
-    unsigned char *p = slot_addr(d, b, slot);
-    size_t canary_from = len, canary_to = (size_t)1 << b->class_index;
-    if (slot < b->filled) {
-        check_freed_slot(d, b, slot, "slot reuse", r);
-        if (d->cfg.check_overflow) {
-            size_t old_len = slot_sizes(d, b)[slot];
-            canary_to = len < old_len ? old_len : len;
-        }
-    } else if (d->cfg.check_use_after_free) {
-        b->filled = slot + 1;
-    }
-    if (d->cfg.check_overflow) memset(p + canary_from, CANARY_BYTE, canary_to - canary_from);
-    return p;
-}
-
 static void *alloc_small(zh_debug *d, size_t len, zh_align align, unsigned cls,
-                         const trace *t, uintptr_t ret_addr, report *r) {
+                         const trace *t, uintptr_t ret_addr) {
     bucket *b = d->current[cls];
     if (b == NULL || b->allocated_count == d->layout[cls].slot_count) {
         b = new_bucket(d, cls, ret_addr);
         if (b == NULL) return NULL;
     }
-    uint32_t slot = b->allocated_count;
-    unsigned char *p = take_slot(d, b, len, r);
+    uint32_t slot = b->allocated_count++;
     set_used(b, slot, true);
     slot_sizes(d, b)[slot] = (uint32_t)len;
     slot_aligns(d, b)[slot] = align;
     slot_tids(d, b, slot)[0] = current_tid();
     store_trace(d, slot_trace(d, b, slot, TRACE_ALLOC), t);
+    unsigned char *p = slot_addr(d, b, slot);
+    if (d->cfg.check_overflow) memset(p + len, CANARY_BYTE, ((size_t)1 << cls) - len);
     return p;
 }
 
@@ -772,10 +694,8 @@ static void *debug_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_ad
     unsigned cls = size_class(len, align);
     const zh_debug *outer = lock_instance(d);
     void *p = NULL;
-    report rep;
-    rep.active = false;
     if (within_limit(d, 0, len)) {
-        p = cls < d->class_count ? alloc_small(d, len, align, cls, &t, ret_addr, &rep)
+        p = cls < d->class_count ? alloc_small(d, len, align, cls, &t, ret_addr)
                                  : alloc_large(d, len, align, &t, ret_addr);
         if (p != NULL) {
             account(d, 0, len);
@@ -784,7 +704,6 @@ static void *debug_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_ad
         }
     }
     unlock_instance(d, outer);
-    emit_pending(d, &rep, 1, ret_addr);
     if (d->cfg.verbose_log && p != NULL)
         log_line(d, "%s alloc %zu bytes at %p", cls < d->class_count ? "small" : "large", len, p);
     return p;
@@ -801,20 +720,12 @@ static bucket *probe(const zh_debug *d, uintptr_t addr, unsigned cls) {
     return b;
 }
 
-static void fill_freed_slot(const zh_debug *d, bucket *b, uint32_t slot) {
-    memset(slot_addr(d, b, slot), FREE_BYTE, freed_fill_end(d, b, slot));
-}
-
 /* A double free through zh_free has just written 0xaa over the freed block (the
  * helpers fill before they free): restore the patterns so that the write is not
  * reported again as a write after free. */
 static void refill_freed_slot(const zh_debug *d, bucket *b, uint32_t slot) {
-    if (!d->cfg.check_use_after_free) return;
-    fill_freed_slot(d, b, slot);
-    if (d->cfg.check_overflow) {
-        size_t len = slot_sizes(d, b)[slot];
-        memset(slot_addr(d, b, slot) + len, CANARY_BYTE, ((size_t)1 << b->class_index) - len);
-    }
+    if (d->cfg.check_use_after_free)
+        memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
 }
 
 /* Locates the slot of `mem` for free/resize/remap, reporting into r what makes the
@@ -846,7 +757,7 @@ static lookup find_slot(zh_debug *d, void *mem, size_t len, zh_align align, cons
     }
     size_t offset = addr - page_of(d, addr);
     uint32_t slot = (uint32_t)(offset >> b->class_index);
-    if (slot >= b->allocated_count && slot >= b->filled) {
+    if (slot >= b->allocated_count) {
         r->detail = "never allocated (slot not handed out yet)";
         return REFUSED;
     }
@@ -903,12 +814,6 @@ static void unlink_bucket(zh_debug *d, bucket *b) {
     d->buckets--;
 }
 
-/* Slots of b that a check of its freed slots covers: those handed out, and those an
- * earlier use of the page left filled. */
-static uint32_t slots_to_check(const bucket *b) {
-    return b->filled > b->allocated_count ? b->filled : b->allocated_count;
-}
-
 /* Scans a bucket's freed slots for writes after free; reports each damaged slot.
  * The bucket is unlinked (private to this thread) or the instance is quiescent. */
 static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
@@ -916,13 +821,12 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
     size_t damaged = 0;
     size_t size = (size_t)1 << b->class_index;
     const unsigned char *base = slot_addr(d, b, 0);
-    uint32_t count = slots_to_check(b);
-    /* Without check_overflow a bucket with every slot freed is one run of FREE_BYTE:
-     * one scan finds the first damaged slot. */
-    bool one_run = !d->cfg.check_overflow && b->freed_count == b->allocated_count;
-    for (uint32_t s = 0; s < count; s++) {
-        if (one_run) {
-            size_t from = (size_t)s * size, end = (size_t)count * size;
+    bool all_freed = b->freed_count == b->allocated_count;
+    for (uint32_t s = 0; s < b->allocated_count; s++) {
+        /* A bucket with every slot freed is one run of FREE_BYTE: one scan finds the
+         * first damaged slot. */
+        if (all_freed) {
+            size_t from = (size_t)s * size, end = (size_t)b->allocated_count * size;
             size_t bad = from + first_mismatch(base + from, end - from, FREE_BYTE);
             if (bad == end) break;
             s = (uint32_t)(bad / size);
@@ -930,7 +834,15 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
             continue;
         }
         report r;
-        if (!check_freed_slot(d, b, s, op, &r)) continue;
+        if (!find_damage(slot_addr(d, b, s), 0, size, FREE_BYTE, &r)) continue;
+        unsigned char expected = r.expected;
+        size_t off = r.bad_offset, count = r.bad_count;
+        unsigned char found[REPORT_BYTES_SHOWN];
+        memcpy(found, r.found, sizeof found);
+        start_report(&r, ZH_DEBUG_USE_AFTER_FREE, op);
+        describe_slot(d, b, s, &r);
+        r.bad_offset = off, r.bad_count = count, r.expected = expected;
+        memcpy(r.found, found, sizeof found);
         if (tl_reporting == 0) emit(d, &r, NULL);
         damaged++;
     }
@@ -948,35 +860,14 @@ static void free_bucket_page(zh_debug *d, bucket *b, uintptr_t ret_addr) {
 }
 
 /* Checked leavers of the quarantine kept for new buckets: up to bucket_quarantine
- * (at least READY_MIN) pages; beyond, they go back to the backing allocator. As many
- * again wait unchecked for their own class, at most REUSE_PER_CLASS each. */
+ * (at least READY_MIN) pages; beyond, they go back to the backing allocator. */
 #define READY_MIN 4
-#define REUSE_PER_CLASS 2
-
-static size_t ready_max(const zh_debug *d) {
-    return d->cfg.bucket_quarantine > READY_MIN ? d->cfg.bucket_quarantine : READY_MIN;
-}
-
-/* Locked. Keeps a quarantine leaver unchecked for the next bucket of its class (its
- * slots are checked as they are handed out again); false when there is no room. */
-static bool keep_for_reuse(zh_debug *d, bucket *b) {
-    unsigned cls = b->class_index;
-    if (d->cfg.bucket_quarantine == 0 || d->reuse_count[cls] >= REUSE_PER_CLASS ||
-        d->reuse_total >= ready_max(d))
-        return false;
-    b->next = d->reuse[cls];
-    d->reuse[cls] = b;
-    d->reuse_count[cls]++;
-    d->reuse_total++;
-    return true;
-}
 
 /* A bucket whose every slot was freed. never_unmap: kept to the end. Otherwise it
- * joins the quarantine (filled, still mapped, unreused); the oldest quarantined
- * bucket leaves: kept for its class (checked slot by slot as its page is reused),
- * or checked outside the lock and its page reused by the next new bucket of any
- * class or given back to the backing allocator. With bucket_quarantine 0 it leaves
- * at once, checked (Zig: back to the backing allocator). */
+ * joins the quarantine (filled, still mapped, checked when it leaves); the oldest
+ * quarantined bucket leaves, is checked outside the lock and its page is reused by
+ * the next new bucket or goes back to the backing allocator. With
+ * bucket_quarantine 0 it leaves at once (Zig: back to the backing allocator). */
 static void retire_bucket(zh_debug *d, bucket *b, uintptr_t ret_addr) {
     const zh_debug *outer = lock_instance(d);
     bucket *leaver = NULL;
@@ -995,14 +886,14 @@ static void retire_bucket(zh_debug *d, bucket *b, uintptr_t ret_addr) {
             d->quarantine_head = leaver->next;
             if (d->quarantine_head == NULL) d->quarantine_tail = NULL;
             d->quarantined--;
-            if (keep_for_reuse(d, leaver)) leaver = NULL;
         }
     }
     unlock_instance(d, outer);
     if (leaver == NULL) return;
     check_freed_slots(d, leaver, "bucket retirement");
     outer = lock_instance(d);
-    if (d->cfg.bucket_quarantine > 0 && d->ready_count < ready_max(d)) {
+    size_t ready_max = d->cfg.bucket_quarantine > READY_MIN ? d->cfg.bucket_quarantine : READY_MIN;
+    if (d->cfg.bucket_quarantine > 0 && d->ready_count < ready_max) {
         leaver->next = d->ready;
         d->ready = leaver;
         d->ready_count++;
@@ -1018,7 +909,9 @@ static bucket *free_small(zh_debug *d, bucket *b, uint32_t slot, const trace *t)
     set_used(b, slot, false);
     slot_tids(d, b, slot)[1] = current_tid();
     store_trace(d, slot_trace(d, b, slot, TRACE_FREE), t);
-    if (d->cfg.check_use_after_free) fill_freed_slot(d, b, slot);
+    /* The whole slot (its slack was checked above): retirement scans one run. */
+    if (d->cfg.check_use_after_free)
+        memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
     account(d, len, 0);
     d->live_count--;
     d->total_frees++;
@@ -1392,8 +1285,6 @@ static size_t detect_leaks(zh_debug *d, const char *op, bool report_leaks) {
         for (bucket *b = d->current[c]; b != NULL; b = b->prev) leaks += leaks_in_bucket(d, b, op, report_leaks);
     for (bucket *b = d->retired; b != NULL; b = b->next) check_freed_slots(d, b, op);
     for (bucket *b = d->quarantine_head; b != NULL; b = b->next) check_freed_slots(d, b, op);
-    for (unsigned c = 0; c < d->class_count; c++)
-        for (bucket *b = d->reuse[c]; b != NULL; b = b->next) check_freed_slots(d, b, op);
     for (size_t i = 0; i < d->large.cap; i++) {
         large *e = large_at(&d->large, i);
         if (e->addr == 0) continue;
@@ -1472,15 +1363,6 @@ static void free_empty_buckets(zh_debug *d) {
     }
 }
 
-/* Gives back the pages of a list of retired buckets linked by next. */
-static void free_bucket_list(zh_debug *d, bucket **list) {
-    while (*list != NULL) {
-        bucket *b = *list;
-        *list = b->next;
-        free_bucket_page(d, b, ZH_RETURN_ADDRESS());
-    }
-}
-
 zh_check zh_debug_destroy(zh_debug *d) {
     /* Zig reports leaks at deinit only with safety; the fills are checked always. */
     bool leaked = detect_leaks(d, "destroy", d->cfg.safety) > 0 && d->cfg.safety;
@@ -1488,9 +1370,13 @@ zh_check zh_debug_destroy(zh_debug *d) {
     free_empty_buckets(d);
     zh_allocator backing = d->cfg.backing;
     zh_align page_align = (zh_align)zh__log2_pow2(d->cfg.page_size);
-    free_bucket_list(d, &d->quarantine_head);
-    free_bucket_list(d, &d->ready);
-    for (unsigned c = 0; c < d->class_count; c++) free_bucket_list(d, &d->reuse[c]);
+    for (bucket **list = &d->quarantine_head; list != NULL;
+         list = list == &d->quarantine_head ? &d->ready : NULL)
+        while (*list != NULL) {
+            bucket *b = *list;
+            *list = b->next;
+            free_bucket_page(d, b, ZH_RETURN_ADDRESS());
+        }
     while (d->retired != NULL) {
         bucket *b = d->retired;
         d->retired = b->next;
