@@ -57,18 +57,22 @@ static void *sbrk_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_add
     zh__sc_class c;
     if (!classify(len, align, &c)) return NULL;
     zh__mutex_lock(&s->mutex);
-    void *p = zh__sc_alloc(heap_of(s), c, zh_align_to_bytes(align));
+    void *p = zh__sc_alloc(heap_of(s), c, zh_align_to_bytes(align), len);
     zh__mutex_unlock(&s->mutex);
     return p;
 }
 
-/* Within the size class only (no lock: nothing changes). */
+/* Within the size class only (no lock: the heap does not change; memory checkers
+ * are told about the block, which only its owner touches). */
 static bool sbrk_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                         uintptr_t ret_addr) {
-    (void)ctx, (void)mem, (void)ret_addr;
+    (void)ret_addr;
     zh__sc_class old_c, new_c;
-    return classify(len, align, &old_c) && classify(new_len, align, &new_c) &&
-           zh__sc_same_class(old_c, new_c);
+    if (!classify(len, align, &old_c) || !classify(new_len, align, &new_c) ||
+        !zh__sc_same_class(old_c, new_c))
+        return false;
+    zh__sc_resized(heap_of(ctx), mem, len, new_len);
+    return true;
 }
 
 static void *sbrk_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
@@ -103,7 +107,7 @@ void zh_sbrk_init(zh_sbrk *s, void *(*fn)(intptr_t increment)) {
     memset(s, 0, sizeof *s);
     s->fn = fn;
     zh__mutex_init(&s->mutex);
-    zh__sc_init(heap_of(s), (zh__sc_source){.brk = call_fn, .ctx = s}, CALL);
+    zh__sc_init(heap_of(s), (zh__sc_source){.brk = call_fn, .ctx = s}, CALL, true);
 }
 
 zh_allocator zh_sbrk_allocator(zh_sbrk *s) {
