@@ -216,12 +216,11 @@ static inline void zh__track_group_free(const void *group, void *p, size_t len) 
 static inline void zh__track_group_resize(const void *group, void *p, size_t old_len,
                                           size_t new_len) {
 #if defined(ZH__TRACK_VALGRIND)
-    VALGRIND_MEMPOOL_CHANGE(group, p, p, new_len);
-    (void)old_len;
+    VALGRIND_MEMPOOL_CHANGE(group, p, p, new_len); /* the chunk's extent, not its bytes' */
 #else
     (void)group;
-    zh__track_resize(p, old_len, new_len);
 #endif
+    zh__track_resize(p, old_len, new_len);
 }
 
 #endif /* ZHEAP_CORE_TRACK_H */
