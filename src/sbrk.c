@@ -107,7 +107,8 @@ void zh_sbrk_init(zh_sbrk *s, void *(*fn)(intptr_t increment)) {
     memset(s, 0, sizeof *s);
     s->fn = fn;
     zh__mutex_init(&s->mutex);
-    zh__sc_init(heap_of(s), (zh__sc_source){.brk = call_fn, .ctx = s}, CALL, true);
+    zh__sc_init(heap_of(s), (zh__sc_source){.brk = call_fn, .ctx = s}, CALL,
+                ZH__SC_TRACK_BLOCKS | ZH__SC_GROW_FIRST);
 }
 
 zh_allocator zh_sbrk_allocator(zh_sbrk *s) {

@@ -50,7 +50,7 @@ static zh__sc_heap *heap(void) {
     static bool ready;
     if (!ready) {
         zh__sc_init(&h, (zh__sc_source){.map = seam_map, .unmap = seam_unmap},
-                    "zh_wasm_allocator", true);
+                    "zh_wasm_allocator", ZH__SC_TRACK_BLOCKS);
         ready = true;
     }
     return &h;

@@ -277,6 +277,7 @@ static void test_sbrk_big_blocks_and_large_alignment(void **unused) {
     }
 }
 
+/* Only when the break refuses: until then a class grows rather than split (sbrk.c). */
 static void test_sbrk_freed_big_block_is_split_for_smaller_requests(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
@@ -284,6 +285,7 @@ static void test_sbrk_freed_big_block_is_split_for_smaller_requests(void **unuse
     assert_non_null(p);
     zh_free(a, p, 8 * BIG);
     size_t growths = fake.growths;
+    fake.fail = true; /* while the break grows, each class takes its own runs */
     unsigned char *parts[4];
     size_t lens[4] = {BIG, BIG, 2 * BIG, 4 * BIG};
     for (int i = 0; i < 4; i++) {
@@ -298,27 +300,34 @@ static void test_sbrk_freed_big_block_is_split_for_smaller_requests(void **unuse
 }
 
 /* Zig keeps a bigpage with its small class for good; here a bigpage whose slots are
- * all free goes back to the runs before the break grows, merging with its free
- * neighbours. */
+ * all free serves a bigpage request before the break grows, and when the break
+ * refuses, emptied pages merge into larger runs. */
 static void test_sbrk_emptied_small_page_goes_back_to_the_runs(void **unused) {
     (void)unused;
     zh_allocator a = fake_allocator(0);
-    unsigned char *p = zh_alloc(a, 8 * BIG);
-    assert_non_null(p);
-    zh_free(a, p, 8 * BIG);
-    size_t growths = fake.growths;
-    void *slots[3];
-    for (int i = 0; i < 3; i++) slots[i] = zh_alloc(a, 100 + (size_t)i * 1000);
-    for (int i = 0; i < 3; i++) {
-        assert_true((unsigned char *)slots[i] >= p && (unsigned char *)slots[i] < p + 8 * BIG);
-        zh_free(a, slots[i], 100 + (size_t)i * 1000);
+    enum { N = 3 };
+    void *slots[N], *pages[N];
+    for (int i = 0; i < N; i++) {
+        slots[i] = zh_alloc(a, 100 + (size_t)i * 1000); /* three classes, three bigpages */
+        assert_non_null(slots[i]);
     }
-    unsigned char *q = zh_alloc(a, 8 * BIG); /* the whole run again, pages merged */
-    assert_ptr_equal(q, p);
-    assert_int_equal(fake.growths, growths);
-    memset(q, 5, 8 * BIG);
-    zh_free(a, q, 8 * BIG);
-    /* The class takes a bigpage again when it needs one. */
+    for (int i = 0; i < N; i++) zh_free(a, slots[i], 100 + (size_t)i * 1000);
+    size_t growths = fake.growths;
+    for (int i = 0; i < N; i++) {
+        pages[i] = zh_alloc(a, BIG);
+        assert_non_null(pages[i]);
+        assert_block_owned(pages[i], BIG);
+        memset(pages[i], i, BIG);
+    }
+    assert_int_equal(fake.growths, growths); /* the emptied pages */
+    for (int i = 0; i < N; i++) zh_free(a, pages[i], BIG);
+    fake.fail = true;
+    unsigned char *two = zh_alloc(a, 2 * BIG); /* two neighbours merged */
+    assert_non_null(two);
+    assert_block_owned(two, 2 * BIG);
+    memset(two, 9, 2 * BIG);
+    zh_free(a, two, 2 * BIG);
+    /* A small class takes a bigpage again when it needs one. */
     void *s = zh_alloc(a, 64);
     assert_non_null(s);
     assert_block_owned(s, 64);

@@ -164,7 +164,10 @@ static void free_block(zh__sc_heap *h, void *p, zh__sc_class c);
  * (it is at most half full), so a nested call does nothing. False when out of memory. */
 static bool map_reserve(zh__sc_heap *h) {
     if (h->map_growing || (h->map_count + 1) * 2 <= h->map_capacity) return true;
+    /* A whole bigpage at least: tables of each size in a small class of their own
+     * would take a bigpage of every class they pass through. */
     size_t cap = h->map_capacity * 2;
+    if (cap < BIGPAGE / sizeof(zh__sc_entry)) cap = BIGPAGE / sizeof(zh__sc_entry);
     zh__sc_class c;
     if (cap > SIZE_MAX / sizeof(zh__sc_entry) || !zh__sc_classify(cap * sizeof(zh__sc_entry), &c))
         return false;
@@ -259,6 +262,13 @@ static void push_merged(zh__sc_heap *h, uintptr_t run, unsigned k) {
     push(h, &h->big_free[k], (void *)run);
 }
 
+/* A free run of 2^k bigpages goes onto its list: merged with free neighbours, or as
+ * it is in a heap that shares runs between classes only under pressure. */
+static void give_run(zh__sc_heap *h, uintptr_t run, unsigned k) {
+    if (h->grow_first) push(h, &h->big_free[k], (void *)run);
+    else push_merged(h, run, k);
+}
+
 /* Gives whole bigpages of [lo, hi) to the run free lists; counts the rest as lost. */
 static void salvage(zh__sc_heap *h, uintptr_t lo, uintptr_t hi) {
     if (hi <= lo) return;
@@ -272,7 +282,7 @@ static void salvage(zh__sc_heap *h, uintptr_t lo, uintptr_t hi) {
     while (first < last) {
         unsigned k = zh__floor_log2((size_t)(last - first) / BIGPAGE); /* largest 2^k that fits */
         if (k >= ZH__SC_BIG_CLASSES) k = ZH__SC_BIG_CLASSES - 1;
-        push_merged(h, first, k);
+        give_run(h, first, k);
         first += run_bytes(k);
     }
 }
@@ -281,11 +291,52 @@ static void salvage(zh__sc_heap *h, uintptr_t lo, uintptr_t hi) {
  * bigpage) from a break: reads it, requests padding + bytes, and checks where the
  * memory really landed. If another user moved the break in between, the block may
  * still fit in what came back; if not, that memory is salvaged and it tries again. */
+/* The free run of at most `most` bytes that ends at `end`, unlinked; 0 if none. */
+static uintptr_t unlink_run_ending_at(zh__sc_heap *h, uintptr_t end, size_t most) {
+    for (unsigned k = 0; k < ZH__SC_BIG_CLASSES; k++) {
+        size_t bytes = run_bytes(k);
+        if (bytes > end || bytes > most) break;
+        /* nothing of ours lies past the break, so the match is the run before it */
+        uintptr_t run = unlink_neighbour(h, &h->big_free[k], end, bytes);
+        if (run != 0) return run;
+    }
+    return 0;
+}
+
+/* Free runs that end at the break `brk` (the heap's top) become the start of the
+ * block instead of being left behind below it, so that growth asks only for the
+ * rest. NULL (the runs back on their lists) when there are none, or the break
+ * moved meanwhile. */
+static void *grow_top(zh__sc_heap *h, uintptr_t brk, size_t bytes) {
+    uintptr_t start = brk, run;
+    while (brk - start < bytes &&
+           (run = unlink_run_ending_at(h, start, bytes - (size_t)(brk - start))) != 0)
+        start = run;
+    if (start == brk) return NULL;
+    size_t have = (size_t)(brk - start);
+    if (have < bytes) {
+        size_t more = bytes - have;
+        void *got = more <= (size_t)INTPTR_MAX ? h->source.brk(h->source.ctx, (intptr_t)more)
+                                                : BRK_FAILED;
+        if (got != BRK_FAILED) h->bytes_obtained += more;
+        if (got != (void *)brk) {
+            if (got != BRK_FAILED) salvage(h, (uintptr_t)got, (uintptr_t)got + more);
+            salvage(h, start, brk);
+            return NULL;
+        }
+    }
+    return (void *)start;
+}
+
 static void *grow_break(zh__sc_heap *h, size_t bytes, size_t alignment) {
     void *ctx = h->source.ctx;
     for (int attempt = 0; attempt < 4; attempt++) {
         void *cur = h->source.brk(ctx, 0);
         if (cur == BRK_FAILED) return NULL;
+        if (alignment == BIGPAGE) {
+            void *block = grow_top(h, (uintptr_t)cur, bytes);
+            if (block != NULL) return block;
+        }
         uintptr_t brk = (uintptr_t)cur, aligned = zh__align_forward_addr(brk, alignment);
         if (aligned < brk) return NULL; /* the padding would wrap around */
         size_t pad = (size_t)(aligned - brk);
@@ -318,11 +369,12 @@ static void *obtain(zh__sc_heap *h, size_t bytes, size_t alignment) {
 
 /* ---- runs ------------------------------------------------------------------------------------- */
 
-/* For alignment above a bigpage: the first free run of 2^k or more bigpages that
+/* For alignment above a bigpage: the first free run of 2^k .. 2^last bigpages that
  * holds an aligned run of `bytes`; it is unlinked and the bigpages around the run
  * go back to the free lists. NULL when no free run has one. */
-static void *carve_aligned(zh__sc_heap *h, unsigned k, size_t bytes, size_t alignment) {
-    for (unsigned j = k; j < ZH__SC_BIG_CLASSES; j++) {
+static void *carve_aligned(zh__sc_heap *h, unsigned k, unsigned last, size_t bytes,
+                           size_t alignment) {
+    for (unsigned j = k; j <= last; j++) {
         size_t block_bytes = run_bytes(j);
         void *prev = NULL;
         for (void *cur = h->big_free[j]; cur != NULL; prev = cur, cur = link_get(h, cur)) {
@@ -354,18 +406,57 @@ static void *split_larger(zh__sc_heap *h, unsigned k) {
 
 /* A free run for (k, alignment), or NULL. */
 static void *take_free_run(zh__sc_heap *h, unsigned k, size_t alignment) {
-    if (alignment > BIGPAGE) return carve_aligned(h, k, run_bytes(k), alignment);
+    if (alignment > BIGPAGE)
+        return carve_aligned(h, k, ZH__SC_BIG_CLASSES - 1, run_bytes(k), alignment);
     void *block = pop(h, &h->big_free[k]);
     return block != NULL ? block : split_larger(h, k);
 }
 
 static bool reclaim_empty_pages(zh__sc_heap *h);
 
-void *zh__sc_run_alloc(zh__sc_heap *h, unsigned k, size_t alignment) {
+/* Every free run merged with its free neighbours of its size, level after level. */
+static void merge_free_runs(zh__sc_heap *h) {
+    for (unsigned k = 0; k < ZH__SC_BIG_CLASSES; k++) {
+        void *run = h->big_free[k];
+        h->big_free[k] = NULL;
+        while (run != NULL) {
+            void *next = link_get(h, run);
+            push_merged(h, (uintptr_t)run, k);
+            run = next;
+        }
+    }
+}
+
+/* Eager sharing (the backends): a free run of the class, a split larger one, the
+ * pages of emptied small classes, then the source. */
+static void *run_alloc_shared(zh__sc_heap *h, unsigned k, size_t alignment) {
     void *block = take_free_run(h, k, alignment);
     if (block == NULL && reclaim_empty_pages(h)) block = take_free_run(h, k, alignment);
     if (block != NULL) return block;
     return obtain(h, run_bytes(k), alignment > BIGPAGE ? alignment : BIGPAGE);
+}
+
+/* Grow first (the sbrk allocator): a run of the class's own list, else the source
+ * (extending free runs at the top of a break), and only when the source refuses,
+ * free runs merged and split across classes. A class then asks for memory only
+ * when all its runs are live, so it never holds more than its peak; splitting
+ * early would leave the rest of a larger run on lists of classes that may never
+ * use it, and the larger class would grow again (size_classes.h). Emptied
+ * small-class pages are 1-bigpage runs: they serve a bigpage request at once. */
+static void *run_alloc_grow_first(zh__sc_heap *h, unsigned k, size_t alignment) {
+    void *block = alignment > BIGPAGE ? carve_aligned(h, k, k, run_bytes(k), alignment)
+                                      : pop(h, &h->big_free[k]);
+    if (block == NULL && k == 0 && reclaim_empty_pages(h)) block = pop(h, &h->big_free[0]);
+    if (block == NULL) block = obtain(h, run_bytes(k), alignment > BIGPAGE ? alignment : BIGPAGE);
+    if (block != NULL) return block;
+    (void)reclaim_empty_pages(h);
+    merge_free_runs(h);
+    return take_free_run(h, k, alignment);
+}
+
+void *zh__sc_run_alloc(zh__sc_heap *h, unsigned k, size_t alignment) {
+    return h->grow_first ? run_alloc_grow_first(h, k, alignment)
+                         : run_alloc_shared(h, k, alignment);
 }
 
 void zh__sc_run_free_range(zh__sc_heap *h, void *p, size_t bytes) {
@@ -419,7 +510,7 @@ static void release_page(zh__sc_heap *h, uintptr_t page) {
         track_open(h, (void *)page, BIGPAGE); /* the source's memory again */
         h->source.unmap(h->source.ctx, (void *)page, BIGPAGE);
     } else {
-        push_merged(h, page, 0);
+        give_run(h, page, 0);
     }
 }
 
@@ -501,7 +592,7 @@ static void free_block(zh__sc_heap *h, void *p, zh__sc_class c) {
         h->source.unmap(h->source.ctx, p, c.bytes);
     } else {
         track_close(h, p, c.bytes);
-        push_merged(h, (uintptr_t)p, c.index);
+        give_run(h, (uintptr_t)p, c.index);
     }
 }
 
@@ -528,13 +619,14 @@ void zh__sc_free(zh__sc_heap *h, void *p, zh__sc_class c) {
     free_block(h, p, c);
 }
 
-void zh__sc_init(zh__sc_heap *h, zh__sc_source source, const char *name, bool track_blocks) {
+void zh__sc_init(zh__sc_heap *h, zh__sc_source source, const char *name, unsigned flags) {
     memset(h, 0, sizeof *h);
     h->source = source;
     h->name = name;
     h->map = h->map_inline;
     h->map_capacity = ZH__SC_MAP_INLINE;
-    if (ZH__TRACK_ENABLED && track_blocks) {
+    h->grow_first = (flags & ZH__SC_GROW_FIRST) != 0;
+    if (ZH__TRACK_ENABLED && (flags & ZH__SC_TRACK_BLOCKS)) {
         h->track = TRACK_WANTED;
         zh__track_group_create(h);
     }

@@ -90,16 +90,27 @@ typedef struct zh__sc_heap {
     zh__sc_entry *map;
     size_t map_capacity, map_count;
     bool map_growing;
+    bool grow_first;         /* ZH__SC_GROW_FIRST */
     uint8_t track;           /* memory checkers: off, wanted (decided at first memory), on */
     uint16_t empty_classes;  /* bit i: a page of small class i may have no live slot */
     zh__sc_entry map_inline[ZH__SC_MAP_INLINE];
 } zh__sc_heap;
 
-/* Initialises `h`; no memory is asked for until the first allocation. With
- * track_blocks, the blocks of zh__sc_alloc are described to memory checkers (the
- * allocators whose blocks are the user's: sbrk, wasm; not the backends, whose
- * blocks are pages that allocators above carve). */
-void zh__sc_init(zh__sc_heap *h, zh__sc_source source, const char *name, bool track_blocks);
+/* zh__sc_init flags.
+ *   ZH__SC_TRACK_BLOCKS: the blocks of zh__sc_alloc are described to memory checkers
+ *     (the allocators whose blocks are the user's: sbrk, wasm; not the backends,
+ *     whose blocks are pages that allocators above carve).
+ *   ZH__SC_GROW_FIRST: a big class takes a run from its own list or from the
+ *     source, and runs are merged and split across classes only when the source
+ *     refuses; each class then holds at most its peak live bytes (rounded to its
+ *     class), small classes at most one bigpage more each. Without it runs are
+ *     shared eagerly (split before growing, merged on free): less memory in
+ *     typical use, no such bound. */
+#define ZH__SC_TRACK_BLOCKS 1u
+#define ZH__SC_GROW_FIRST 2u
+
+/* Initialises `h` (flags above); no memory is asked for until the first allocation. */
+void zh__sc_init(zh__sc_heap *h, zh__sc_source source, const char *name, unsigned flags);
 
 /* The class of a block of `need` bytes (need >= 1: the caller folds its alignment
  * and any per-block overhead in); false when no class is large enough. */

@@ -55,7 +55,7 @@ static void setup(void *unused) {
     info.granularity = info.page_size;
     info.caps = ZH__OS_CAN_SHRINK | ZH__OS_HAS_THREADS | ZH__OS_HAS_THREAD_EXIT | ZH__OS_HAS_FORK;
     info.name = "sbrk";
-    zh__sc_init(&heap, (zh__sc_source){.brk = os_brk}, CALL, false);
+    zh__sc_init(&heap, (zh__sc_source){.brk = os_brk}, CALL, 0);
 }
 
 const zh__os_info *zh__os_info_get(void) {

@@ -339,7 +339,9 @@ static unsigned sbrk_class(size_t len, zh_align align, size_t *slot_bytes) {
     *slot_bytes = pages * ZH_SBRK_BIGPAGE_SIZE;
     unsigned k = 0;
     while (((size_t)1 << k) < pages) k++;
-    return 16 + k;
+    /* A run aligned above a bigpage is a class of its own here: the engine's free
+     * runs of its size may sit at any bigpage, so they need not serve it. */
+    return 16 + k + (zh_align_to_bytes(align) > ZH_SBRK_BIGPAGE_SIZE ? 32 : 0);
 }
 
 /* The bound on the break if class `c` held `extra` more bytes (0: as it is now). */
