@@ -7,7 +7,10 @@
  * max(len, alignment) bytes is rounded up to a power of two and served by the
  * size-class engine (src/core/size_classes.h) over `fn`: below a 64 KiB bigpage a
  * slot of its class (free list, else a bump through the class's bigpage); from a
- * bigpage up a run of 2^k bigpages (free list, a split larger run, else `fn`).
+ * bigpage up a run of 2^k bigpages (its class's free list, else `fn`; free runs
+ * are merged and split across classes only when `fn` refuses: ZH__SC_GROW_FIRST,
+ * so a class never holds more than its peak until then). A bigpage of a small
+ * class whose slots are all free goes back to the runs (Zig keeps it for good).
  * Slots sit at multiples of their size and bigpages are bigpage-aligned, so
  * alignment up to the slot size is free; beyond a bigpage the break is padded.
  * Zig assumes the initial break is aligned; here every growth reads the break
@@ -22,8 +25,8 @@
  *
  * Costs: O(1) alloc/free in the common case (one lock, a list pop or a bump);
  * O(free runs) for requests aligned above 64 KiB; up to 2x space from rounding;
- * memory never returns to `fn`. Free runs are split but never merged. No OS call
- * here: only `fn` and the platform mutex. */
+ * memory never returns to `fn`. No OS call here: only `fn` and the platform mutex.
+ * Memory checkers see every block (src/core/track.h, via the engine). */
 #include "zheap/sbrk.h"
 
 #include "common.h"
