@@ -210,6 +210,7 @@ static void *fake_sbrk(intptr_t increment) {
 
 static void test_sbrk_conformance(void) {
     fake_break = 0;
+    zh__track_mem_undefined(buffer, sizeof buffer); /* the previous user's marks go */
     memset(buffer, 0, sizeof buffer); /* fresh break memory is zero, as from the OS */
     zh_sbrk s;
     zh_sbrk_init(&s, fake_sbrk);
