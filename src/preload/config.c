@@ -234,6 +234,7 @@ void zhp__foreign_pointer(const char *call, const void *p, uintptr_t ret_addr) {
                           "libzheap-malloc (%s mode): never returned by malloc, or a stack, "
                           "static or foreign address\n%s at:\n",
                           p, call, mode, call);
+    (void)zh__os_stack_load(); /* SMP mode runs without the unwinder until now */
     uintptr_t frames[16];
     size_t n = zh__os_stack_capture(ZH__STACK_DEFAULT, ret_addr, frames, 16);
     if (n == 0 && ret_addr != 0) frames[n++] = ret_addr;
@@ -467,7 +468,14 @@ __attribute__((constructor)) static void on_load(void) {
     bool first = preloaded();
     zhp__depth--;
     if (first) {
-        (void)zhp__mode();
+        /* Debug mode's unwinder and symbolizer, opened now that the loader has
+         * started the process (nested allocations take the raw path); SMP mode never
+         * maps them. Blocks allocated before this have frame-pointer traces. */
+        if (zhp__mode() == ZHP_DEBUG) {
+            zhp__depth++;
+            (void)zh__os_stack_load();
+            zhp__depth--;
+        }
         return;
     }
     warn("==zheap== libzheap-malloc.so was loaded after the C library's malloc (dlopen or "
