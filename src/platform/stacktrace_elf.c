@@ -91,7 +91,9 @@ ZH_NOINLINE size_t zh__elf_fp_walk(uintptr_t first_address, size_t skip, uintptr
     bool started = false;
     while (n < max) {
         if (fp < lo || (fp & (sizeof(uintptr_t) - 1)) != 0) break;
-        if (tl_stack_hi != 0 && fp + 2 * sizeof(uintptr_t) > tl_stack_hi) break;
+        /* Written without fp + 16, which wraps for a register holding -16. */
+        if (tl_stack_hi != 0 && (fp >= tl_stack_hi || tl_stack_hi - fp < 2 * sizeof(uintptr_t)))
+            break;
         const uintptr_t *slot = (const uintptr_t *)fp;
         uintptr_t next = slot[0], ret = slot[1];
         if (ret == 0) break;
