@@ -33,10 +33,14 @@ endif()
 if(ZHEAP_BUILD_PRELOAD)
   zheap_add_library(zheap_malloc SHARED STACK_DLOPEN) # libunwind/libdw: debug mode only
   target_sources(zheap_malloc PRIVATE src/preload/malloc.c src/preload/config.c)
-  target_compile_options(zheap_malloc PRIVATE -ftls-model=initial-exec)
+  # Sections per function, collected: only what malloc & co. reach stays (the
+  # other allocators' code would be mapped into every process for nothing).
+  target_compile_options(zheap_malloc PRIVATE -ftls-model=initial-exec
+                         -ffunction-sections -fdata-sections)
   set(_zh_map "${PROJECT_SOURCE_DIR}/src/preload/exports.map")
   target_link_options(zheap_malloc PRIVATE "LINKER:--version-script=${_zh_map}"
-                                           "LINKER:--no-undefined" "LINKER:-z,nodelete")
+                                           "LINKER:--no-undefined" "LINKER:-z,nodelete"
+                                           "LINKER:--gc-sections")
   set_target_properties(zheap_malloc PROPERTIES
     OUTPUT_NAME zheap-malloc
     POSITION_INDEPENDENT_CODE ON
