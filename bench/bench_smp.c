@@ -131,9 +131,11 @@ static void run_threads(size_t n, void *(*fn)(void *), void *args, size_t arg_si
 /* ---- workloads ------------------------------------------------------------------------ */
 
 /* One thread, 10000 live blocks of random size, each op frees one and allocates one. */
+enum { CHURN_SLOTS = 10000 };
+static slot churn_slots[CHURN_SLOTS];
 static void wl_churn(void) {
-    enum { SLOTS = 10000 };
-    static slot s[SLOTS];
+    enum { SLOTS = CHURN_SLOTS };
+    slot *s = churn_slots;
     uint64_t rng = 1;
     size_t ops = scaled(3e6);
     for (size_t i = 0; i < ops; i++) slot_put(&s[rng_next(&rng) % SLOTS], small_size(&rng));
@@ -192,10 +194,11 @@ static void *pc_thread(void *arg) {
     return NULL;
 }
 
+static pc_ring pc_the_ring;
 static void wl_prodcons(void) {
-    static pc_ring r;
-    r.messages = scaled(1e6);
-    pc_arg args[2] = {{&r, 0}, {&r, 1}};
+    pc_ring *r = &pc_the_ring;
+    r->messages = scaled(1e6);
+    pc_arg args[2] = {{r, 0}, {r, 1}};
     run_threads(2, pc_thread, args, sizeof args[0]);
 }
 
@@ -217,8 +220,9 @@ static void *larson_thread(void *arg) {
     return NULL;
 }
 
+static slot larson_slots[LARSON_THREADS][LARSON_SLOTS];
 static void wl_larson(void) {
-    static slot s[LARSON_THREADS][LARSON_SLOTS];
+    slot (*s)[LARSON_SLOTS] = larson_slots;
     size_t ops = scaled(2e5);
     for (int round = 0; round < LARSON_ROUNDS; round++) {
         larson_arg args[LARSON_THREADS];
@@ -275,8 +279,9 @@ typedef struct mt_arg {
 static void *mt_thread(void *arg) {
     mt_arg *a = arg;
     uint64_t rng = a->seed;
-    slot *s = calloc(MT_SLOTS, sizeof *s);
-    if (s == NULL) die("calloc");
+    slot *s = A->alloc(MT_SLOTS * sizeof *s); /* from the allocator measured */
+    if (s == NULL) die("out of memory");
+    memset(s, 0, MT_SLOTS * sizeof *s);
     for (size_t i = 0; i < a->ops; i++) {
         uint64_t r = rng_next(&rng);
         slot *mine = &s[r % MT_SLOTS];
@@ -295,7 +300,7 @@ static void *mt_thread(void *arg) {
         }
     }
     slots_clear(s, MT_SLOTS);
-    free(s);
+    A->free(s, MT_SLOTS * sizeof *s);
     return NULL;
 }
 
@@ -310,25 +315,31 @@ static void wl_threads(void) {
 }
 
 static void wl_idle(void) {}
+static void *idle_thread(void *arg) { return arg; }
 
 typedef struct workload {
     const char *name;
     const char *what;
     void (*run)(void);
     double ops; /* operations at scale 1, for ns/op in the CSV */
+    void *table; /* the workload's own static bookkeeping, touched before RSS is read */
+    size_t table_size;
 } workload;
 
 static const workload workloads[] = {
-    {"churn", "1 thread, 10k live, random 8 B-8 KiB", wl_churn, 3e6},
-    {"small-all", "1M x 16-128 B, then free all (x2)", wl_small_all, 4e6},
-    {"prodcons", "producer allocs, consumer frees", wl_prodcons, 2e6},
-    {"larson", "4 server threads, 10 rounds of thread handover", wl_larson, 8e6},
-    {"realloc", "grow 16 B -> 64 KiB / 1 MiB by 1.5x", wl_realloc, 3e4},
-    {"large", "32 live, 64 KiB-4 MiB, replaced", wl_large, 6000},
-    {"threads8", "8 threads churn + cross-thread hand-off", wl_threads, 3.2e6},
+    {"churn", "1 thread, 10k live, random 8 B-8 KiB", wl_churn, 3e6, churn_slots,
+     sizeof churn_slots},
+    {"small-all", "1M x 16-128 B, then free all (x2)", wl_small_all, 4e6, NULL, 0},
+    {"prodcons", "producer allocs, consumer frees", wl_prodcons, 2e6, &pc_the_ring,
+     sizeof pc_the_ring},
+    {"larson", "4 server threads, 10 rounds of thread handover", wl_larson, 8e6, larson_slots,
+     sizeof larson_slots},
+    {"realloc", "grow 16 B -> 64 KiB / 1 MiB by 1.5x", wl_realloc, 3e4, NULL, 0},
+    {"large", "32 live, 64 KiB-4 MiB, replaced", wl_large, 6000, NULL, 0},
+    {"threads8", "8 threads churn + cross-thread hand-off", wl_threads, 3.2e6, NULL, 0},
 };
 #define WORKLOADS (sizeof workloads / sizeof workloads[0])
-static const workload idle_workload = {"idle", "nothing", wl_idle, 1};
+static const workload idle_workload = {"idle", "nothing", wl_idle, 1, NULL, 0};
 
 static size_t rss_kib(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -362,13 +373,29 @@ static const workload *workload_named(const char *name) {
     return NULL;
 }
 
+static void smaps_dump(const char *to) {
+    FILE *in = fopen("/proc/self/smaps", "r"), *out = fopen(to, "w");
+    char line[512];
+    while (in && out && fgets(line, sizeof line, in)) fputs(line, out);
+    if (in) fclose(in);
+    if (out) fclose(out);
+}
+
 static int child_main(const char *name, const char *api) {
     const workload *w = workload_named(name);
     bool smp = strcmp(api, "smp") == 0;
     A = smp ? &smp_api : &malloc_api;
-    /* Warm both the allocator and the thread library before the clock starts. */
+    /* Warm both the allocator and the thread library before the clock starts (and
+     * before RSS is read: the library code and thread stacks the workloads bring in
+     * are not allocator memory). The threads allocate nothing. */
+    static char no_args[MT_THREADS];
+    run_threads(MT_THREADS, idle_thread, no_args, 1);
+    struct timespec tick = {0, 1000000L};
+    nanosleep(&tick, NULL);
+    if (w->table != NULL) memset(w->table, 0, w->table_size);
     A->free(take(100), 100);
     size_t before = rss_kib();
+    if (getenv("SMAPS_DEBUG")) smaps_dump("/tmp/smaps.before");
     zh_smp_stats s0, s1;
     zh_smp_get_stats(&s0);
     double c0 = cpu_ns();
@@ -378,11 +405,13 @@ static int child_main(const char *name, const char *api) {
     double c1 = cpu_ns();
     zh_smp_get_stats(&s1);
     /* RSS after everything was freed, once a purge delay has passed (the SMP
-     * allocator's is 100 ms; the peers' differ) and the allocator ran again. */
+     * allocator's is 100 ms; the peers' differ) and the program used the allocator
+     * again: the warm-up's small alloc/free once more. */
     struct timespec pause = {after_delay_ms / 1000, (after_delay_ms % 1000) * 1000000L};
     if (after_delay_ms > 0) nanosleep(&pause, NULL);
-    A->free(take(256 << 10), 256 << 10);
+    A->free(take(100), 100);
     size_t after = rss_kib();
+    if (getenv("SMAPS_DEBUG")) smaps_dump("/tmp/smaps.after");
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("%.0f %.0f %ld %zu %zu %llu %llu %llu\n", t1 - t0, c1 - c0, ru.ru_maxrss, before, after,
@@ -674,7 +703,7 @@ int main(int argc, char **argv) {
         fprintf(f, "Each cell is its own process; %d interleaved repetition%s, scale %g. "
                    "time (wall) and CPU (all threads, user + system) are medians, peak RSS the maximum; x = ratio to glibc (lower is "
                    "better). after/before = RSS after the workload freed everything over "
-                   "RSS before it, measured %ld ms after the last free and one more 256 KiB alloc/free. mmap/munmap: strace -f -c of one extra run, minus an "
+                   "RSS before it, measured %ld ms after the last free and one more 100-byte alloc/free. mmap/munmap: strace -f -c of one extra run, minus an "
                    "empty run (-: not counted); seam = the SMP allocator's own "
                    "map/unmap/purge calls.\n\n",
                 reps, reps == 1 ? "" : "s", scale, after_delay_ms);
