@@ -373,14 +373,6 @@ static const workload *workload_named(const char *name) {
     return NULL;
 }
 
-static void smaps_dump(const char *to) {
-    FILE *in = fopen("/proc/self/smaps", "r"), *out = fopen(to, "w");
-    char line[512];
-    while (in && out && fgets(line, sizeof line, in)) fputs(line, out);
-    if (in) fclose(in);
-    if (out) fclose(out);
-}
-
 static int child_main(const char *name, const char *api) {
     const workload *w = workload_named(name);
     bool smp = strcmp(api, "smp") == 0;
@@ -395,7 +387,6 @@ static int child_main(const char *name, const char *api) {
     if (w->table != NULL) memset(w->table, 0, w->table_size);
     A->free(take(100), 100);
     size_t before = rss_kib();
-    if (getenv("SMAPS_DEBUG")) smaps_dump("/tmp/smaps.before");
     zh_smp_stats s0, s1;
     zh_smp_get_stats(&s0);
     double c0 = cpu_ns();
@@ -411,7 +402,6 @@ static int child_main(const char *name, const char *api) {
     if (after_delay_ms > 0) nanosleep(&pause, NULL);
     A->free(take(100), 100);
     size_t after = rss_kib();
-    if (getenv("SMAPS_DEBUG")) smaps_dump("/tmp/smaps.after");
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("%.0f %.0f %ld %zu %zu %llu %llu %llu\n", t1 - t0, c1 - c0, ru.ru_maxrss, before, after,
