@@ -3,6 +3,11 @@
  *   zheap-bench-smp [--quick] [--reps N] [--scale X] [--filter TEXT] [--no-strace]
  *                   [--csv FILE] [--markdown FILE] [--instructions]
  *
+ * --instructions: instead of timing, runs every workload once per allocator under
+ * `valgrind --tool=callgrind` (one child each; scale 0.02 unless --scale is given)
+ * and reports instructions per operation of the workload alone (callgrind's counts
+ * are zeroed when it starts and dumped when it ends, all threads included).
+ *
  * Seven malloc-level workloads, written once against a three-function interface
  * (alloc, free with the length, realloc), run either over zh_smp_allocator through
  * zh_allocator or over the process's malloc; the peers are the same malloc
@@ -23,6 +28,7 @@
  * byte per 4 KiB page). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -37,6 +43,10 @@
 
 #include "zheap/allocator.h"
 #include "zheap/smp.h"
+
+#ifdef ZHB_HAVE_CALLGRIND
+#include <valgrind/callgrind.h>
+#endif
 
 /* ---- the allocation interface the workloads use ------------------------------------ */
 
@@ -373,7 +383,23 @@ static const workload *workload_named(const char *name) {
     return NULL;
 }
 
-static int child_main(const char *name, const char *api) {
+/* Under callgrind (--instructions): only the workload is counted. */
+static void count_start(bool counting) {
+#ifdef ZHB_HAVE_CALLGRIND
+    if (counting) CALLGRIND_ZERO_STATS;
+#else
+    (void)counting;
+#endif
+}
+static void count_stop(bool counting) {
+#ifdef ZHB_HAVE_CALLGRIND
+    if (counting) CALLGRIND_DUMP_STATS_AT("zheap-bench-smp workload");
+#else
+    (void)counting;
+#endif
+}
+
+static int child_main(const char *name, const char *api, bool counting) {
     const workload *w = workload_named(name);
     bool smp = strcmp(api, "smp") == 0;
     A = smp ? &smp_api : &malloc_api;
@@ -391,7 +417,9 @@ static int child_main(const char *name, const char *api) {
     zh_smp_get_stats(&s0);
     double c0 = cpu_ns();
     double t0 = now_ns();
+    count_start(counting);
     w->run();
+    count_stop(counting);
     double t1 = now_ns();
     double c1 = cpu_ns();
     zh_smp_get_stats(&s1);
@@ -555,14 +583,121 @@ static void bar(FILE *f, double ratio) {
     if (ratio * 20 > 60) fputc('+', f);
 }
 
+/* ---- --instructions: each workload under callgrind ------------------------------------ */
+
+/* The event total of a callgrind dump file; 0 when unreadable. */
+static double dump_total(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    char line[512];
+    double total = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "totals:", 7) == 0 || strncmp(line, "summary:", 8) == 0) {
+            total = strtod(strchr(line, ':') + 1, NULL);
+            break;
+        }
+    fclose(f);
+    return total;
+}
+
+/* Instructions of workload w on peer p at `scale`, or -1. The child runs under
+ * callgrind (not traced by a callgrind this driver may itself run under); its
+ * first dump holds the workload alone. */
+static double count_child(const workload *w, const peer *p, double count_scale) {
+    char out[128], dump[160], scale_text[32];
+    snprintf(out, sizeof out, "/tmp/zheap-bench-smp-%ld.cg", (long)getpid());
+    snprintf(dump, sizeof dump, "%s.1", out);
+    snprintf(scale_text, sizeof scale_text, "%g", count_scale);
+    remove(dump);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, STDOUT_FILENO);
+        if (p->lib) setenv("LD_PRELOAD", p->path, 1);
+        else unsetenv("LD_PRELOAD");
+        char out_arg[160];
+        snprintf(out_arg, sizeof out_arg, "--callgrind-out-file=%s", out);
+        execlp("valgrind", "valgrind", "--tool=callgrind", "-q", out_arg, self_path, "--child",
+               w->name, p->api, scale_text, "0", "count", (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    double total = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? dump_total(dump) : 0;
+    remove(dump);
+    remove(out);
+    return total > 0 ? total : -1;
+}
+
+static int count_main(double count_scale, const char *filter, const char *csv_path,
+                      const char *md_path) {
+    if (system("valgrind --version >/dev/null 2>&1") != 0) die("--instructions needs valgrind");
+#ifndef ZHB_HAVE_CALLGRIND
+    die("--instructions: built without <valgrind/callgrind.h>");
+#endif
+    static double ir[WORKLOADS][PEERS];
+    for (size_t w = 0; w < WORKLOADS; w++) {
+        if (filter != NULL && strstr(workloads[w].name, filter) == NULL) continue;
+        for (size_t p = 0; p < PEERS; p++) {
+            ir[w][p] = -1;
+            if (!peers[p].present) continue;
+            fprintf(stderr, "zheap-bench-smp: counting %s on %s\n", workloads[w].name,
+                    peers[p].name);
+            double total = count_child(&workloads[w], &peers[p], count_scale);
+            if (total < 0) fprintf(stderr, "zheap-bench-smp: %s on %s: no count\n",
+                                   workloads[w].name, peers[p].name);
+            else ir[w][p] = total / (workloads[w].ops * count_scale);
+        }
+    }
+    FILE *md = md_path ? fopen(md_path, "w") : NULL;
+    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
+    if (csv)
+        fprintf(csv, "bench,group,case,median_ns,min_ns,max_ns,ratio,iterations,reps,"
+                     "instructions_per_op,instructions_ratio\n");
+    FILE *outs[2] = {stdout, md};
+    for (int o = 0; o < 2; o++) {
+        FILE *f = outs[o];
+        if (f == NULL) continue;
+        fprintf(f, "%s### zheap-bench-smp --instructions\n\n", o ? "" : "\n");
+        fprintf(f, "callgrind instructions per operation (one alloc or one free, with the "
+                   "workload's own work), the workload alone, all threads; scale %g; x = "
+                   "ratio to glibc.\n\n| workload |", count_scale);
+        for (size_t p = 0; p < PEERS; p++)
+            if (peers[p].present) fprintf(f, " %s |", peers[p].name);
+        fprintf(f, "\n|---|");
+        for (size_t p = 0; p < PEERS; p++)
+            if (peers[p].present) fprintf(f, "---|");
+        fprintf(f, "\n");
+        for (size_t w = 0; w < WORKLOADS; w++) {
+            if (filter != NULL && strstr(workloads[w].name, filter) == NULL) continue;
+            fprintf(f, "| %s |", workloads[w].name);
+            for (size_t p = 0; p < PEERS; p++) {
+                if (!peers[p].present) continue;
+                if (ir[w][p] < 0) fprintf(f, " - |");
+                else if (ir[w][0] > 0) fprintf(f, " %.0f (%.2fx) |", ir[w][p], ir[w][p] / ir[w][0]);
+                else fprintf(f, " %.0f |", ir[w][p]);
+                if (o == 0 && csv && ir[w][p] >= 0)
+                    fprintf(csv, "smp,%s,%s,,,,,%.0f,1,%.1f,%.3f\n", workloads[w].name,
+                            peers[p].name, workloads[w].ops * count_scale, ir[w][p],
+                            ir[w][0] > 0 ? ir[w][p] / ir[w][0] : 0);
+            }
+            fprintf(f, "\n");
+        }
+    }
+    if (md) fclose(md);
+    if (csv) fclose(csv);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc == 6 && strcmp(argv[1], "--child") == 0) {
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "--child") == 0) {
         scale = atof(argv[4]);
         after_delay_ms = atol(argv[5]);
-        return child_main(argv[2], argv[3]);
+        return child_main(argv[2], argv[3], argc == 7);
     }
     int reps = 5;
-    bool quick = false, use_strace = true, instructions = false;
+    bool quick = false, use_strace = true, instructions = false, scale_given = false;
     const char *csv_path = NULL, *md_path = NULL, *filter = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -570,7 +705,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--no-strace") == 0) use_strace = false;
         else if (strcmp(a, "--instructions") == 0) instructions = true;
         else if (strcmp(a, "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (strcmp(a, "--scale") == 0 && i + 1 < argc) scale = atof(argv[++i]);
+        else if (strcmp(a, "--scale") == 0 && i + 1 < argc) scale = atof(argv[++i]), scale_given = true;
         else if (strcmp(a, "--csv") == 0 && i + 1 < argc) csv_path = argv[++i];
         else if (strcmp(a, "--markdown") == 0 && i + 1 < argc) md_path = argv[++i];
         else if (strcmp(a, "--filter") == 0 && i + 1 < argc) filter = argv[++i];
@@ -582,27 +717,14 @@ int main(int argc, char **argv) {
             return strcmp(a, "--help") == 0 ? 0 : 2;
         }
     }
-    if (quick) reps = 1, scale = scale == 1.0 ? 0.05 : scale, use_strace = false, after_delay_ms = 0;
-    if (instructions) {
-        /* bench/run.sh --instructions runs every bench under callgrind; each case here
-         * is a child process per allocator (peers preloaded), which that pass does not
-         * follow. docs/benchmarks.md gives callgrind counts per workload instead. */
-        fprintf(stderr, "zheap-bench-smp: --instructions: no per-case counts (one process "
-                        "per case; see docs/benchmarks.md)\n");
-        if (csv_path) {
-            FILE *f = fopen(csv_path, "w");
-            if (f == NULL) die("cannot write the CSV file");
-            fprintf(f, "bench,group,case,median_ns,min_ns,max_ns,ratio,iterations,reps,"
-                       "instructions_per_op,instructions_ratio\n");
-            fclose(f);
-        }
-        return 0;
-    }
+    if (quick) reps = 1, scale = scale_given ? scale : 0.05, use_strace = false, after_delay_ms = 0;
+    if (quick && instructions && !scale_given) scale = 0.005, scale_given = true;
     if (reps < 1 || reps > MAX_REPS) die("--reps must be 1..31");
     ssize_t len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
     if (len <= 0) die("cannot find /proc/self/exe");
     self_path[len] = '\0';
     find_peers();
+    if (instructions) return count_main(scale_given ? scale : 0.02, filter, csv_path, md_path);
     if (use_strace && !have_strace()) {
         fprintf(stderr, "zheap-bench-smp: strace not found: system calls not counted\n");
         use_strace = false;
