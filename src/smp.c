@@ -29,7 +29,9 @@
  *   once and stay resident for reuse without page faults, until they have been
  *   free for SMP_PURGE_DELAY (100 ms) or resident free memory exceeds twice the
  *   recent active peak; then they are purged (zh__os_purge) and fully free
- *   segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped. zh_smp_trim purges all.
+ *   segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped. A thread's current and
+ *   spare pages that stayed empty for the delay are given back by that thread on
+ *   its next slow path (an idle check). zh_smp_trim purges all.
  * - Fork: the global lock is taken around fork() (zh__os_atfork); the child keeps
  *   its own heap and the global state; other threads' heaps are left alone.
  *
