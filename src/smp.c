@@ -339,15 +339,33 @@ static bool owned_granule(const void *header) {
 /* ---- unit bitmaps ------------------------------------------------------------------- */
 
 static bool bit_get(const uint64_t *bits, size_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
+/* The bits of [i, i + n) that lie in word i / 64, and how many they are. */
+static uint64_t bits_word_mask(size_t i, size_t n, size_t *taken) {
+    size_t shift = i % 64;
+    *taken = 64 - shift < n ? 64 - shift : n;
+    uint64_t ones = *taken == 64 ? ~(uint64_t)0 : ((uint64_t)1 << *taken) - 1;
+    return ones << shift;
+}
 static void bits_set(uint64_t *bits, size_t i, size_t n, bool on) {
-    for (size_t k = i; k < i + n; k++) {
-        uint64_t m = (uint64_t)1 << (k % 64);
-        bits[k / 64] = on ? bits[k / 64] | m : bits[k / 64] & ~m;
+    for (size_t taken; n > 0; i += taken, n -= taken) {
+        uint64_t m = bits_word_mask(i, n, &taken);
+        bits[i / 64] = on ? bits[i / 64] | m : bits[i / 64] & ~m;
     }
+}
+/* The first index >= i whose bit is `value`, or SMP_UNITS: a word at a time. */
+static size_t bits_next(const uint64_t *bits, size_t i, bool value) {
+    while (i < SMP_UNITS) {
+        uint64_t word = value ? bits[i / 64] : ~bits[i / 64];
+        word &= ~(uint64_t)0 << (i % 64);
+        if (word != 0) return (i & ~(size_t)63) + (size_t)__builtin_ctzll(word);
+        i = (i & ~(size_t)63) + 64;
+    }
+    return SMP_UNITS;
 }
 static size_t bits_count(const uint64_t *bits, size_t i, size_t n) {
     size_t c = 0;
-    for (size_t k = i; k < i + n; k++) c += bit_get(bits, k);
+    for (size_t taken; n > 0; i += taken, n -= taken)
+        c += (size_t)__builtin_popcountll(bits[i / 64] & bits_word_mask(i, n, &taken));
     return c;
 }
 
@@ -447,13 +465,8 @@ typedef struct smp_fit {
 
 static void best_hole(smp_segment *seg, size_t n, size_t step, smp_fit *best) {
     size_t i = 1;
-    while (i < SMP_UNITS) {
-        if (bit_get(seg->used, i)) {
-            i++;
-            continue;
-        }
-        size_t end = i;
-        while (end < SMP_UNITS && !bit_get(seg->used, end)) end++;
+    while ((i = bits_next(seg->used, i, false)) < SMP_UNITS) {
+        size_t end = bits_next(seg->used, i, true);
         size_t start = zh__align_forward(i, step);
         if (start + n <= end && (best->seg == NULL || end - start - n < best->slack)) {
             best->seg = seg;
