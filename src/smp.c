@@ -194,9 +194,23 @@ static unsigned class_of_size(size_t n) {
     return 8 + (e - 7) * 4 + (unsigned)(((n - 1) >> (e - 2)) & 3);
 }
 
+/* class_of_size for n <= SMP_DIRECT_MAX, indexed by (n + 15) / 16: every class up to
+ * there is a multiple of 16, so each 16-byte step has one class. One load instead of
+ * the arithmetic on the common sizes (mimalloc indexes its pages by size likewise). */
+#define SMP_DIRECT_MAX 1024
+static const uint8_t class_direct[SMP_DIRECT_MAX / 16 + 1] = {
+    0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 10, 11,
+    11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15,
+    15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17,
+    17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19,
+    19,
+};
+
 /* The class of a request, or SMP_NOT_SMALL. Blocks sit at multiples of their size
  * from a 64 KiB boundary, so an alignment is met by a class whose size it divides. */
 static unsigned class_for(size_t len, zh_align align) {
+    if (ZH__LIKELY(len <= SMP_DIRECT_MAX && zh_align_to_bytes(align) <= SMP_MIN_ALIGN))
+        return class_direct[(len + 15) >> 4];
     size_t alignment = zh_align_to_bytes(align);
     if (len > ZH_SMP_SMALL_MAX || alignment > ZH_SMP_SMALL_MAX) return SMP_NOT_SMALL;
     unsigned c = class_of_size(len < alignment ? alignment : len);

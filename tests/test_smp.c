@@ -80,13 +80,22 @@ static void test_smp_sizes_and_alignments(void **state) {
 }
 
 /* Size classes: 16-byte steps to 128, then at most 25 % rounding. */
+/* The smallest class holding len bytes, from the class table in the statistics. */
+static size_t smallest_class_for(const zh_smp_stats *s, size_t len) {
+    for (size_t c = 0; c < ZH_SMP_CLASS_COUNT; c++)
+        if (s->classes[c].block_size >= len) return s->classes[c].block_size;
+    return 0;
+}
+
 static void test_smp_size_class_rounding(void **state) {
     (void)state;
+    zh_smp_stats s = stats();
     for (size_t len = 1; len <= ZH_SMP_SMALL_MAX; len++) {
         if (len > 4096 && len % 61 != 0) continue;
         void *p = zh_alloc(SMP, len);
         assert_non_null(p);
         size_t usable = zh_smp_usable_size(p);
+        assert_int_equal(usable, smallest_class_for(&s, len)); /* the tightest class */
         assert_true(usable >= len);
         if (len <= 128) assert_true(usable - len < 16);
         else assert_true(usable - len <= len / 4 + 1);
