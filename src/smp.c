@@ -1237,14 +1237,26 @@ static ZH_NOINLINE void *not_small_alloc(size_t len, size_t alignment) {
     return is_large(len, alignment) ? large_alloc(len, alignment) : huge_alloc(len, alignment);
 }
 
+/* A thread's first allocation: its heap is created first. */
+static ZH_NOINLINE void *small_alloc_first(unsigned c) {
+    smp_heap *h = heap_attach();
+    return h != NULL ? small_alloc(h, c) : NULL;
+}
+
+static inline void *small_alloc_class(unsigned c) {
+    smp_heap *h = tl_heap;
+    if (ZH__UNLIKELY(h == NULL)) return small_alloc_first(c);
+    return small_alloc(h, c);
+}
+
 static void *smp_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx;
     (void)ret_addr;
+    /* The common sizes first, without class_for's bound check. */
+    if (ZH__LIKELY(len <= SMP_DIRECT_MAX && zh_align_to_bytes(align) <= SMP_MIN_ALIGN))
+        return small_alloc_class(class_direct[(len + 15) >> 4]);
     unsigned c = class_for(len, align);
-    if (ZH__LIKELY(c < SMP_CLASSES)) {
-        smp_heap *h = heap_get();
-        return h != NULL ? small_alloc(h, c) : NULL;
-    }
+    if (ZH__LIKELY(c < SMP_CLASSES)) return small_alloc_class(c);
     return not_small_alloc(len, zh_align_to_bytes(align));
 }
 
