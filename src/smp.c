@@ -761,6 +761,8 @@ static void init_process(void *unused) {
     zh__os_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+static uint32_t heap_clock(smp_heap *h);
+
 /* The calling thread's heap, created on first use; NULL when out of memory. */
 static ZH_NOINLINE smp_heap *heap_attach(void) {
     zh__os_once(&init_once, init_process, NULL);
@@ -773,6 +775,7 @@ static ZH_NOINLINE smp_heap *heap_attach(void) {
     global_unlock();
     if (h == NULL) return NULL;
     atomic_store_explicit(&h->released, false, memory_order_seq_cst);
+    heap_clock(h); /* its pages' empty times start from now, not from a previous owner */
     heap_pass_on_remote(h); /* frees that reached the record after its last owner left */
     if (heap_key_ok) zh__tls_set(heap_key, h);
     tl_heap = h;
