@@ -782,13 +782,7 @@ static ZH_NOINLINE smp_heap *heap_attach(void) {
     return h;
 }
 
-static inline smp_heap *heap_get(void) {
-    smp_heap *h = tl_heap;
-    return ZH__LIKELY(h != NULL) ? h : heap_attach();
-}
-
 /* ---- idle pages (docs/smp.md, "Giving memory back") ------------------------------------------ */
-
 
 /* The purge clock as this heap sees it (ms; without a platform clock, a count of
  * its reads). */
