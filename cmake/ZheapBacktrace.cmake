@@ -6,8 +6,33 @@
 # Output: ZHEAP_BACKTRACE_RESOLVED, ZHEAP_BACKTRACE_SYMBOLIZER (libdw, dladdr, windows,
 #         none), ZHEAP_BACKTRACE_COMPILE_OPTIONS/INCLUDE_DIRS/LINK_DIRS/PC_LIBS; appends to ZHEAP_PLATFORM_SOURCES, ZHEAP_PLATFORM_LIBS and
 #         ZHEAP_PLATFORM_DEFINITIONS (set by ZheapPlatform.cmake, included first).
+#         ZHEAP_BACKTRACE_DLOPEN_DEFINITIONS and ZHEAP_BACKTRACE_DLOPEN_LIBS: what a
+#         target that opens libunwind/libdw at run time instead of linking them
+#         (zheap_add_library(... STACK_DLOPEN), the preload library) adds to its
+#         definitions and leaves out of its link (ZH_CONFIG_STACK_DLOPEN, the sonames).
 # elfutils libdw (pkg-config libdw) is optional: with it reports name static
 # functions and give file:line; without it dladdr names exported symbols only.
+
+# The soname of the first library in `libs` whose file name starts with `prefix`
+# (objdump -p), else its file name.
+function(_zh_soname out prefix)
+  set(name "")
+  foreach(lib IN LISTS ARGN)
+    get_filename_component(file "${lib}" NAME)
+    if(NOT file MATCHES "^${prefix}")
+      continue()
+    endif()
+    set(name "${file}")
+    if(CMAKE_OBJDUMP AND EXISTS "${lib}")
+      execute_process(COMMAND "${CMAKE_OBJDUMP}" -p "${lib}" OUTPUT_VARIABLE dump ERROR_QUIET)
+      if(dump MATCHES "SONAME +([^ \n]+)")
+        set(name "${CMAKE_MATCH_1}")
+      endif()
+    endif()
+    break()
+  endforeach()
+  set(${out} "${name}" PARENT_SCOPE)
+endfunction()
 
 set(ZHEAP_BACKTRACE "auto" CACHE STRING
     "Stack-capture provider for the debug allocator: auto, libunwind, frame-pointer or none")
@@ -54,6 +79,8 @@ set(ZHEAP_BACKTRACE_SYMBOLIZER none)
 set(ZHEAP_BACKTRACE_COMPILE_OPTIONS "")
 set(ZHEAP_BACKTRACE_INCLUDE_DIRS "")
 set(ZHEAP_BACKTRACE_LINK_DIRS "")
+set(ZHEAP_BACKTRACE_DLOPEN_DEFINITIONS ZH_CONFIG_STACK_DLOPEN=1)
+set(ZHEAP_BACKTRACE_DLOPEN_LIBS "")
 if(_zh_bt MATCHES "^(libunwind|frame-pointer)$")
   # The frame-pointer walk starts inside libzheap: every libzheap frame between the
   # caller and the walker must keep its frame pointer (about 1% of speed).
@@ -67,6 +94,13 @@ if(_zh_bt MATCHES "^(libunwind|frame-pointer)$")
     list(APPEND ZHEAP_PLATFORM_LIBS ${ZH_LIBUNWIND_LIBRARIES})
     list(APPEND ZHEAP_BACKTRACE_INCLUDE_DIRS ${ZH_LIBUNWIND_INCLUDE_DIRS})
     list(APPEND ZHEAP_BACKTRACE_LINK_DIRS ${ZH_LIBUNWIND_LIBRARY_DIRS})
+    list(APPEND ZHEAP_BACKTRACE_DLOPEN_LIBS ${ZH_LIBUNWIND_LIBRARIES})
+    _zh_soname(_zh_unwind_soname libunwind ${ZH_LIBUNWIND_LINK_LIBRARIES})
+    if(NOT _zh_unwind_soname)
+      set(_zh_unwind_soname libunwind.so.8)
+    endif()
+    list(APPEND ZHEAP_BACKTRACE_DLOPEN_DEFINITIONS
+         "ZH_CONFIG_LIBUNWIND_SONAME=\"${_zh_unwind_soname}\"")
   endif()
   if(PKG_CONFIG_FOUND AND ZHEAP_BACKTRACE_LIBDW)
     pkg_check_modules(ZH_LIBDW QUIET libdw)
@@ -76,6 +110,12 @@ if(_zh_bt MATCHES "^(libunwind|frame-pointer)$")
     list(APPEND ZHEAP_BACKTRACE_INCLUDE_DIRS ${ZH_LIBDW_INCLUDE_DIRS})
     list(APPEND ZHEAP_BACKTRACE_LINK_DIRS ${ZH_LIBDW_LIBRARY_DIRS})
     list(APPEND ZHEAP_PLATFORM_DEFINITIONS ZH_CONFIG_HAVE_LIBDW=1)
+    list(APPEND ZHEAP_BACKTRACE_DLOPEN_LIBS ${ZH_LIBDW_LIBRARIES})
+    _zh_soname(_zh_dw_soname libdw ${ZH_LIBDW_LINK_LIBRARIES})
+    if(NOT _zh_dw_soname)
+      set(_zh_dw_soname libdw.so.1)
+    endif()
+    list(APPEND ZHEAP_BACKTRACE_DLOPEN_DEFINITIONS "ZH_CONFIG_LIBDW_SONAME=\"${_zh_dw_soname}\"")
     set(ZHEAP_BACKTRACE_SYMBOLIZER libdw)
   else()
     set(ZHEAP_BACKTRACE_SYMBOLIZER dladdr)

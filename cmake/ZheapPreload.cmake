@@ -5,6 +5,9 @@
 # lib/libzheap-malloc.so): libzheap's sources compiled again, position-independent
 # and with the initial-exec TLS model (no __tls_get_addr on an allocation path),
 # plus src/preload/. Only the malloc names are exported (src/preload/exports.map).
+# libunwind and libdw are not linked but opened at run time (STACK_DLOPEN), in debug
+# mode only (config.c's constructor) and when reporting a foreign pointer: an SMP-mode
+# process maps libc alone besides this library.
 # Linux with glibc only; not built with ZHEAP_SANITIZE (a sanitizer's runtime owns
 # malloc) nor when cross-compiling. ZHEAP_BUILD_PRELOAD turns it off.
 
@@ -28,12 +31,16 @@ if(ZHEAP_BUILD_PRELOAD AND NOT _zh_preload_default)
 endif()
 
 if(ZHEAP_BUILD_PRELOAD)
-  zheap_add_library(zheap_malloc SHARED)
+  zheap_add_library(zheap_malloc SHARED STACK_DLOPEN) # libunwind/libdw: debug mode only
   target_sources(zheap_malloc PRIVATE src/preload/malloc.c src/preload/config.c)
-  target_compile_options(zheap_malloc PRIVATE -ftls-model=initial-exec)
+  # Sections per function, collected: only what malloc & co. reach stays (the
+  # other allocators' code would be mapped into every process for nothing).
+  target_compile_options(zheap_malloc PRIVATE -ftls-model=initial-exec
+                         -ffunction-sections -fdata-sections)
   set(_zh_map "${PROJECT_SOURCE_DIR}/src/preload/exports.map")
   target_link_options(zheap_malloc PRIVATE "LINKER:--version-script=${_zh_map}"
-                                           "LINKER:--no-undefined" "LINKER:-z,nodelete")
+                                           "LINKER:--no-undefined" "LINKER:-z,nodelete"
+                                           "LINKER:--gc-sections")
   set_target_properties(zheap_malloc PROPERTIES
     OUTPUT_NAME zheap-malloc
     POSITION_INDEPENDENT_CODE ON

@@ -7,7 +7,10 @@
  * max(len, alignment) bytes is rounded up to a power of two and served by the
  * size-class engine (src/core/size_classes.h) over `fn`: below a 64 KiB bigpage a
  * slot of its class (free list, else a bump through the class's bigpage); from a
- * bigpage up a run of 2^k bigpages (free list, a split larger run, else `fn`).
+ * bigpage up a run of 2^k bigpages (its class's free list, else `fn`; free runs
+ * are merged and split across classes only when `fn` refuses: ZH__SC_GROW_FIRST,
+ * so a class never holds more than its peak until then). A bigpage of a small
+ * class whose slots are all free goes back to the runs (Zig keeps it for good).
  * Slots sit at multiples of their size and bigpages are bigpage-aligned, so
  * alignment up to the slot size is free; beyond a bigpage the break is padded.
  * Zig assumes the initial break is aligned; here every growth reads the break
@@ -22,8 +25,8 @@
  *
  * Costs: O(1) alloc/free in the common case (one lock, a list pop or a bump);
  * O(free runs) for requests aligned above 64 KiB; up to 2x space from rounding;
- * memory never returns to `fn`. Free runs are split but never merged. No OS call
- * here: only `fn` and the platform mutex. */
+ * memory never returns to `fn`. No OS call here: only `fn` and the platform mutex.
+ * Memory checkers see every block (src/core/track.h, via the engine). */
 #include "zheap/sbrk.h"
 
 #include "common.h"
@@ -57,18 +60,22 @@ static void *sbrk_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_add
     zh__sc_class c;
     if (!classify(len, align, &c)) return NULL;
     zh__mutex_lock(&s->mutex);
-    void *p = zh__sc_alloc(heap_of(s), c, zh_align_to_bytes(align));
+    void *p = zh__sc_alloc(heap_of(s), c, zh_align_to_bytes(align), len);
     zh__mutex_unlock(&s->mutex);
     return p;
 }
 
-/* Within the size class only (no lock: nothing changes). */
+/* Within the size class only (no lock: the heap does not change; memory checkers
+ * are told about the block, which only its owner touches). */
 static bool sbrk_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                         uintptr_t ret_addr) {
-    (void)ctx, (void)mem, (void)ret_addr;
+    (void)ret_addr;
     zh__sc_class old_c, new_c;
-    return classify(len, align, &old_c) && classify(new_len, align, &new_c) &&
-           zh__sc_same_class(old_c, new_c);
+    if (!classify(len, align, &old_c) || !classify(new_len, align, &new_c) ||
+        !zh__sc_same_class(old_c, new_c))
+        return false;
+    zh__sc_resized(heap_of(ctx), mem, len, new_len);
+    return true;
 }
 
 static void *sbrk_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
@@ -103,7 +110,8 @@ void zh_sbrk_init(zh_sbrk *s, void *(*fn)(intptr_t increment)) {
     memset(s, 0, sizeof *s);
     s->fn = fn;
     zh__mutex_init(&s->mutex);
-    zh__sc_init(heap_of(s), (zh__sc_source){.brk = call_fn, .ctx = s}, CALL);
+    zh__sc_init(heap_of(s), (zh__sc_source){.brk = call_fn, .ctx = s}, CALL,
+                ZH__SC_TRACK_BLOCKS | ZH__SC_GROW_FIRST);
 }
 
 zh_allocator zh_sbrk_allocator(zh_sbrk *s) {

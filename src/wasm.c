@@ -50,7 +50,7 @@ static zh__sc_heap *heap(void) {
     static bool ready;
     if (!ready) {
         zh__sc_init(&h, (zh__sc_source){.map = seam_map, .unmap = seam_unmap},
-                    "zh_wasm_allocator");
+                    "zh_wasm_allocator", ZH__SC_TRACK_BLOCKS);
         ready = true;
     }
     return &h;
@@ -67,16 +67,19 @@ static void *wasm_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_add
     (void)ctx, (void)ret_addr;
     zh__sc_class slot;
     if (!slot_for(len, align, &slot)) return NULL;
-    return zh__sc_alloc(heap(), slot, zh_align_to_bytes(align));
+    return zh__sc_alloc(heap(), slot, zh_align_to_bytes(align), len);
 }
 
 /* Bytes between powers of two are recovered in place; a block never changes slot. */
 static bool wasm_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                         uintptr_t ret_addr) {
-    (void)ctx, (void)mem, (void)ret_addr;
+    (void)ctx, (void)ret_addr;
     zh__sc_class old_slot, new_slot;
-    return slot_for(len, align, &old_slot) && slot_for(new_len, align, &new_slot) &&
-           zh__sc_same_class(old_slot, new_slot);
+    if (!slot_for(len, align, &old_slot) || !slot_for(new_len, align, &new_slot) ||
+        !zh__sc_same_class(old_slot, new_slot))
+        return false;
+    zh__sc_resized(heap(), mem, len, new_len);
+    return true;
 }
 
 static void *wasm_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,

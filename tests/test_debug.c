@@ -1131,6 +1131,37 @@ static void test_debug_stack_capture(void **state) {
     assert_string_equal(zh_debug_backtrace_provider(), zh__os_stack_provider());
 }
 
+/* A frame-pointer walk that meets a saved frame pointer holding garbage (code built
+ * without frame pointers uses the register freely) stops there: -16 once wrapped
+ * the stack-top check (fp + 16 == 0) and the walk read address -8. */
+static NOINLINE size_t walk_below(uintptr_t *frames, size_t max) {
+    size_t n = zh__os_stack_capture(ZH__STACK_FRAME_POINTER, 0, frames, max);
+    KEEP_FRAME();
+    return n;
+}
+
+static NOINLINE size_t walk_with_bad_link(uintptr_t bad, uintptr_t *frames, size_t max) {
+    volatile uintptr_t *record = (volatile uintptr_t *)__builtin_frame_address(0);
+    uintptr_t saved = record[0]; /* the caller's frame pointer, restored before return */
+    record[0] = bad;
+    size_t n = walk_below(frames, max);
+    record[0] = saved;
+    KEEP_FRAME();
+    return n;
+}
+
+static void test_debug_stack_walk_bad_link(void **state) {
+    (void)state;
+    if (!(zh__os_stack_caps() & ZH__OS_HAS_FRAME_POINTER_CAPTURE)) skip();
+    static const uintptr_t bad[] = {(uintptr_t)-16, (uintptr_t)-8, (uintptr_t)-1, 16};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uintptr_t frames[16];
+        size_t n = walk_with_bad_link(bad[i], frames, 16);
+        assert_true(n >= 1);
+        assert_true(n <= 3); /* walk_below, walk_with_bad_link, then the bad link */
+    }
+}
+
 /* ---- re-entrancy --------------------------------------------------------------------------------- */
 
 typedef struct reenter {
@@ -1301,6 +1332,7 @@ int main(void) {
         cmocka_unit_test(test_debug_invalid_config),
         cmocka_unit_test(test_debug_default_frames),
         cmocka_unit_test(test_debug_stack_capture),
+        cmocka_unit_test(test_debug_stack_walk_bad_link),
         cmocka_unit_test(test_debug_reentrant_sink),
         cmocka_unit_test(test_debug_reentrant_backing_aborts),
         cmocka_unit_test(test_debug_oom_sweep),

@@ -2,12 +2,15 @@
  *
  * Each case plants one bug in a child process: a use after an arena reset, a use
  * after a pool destroy, a write past the end of a fixed-buffer block, a leaked pool
- * item. With the hooks of src/core/track.h active the checker must report it:
+ * item; for the sbrk allocator (its size-class engine, shared with the wasm
+ * allocator) a use after free over the real break, a write past the requested end
+ * over a fake break in a heap buffer, a write past a block shrunk in place, a
+ * leaked block. With the hooks of src/core/track.h active the checker must report it:
  *
  * - AddressSanitizer builds (the asan preset): the child's stderr must carry
- *   ASan's "use-after-poison" report; a leak of a pool item is invisible to
- *   LeakSanitizer (it has no interface for blocks inside a block), so that case
- *   is skipped there;
+ *   ASan's "use-after-poison" report; a leak of a pool item or an sbrk block is
+ *   invisible to LeakSanitizer (it has no interface for blocks inside memory it
+ *   does not allocate), so those cases are skipped there;
  * - ZHEAP_VALGRIND=ON builds run under memcheck (ctest -T memcheck,
  *   .ci/valgrind.sh): the child asks memcheck how many errors (or leaked bytes) it
  *   has reported, before and after the bug.
@@ -25,10 +28,12 @@
 #include <unistd.h>
 
 #include "core/track.h"
+#include "platform/platform.h" /* zh__os_sbrk: the real break */
 #include "zheap/arena.h"
 #include "zheap/c.h"
 #include "zheap/fba.h"
 #include "zheap/pool.h"
+#include "zheap/sbrk.h"
 
 #if defined(ZH__TRACK_VALGRIND)
 #include <valgrind/valgrind.h>
@@ -87,6 +92,59 @@ static void fba_past_the_end(bool bug) {
     free(buffer);
 }
 
+/* The sbrk allocator over the process's break. */
+static void sbrk_use_after_free(bool bug) {
+    static zh_sbrk sbrk;
+    zh_sbrk_init(&sbrk, zh__os_sbrk);
+    zh_allocator a = zh_sbrk_allocator(&sbrk);
+    unsigned char *p = zh_alloc(a, 64);
+    assert_non_null(p);
+    memset(p, 5, 64);
+    zh_free(a, p, 64);
+    if (!bug) p = zh_alloc(a, 64);
+    touch(p + 40); /* beyond the free-list link the engine keeps in the slot */
+}
+
+/* A fake break in a heap buffer (ASan describes no static array: track.h). */
+static unsigned char *fake_lo, *fake_brk, *fake_hi;
+
+static void *fake_sbrk(intptr_t increment) {
+    if (increment < 0 || (size_t)increment > (size_t)(fake_hi - fake_brk)) return (void *)-1;
+    unsigned char *old = fake_brk;
+    fake_brk += increment;
+    return old;
+}
+
+static zh_allocator fake_sbrk_allocator(zh_sbrk *sbrk) {
+    size_t size = 4 * ZH_SBRK_BIGPAGE_SIZE;
+    fake_lo = fake_brk = malloc(size);
+    assert_non_null(fake_lo);
+    fake_hi = fake_lo + size;
+    zh_sbrk_init(sbrk, fake_sbrk);
+    return zh_sbrk_allocator(sbrk);
+}
+
+static void sbrk_past_the_end(bool bug) {
+    zh_sbrk sbrk;
+    zh_allocator a = fake_sbrk_allocator(&sbrk);
+    unsigned char *p = zh_alloc(a, 10); /* a 16-byte slot */
+    assert_non_null(p);
+    memset(p, 6, 10);
+    touch(p + (bug ? 10 : 9));
+    zh_free(a, p, 10);
+}
+
+static void sbrk_past_a_shrunk_block(bool bug) {
+    zh_sbrk sbrk;
+    zh_allocator a = fake_sbrk_allocator(&sbrk);
+    unsigned char *p = zh_alloc(a, 30); /* a 32-byte slot */
+    assert_non_null(p);
+    memset(p, 7, 30);
+    assert_true(zh_resize(a, p, 30, 20)); /* within the class: in place */
+    touch(p + (bug ? 25 : 19));
+    zh_free(a, p, 20);
+}
+
 /* Creates an item and drops the only pointer to it (noinline: no copy survives). */
 #if defined(ZH__TRACK_VALGRIND)
 ZH_NOINLINE_TEST static void leak_one_item(zh_pool *pool, bool bug) {
@@ -102,6 +160,25 @@ static void pool_leak(bool bug) {
     static zh_pool pool; /* static: the pool itself stays reachable */
     zh_pool_init(&pool, zh_c_allocator, (zh_pool_options){64, 16, true});
     leak_one_item(&pool, bug);
+}
+#endif
+
+#if defined(ZH__TRACK_VALGRIND)
+/* As leak_one_item: the second block of its class (the first one's address is also
+ * its bigpage's key in the engine's class map). */
+ZH_NOINLINE_TEST static void leak_one_block(zh_allocator a, bool bug) {
+    unsigned char *first = zh_alloc(a, 48), *second = zh_alloc(a, 48);
+    assert_non_null(first);
+    assert_non_null(second);
+    memset(second, 8, 48);
+    zh_free(a, first, 48);
+    if (!bug) zh_free(a, second, 48);
+}
+
+static void sbrk_leak(bool bug) {
+    static zh_sbrk sbrk; /* static: the allocator itself stays reachable */
+    zh_sbrk_init(&sbrk, zh__os_sbrk);
+    leak_one_block(zh_sbrk_allocator(&sbrk), bug);
 }
 #endif
 
@@ -203,12 +280,40 @@ static void test_pool_item_leak(void **state) {
 #endif
 }
 
+static void test_sbrk_use_after_free(void **state) {
+    (void)state;
+    expect_reported(sbrk_use_after_free, false, "use-after-poison");
+}
+
+static void test_sbrk_past_the_end(void **state) {
+    (void)state;
+    expect_reported(sbrk_past_the_end, false, "use-after-poison");
+}
+
+static void test_sbrk_past_a_shrunk_block(void **state) {
+    (void)state;
+    expect_reported(sbrk_past_a_shrunk_block, false, "use-after-poison");
+}
+
+static void test_sbrk_block_leak(void **state) {
+    (void)state;
+#if defined(ZH__TRACK_VALGRIND)
+    expect_reported(sbrk_leak, true, "");
+#else
+    skip(); /* as for pool items: LeakSanitizer has no interface for them */
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_use_after_reset),
         cmocka_unit_test(test_pool_use_after_destroy),
         cmocka_unit_test(test_fba_past_the_end),
         cmocka_unit_test(test_pool_item_leak),
+        cmocka_unit_test(test_sbrk_use_after_free),
+        cmocka_unit_test(test_sbrk_past_the_end),
+        cmocka_unit_test(test_sbrk_past_a_shrunk_block),
+        cmocka_unit_test(test_sbrk_block_leak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,7 +46,7 @@ extern "C" {
 #define ZH__SBRK_BIG_CLASSES (sizeof(size_t) * CHAR_BIT - 16) /* 1, 2, 4, ... bigpages */
 /* Words of private state: the free lists, bump pointers and class map of the
  * size-class engine (src/core/size_classes.h checks that they fit). */
-#define ZH__SBRK_STATE_WORDS (2 * ZH__SBRK_SMALL_CLASSES + ZH__SBRK_BIG_CLASSES + 20)
+#define ZH__SBRK_STATE_WORDS (2 * ZH__SBRK_SMALL_CLASSES + ZH__SBRK_BIG_CLASSES + 28)
 
 /* Caller-owned state; initialise with zh_sbrk_init. Every field is private (see
  * "Public structs" in docs/architecture.md).

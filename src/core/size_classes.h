@@ -4,13 +4,15 @@
  *
  * The unit is the bigpage (ZH__SC_BIGPAGE, 64 KiB on every target).
  *   - A *small* block is a power-of-two slot below a bigpage. Each small class bumps
- *     through bigpages of its own (a bigpage, once carved, belongs to that class for
- *     good) and keeps a LIFO free list. Slots sit at multiples of their size.
+ *     through bigpages of its own and keeps a LIFO free list. Slots sit at multiples
+ *     of their size. A carved bigpage counts its live slots; once none is live it
+ *     goes back to the page runs the next time they run dry (before the source is
+ *     asked for more).
  *   - A *big* block is a run of 2^k bigpages, with one free list per k; a free run is
  *     split for a smaller request before more memory is asked for.
  *   - Free lists are linked through the first word of each free block.
  *   - The heap remembers the class of every bigpage it handed out (small classes:
- *     for good; big blocks: while live) in a small hash map kept in its own memory,
+ *     while carved; big blocks: while live) in a small hash map kept in its own memory,
  *     so a block's class can be found from its address alone: the sbrk backend
  *     unmaps by address, and with ZHEAP_SAFETY a free whose length claims another
  *     class than the block's aborts instead of corrupting a list.
@@ -21,6 +23,11 @@
  * first, asks for padding plus the block and checks where the memory really landed,
  * retrying if someone else moved the break in between; padding that holds whole
  * bigpages goes on the free lists, slivers are counted in bytes_lost.
+ *
+ * Memory checkers (core/track.h): a heap initialised with track_blocks describes its
+ * blocks to valgrind (one mempool anchored at the heap) and ASan (freed slots and the
+ * slack past the requested length poisoned), and keeps its own free-list links
+ * unaddressable between its accesses.
  *
  * Not thread-safe: the caller serialises every call on one heap (or has no threads).
  * Memory never goes back to a break source. */
@@ -61,6 +68,13 @@ typedef struct zh__sc_source {
     void *ctx;
 } zh__sc_source;
 
+/* A class-map entry: the bigpage's address | its class code, and for a small class
+ * the number of its slots that are live. */
+typedef struct zh__sc_entry {
+    uintptr_t key_code;
+    uintptr_t live;
+} zh__sc_entry;
+
 /* One heap; its fields are the engine's. */
 typedef struct zh__sc_heap {
     zh__sc_source source;
@@ -72,15 +86,31 @@ typedef struct zh__sc_heap {
     /* Bytes obtained from the source, and those of them too small to use. */
     size_t bytes_obtained;
     size_t bytes_lost;
-    /* The class map: open addressing, each entry bigpage address | class code. */
-    uintptr_t *map;
+    /* The class map: open addressing, one entry per bigpage in use. */
+    zh__sc_entry *map;
     size_t map_capacity, map_count;
     bool map_growing;
-    uintptr_t map_inline[ZH__SC_MAP_INLINE];
+    bool grow_first;         /* ZH__SC_GROW_FIRST */
+    uint8_t track;           /* memory checkers: off, wanted (decided at first memory), on */
+    uint16_t empty_classes;  /* bit i: a page of small class i may have no live slot */
+    zh__sc_entry map_inline[ZH__SC_MAP_INLINE];
 } zh__sc_heap;
 
-/* Initialises `h`; no memory is asked for until the first allocation. */
-void zh__sc_init(zh__sc_heap *h, zh__sc_source source, const char *name);
+/* zh__sc_init flags.
+ *   ZH__SC_TRACK_BLOCKS: the blocks of zh__sc_alloc are described to memory checkers
+ *     (the allocators whose blocks are the user's: sbrk, wasm; not the backends,
+ *     whose blocks are pages that allocators above carve).
+ *   ZH__SC_GROW_FIRST: a big class takes a run from its own list or from the
+ *     source, and runs are merged and split across classes only when the source
+ *     refuses; each class then holds at most its peak live bytes (rounded to its
+ *     class), small classes at most one bigpage more each. Without it runs are
+ *     shared eagerly (split before growing, merged on free): less memory in
+ *     typical use, no such bound. */
+#define ZH__SC_TRACK_BLOCKS 1u
+#define ZH__SC_GROW_FIRST 2u
+
+/* Initialises `h` (flags above); no memory is asked for until the first allocation. */
+void zh__sc_init(zh__sc_heap *h, zh__sc_source source, const char *name, unsigned flags);
 
 /* The class of a block of `need` bytes (need >= 1: the caller folds its alignment
  * and any per-block overhead in); false when no class is large enough. */
@@ -91,9 +121,14 @@ static inline bool zh__sc_same_class(zh__sc_class a, zh__sc_class b) {
 }
 
 /* A block of class `c` aligned to `alignment` (a power of two; up to c.bytes is
- * free, more is honoured for big blocks). NULL when the source refuses; nothing
- * changes then. */
-void *zh__sc_alloc(zh__sc_heap *h, zh__sc_class c, size_t alignment);
+ * free, more is honoured for big blocks), of which the caller uses the first `len`
+ * bytes (len <= c.bytes; what memory checkers are told). NULL when the source
+ * refuses; nothing changes then. */
+void *zh__sc_alloc(zh__sc_heap *h, zh__sc_class c, size_t alignment, size_t len);
+
+/* The caller now uses new_len bytes of its live block at p instead of old_len (a
+ * resize within the class); only memory checkers are told. */
+void zh__sc_resized(zh__sc_heap *h, void *p, size_t old_len, size_t new_len);
 
 /* Returns a block of class `c` to its free list. With ZHEAP_SAFETY, a block whose
  * recorded class differs, or that is not a block start, aborts naming h->name. */

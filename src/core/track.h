@@ -111,7 +111,24 @@ static inline int zh__track_buffer_ok(void *p) {
 #endif
 }
 
-/* ---- single blocks (no group): fixed buffer, sbrk, wasm ---------------------------- */
+/* Whether memory an allocator obtained at p and never gives back (a break, pages)
+ * may be described. Under ASan, as for a buffer, not a static array or a stack
+ * frame, which the language reuses without telling ASan; memory from a break or a
+ * mapping ("heap-invalid" to ASan) and heap chunks are fine. */
+static inline int zh__track_region_ok(void *p) {
+#if defined(ZH__TRACK_ASAN)
+    char name[1];
+    void *region = NULL;
+    size_t size = 0;
+    const char *kind = __asan_locate_address(p, name, sizeof name, &region, &size);
+    return kind == NULL || (strcmp(kind, "global") != 0 && strcmp(kind, "stack") != 0);
+#else
+    (void)p;
+    return ZH__TRACK_ENABLED;
+#endif
+}
+
+/* ---- single blocks (no group): fixed buffer ----------------------------------------- */
 
 /* A block of len bytes at p is handed out. */
 static inline void zh__track_alloc(void *p, size_t len) { zh__track_mem_undefined(p, len); }
@@ -199,12 +216,11 @@ static inline void zh__track_group_free(const void *group, void *p, size_t len) 
 static inline void zh__track_group_resize(const void *group, void *p, size_t old_len,
                                           size_t new_len) {
 #if defined(ZH__TRACK_VALGRIND)
-    VALGRIND_MEMPOOL_CHANGE(group, p, p, new_len);
-    (void)old_len;
+    VALGRIND_MEMPOOL_CHANGE(group, p, p, new_len); /* the chunk's extent, not its bytes' */
 #else
     (void)group;
-    zh__track_resize(p, old_len, new_len);
 #endif
+    zh__track_resize(p, old_len, new_len);
 }
 
 #endif /* ZHEAP_CORE_TRACK_H */

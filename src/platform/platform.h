@@ -256,6 +256,15 @@ size_t zh__os_stack_capture(zh__stack_method method, uintptr_t first_address,
 /* Performs any one-time set-up capture needs (loading unwind tables), so that later
  * captures do not enter the dynamic loader. Call from initialisation, outside locks. */
 void zh__os_stack_warm_up(void);
+/* Opens the provider's libraries when this build loads them at run time
+ * (ZH_CONFIG_STACK_DLOPEN, the preload library's build: libunwind and libdw with
+ * dlopen, so that a process that never reports does not map them). Until it has run,
+ * or when a library is missing, capture walks frame pointers and symbolization uses
+ * dladdr. Allocates from the C heap and takes the loader lock: call it outside
+ * locks, once the dynamic loader has finished starting the process (from a
+ * constructor, or when reporting). Then warms up. Safe to call again and from any
+ * thread. Returns whether the whole provider is available (true when linked). */
+bool zh__os_stack_load(void);
 
 /* What symbolization found for one code address. Strings are NUL-terminated and
  * empty when unknown (then the offsets are 0 too); truncated to fit. */

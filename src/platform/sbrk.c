@@ -55,7 +55,7 @@ static void setup(void *unused) {
     info.granularity = info.page_size;
     info.caps = ZH__OS_CAN_SHRINK | ZH__OS_HAS_THREADS | ZH__OS_HAS_THREAD_EXIT | ZH__OS_HAS_FORK;
     info.name = "sbrk";
-    zh__sc_init(&heap, (zh__sc_source){.brk = os_brk}, CALL);
+    zh__sc_init(&heap, (zh__sc_source){.brk = os_brk}, CALL, 0);
 }
 
 const zh__os_info *zh__os_info_get(void) {
@@ -73,7 +73,7 @@ void *zh__os_map(size_t len, size_t alignment, void *hint) {
     zh__sc_class c;
     if (!zh__sc_classify(len > alignment ? len : alignment, &c)) return NULL;
     zh__lock_acquire(&heap_lock);
-    void *p = zh__sc_alloc(&heap, c, alignment);
+    void *p = zh__sc_alloc(&heap, c, alignment, len);
     zh__lock_release(&heap_lock);
     if (p != NULL) memset(p, 0, len); /* a reused block holds old bytes */
     return p;

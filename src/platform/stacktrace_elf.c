@@ -12,12 +12,17 @@
  * DWARF of every module mapped in the process, which names the main executable's
  * static functions and gives file:line; dladdr, which only sees exported symbols,
  * is the fallback and supplies module + offset. libdwfl is not thread-safe, so one
- * process-wide session is used under a private mutex; it allocates from the C heap. */
+ * process-wide session is used under a private mutex; it allocates from the C heap.
+ *
+ * Run-time loading (ZH_CONFIG_STACK_DLOPEN, the preload library's build): libdw is
+ * not linked but opened by zh__elf_load_symbolizer (from zh__os_stack_load), its
+ * functions called through a table filled there; until then dladdr alone names. */
 #define _GNU_SOURCE
 #include "platform/stacktrace_elf.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,7 +91,9 @@ ZH_NOINLINE size_t zh__elf_fp_walk(uintptr_t first_address, size_t skip, uintptr
     bool started = false;
     while (n < max) {
         if (fp < lo || (fp & (sizeof(uintptr_t) - 1)) != 0) break;
-        if (tl_stack_hi != 0 && fp + 2 * sizeof(uintptr_t) > tl_stack_hi) break;
+        /* Written without fp + 16, which wraps for a register holding -16. */
+        if (tl_stack_hi != 0 && (fp >= tl_stack_hi || tl_stack_hi - fp < 2 * sizeof(uintptr_t)))
+            break;
         const uintptr_t *slot = (const uintptr_t *)fp;
         uintptr_t next = slot[0], ret = slot[1];
         if (ret == 0) break;
@@ -145,42 +152,66 @@ static void clear_symbol(zh__symbol *out) {
 static pthread_mutex_t symbolize_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 #if defined(ZH_CONFIG_HAVE_LIBDW) && ZH_CONFIG_HAVE_LIBDW
+/* The libdw functions used, called as DW(name). */
+#define DW_FUNCTIONS(X)                                                                      \
+    X(dwfl_begin) X(dwfl_report_begin) X(dwfl_linux_proc_report) X(dwfl_report_end)          \
+    X(dwfl_addrmodule) X(dwfl_module_info) X(dwfl_module_addrinfo) X(dwfl_module_getsrc)     \
+    X(dwfl_lineinfo) X(dwfl_linux_proc_find_elf) X(dwfl_standard_find_debuginfo)
+#if defined(ZH_CONFIG_STACK_DLOPEN) && ZH_CONFIG_STACK_DLOPEN
+#define DW_NAME(name) #name,
+#define DW_FIELD(name) __typeof__(&name) name;
+static const char *const dw_names[] = {DW_FUNCTIONS(DW_NAME)};
+static union {
+    struct { DW_FUNCTIONS(DW_FIELD) } f;
+    void *slot[sizeof dw_names / sizeof dw_names[0]];
+} dw; /* written once, before dw_loaded */
+_Static_assert(sizeof dw.f == sizeof dw.slot, "one void * per libdw function");
+static _Atomic(bool) dw_loaded;
+#define DW(name) dw.f.name
+#else
+#define DW(name) name
+#endif
+
 static Dwfl *dwfl_session;
 static char *debuginfo_path;
-static const Dwfl_Callbacks dwfl_callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
-    .debuginfo_path = &debuginfo_path,
-};
+static Dwfl_Callbacks dwfl_callbacks;
 
 /* (Re)reads the process's module list: after a dlopen a new module may hold `address`. */
 static bool dwfl_refresh(void) {
-    if (dwfl_session == NULL) dwfl_session = dwfl_begin(&dwfl_callbacks);
+    if (dwfl_session == NULL) {
+        dwfl_callbacks.find_elf = DW(dwfl_linux_proc_find_elf);
+        dwfl_callbacks.find_debuginfo = DW(dwfl_standard_find_debuginfo);
+        dwfl_callbacks.debuginfo_path = &debuginfo_path;
+        dwfl_session = DW(dwfl_begin)(&dwfl_callbacks);
+    }
     if (dwfl_session == NULL) return false;
-    dwfl_report_begin(dwfl_session);
-    int rc = dwfl_linux_proc_report(dwfl_session, getpid());
-    dwfl_report_end(dwfl_session, NULL, NULL);
+    DW(dwfl_report_begin)(dwfl_session);
+    int rc = DW(dwfl_linux_proc_report)(dwfl_session, getpid());
+    DW(dwfl_report_end)(dwfl_session, NULL, NULL);
     return rc == 0;
 }
 
 static bool dwfl_describe(uintptr_t pc, zh__symbol *out) {
-    Dwfl_Module *mod = dwfl_session ? dwfl_addrmodule(dwfl_session, pc) : NULL;
-    if (mod == NULL && dwfl_refresh()) mod = dwfl_addrmodule(dwfl_session, pc);
+#if defined(ZH_CONFIG_STACK_DLOPEN) && ZH_CONFIG_STACK_DLOPEN
+    if (!atomic_load_explicit(&dw_loaded, memory_order_acquire)) return false;
+#endif
+    Dwfl_Module *mod = dwfl_session ? DW(dwfl_addrmodule)(dwfl_session, pc) : NULL;
+    if (mod == NULL && dwfl_refresh()) mod = DW(dwfl_addrmodule)(dwfl_session, pc);
     if (mod == NULL) return false;
     Dwarf_Addr start = 0;
-    const char *mod_name = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+    const char *mod_name = DW(dwfl_module_info)(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
     copy_string(out->module, sizeof out->module, mod_name);
     out->module_offset = pc - (uintptr_t)start;
     GElf_Off offset = 0;
     GElf_Sym sym;
-    const char *name = dwfl_module_addrinfo(mod, pc, &offset, &sym, NULL, NULL, NULL);
+    const char *name = DW(dwfl_module_addrinfo)(mod, pc, &offset, &sym, NULL, NULL, NULL);
     if (name != NULL) {
         copy_string(out->function, sizeof out->function, name);
         out->function_offset = (uintptr_t)offset;
     }
-    Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
+    Dwfl_Line *line = DW(dwfl_module_getsrc)(mod, pc);
     int lineno = 0;
-    const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+    const char *file = line ? DW(dwfl_lineinfo)(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
     if (file != NULL) {
         copy_string(out->file, sizeof out->file, file);
         out->line = lineno > 0 ? (unsigned)lineno : 0;
@@ -204,12 +235,49 @@ static bool dladdr_describe(uintptr_t pc, zh__symbol *out) {
     return true;
 }
 
+/* ---- run-time loading ------------------------------------------------------------------ */
+
+bool zh__elf_open_symbols(const char *soname, const char *const *names, void **out, size_t n) {
+    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) return false;
+    for (size_t i = 0; i < n; i++)
+        if ((out[i] = dlsym(lib, names[i])) == NULL) return false; /* stays open: harmless */
+    return true;
+}
+
+static bool symbolizer_loaded(void) {
+#if defined(ZH_CONFIG_STACK_DLOPEN) && ZH_CONFIG_STACK_DLOPEN && defined(ZH_CONFIG_HAVE_LIBDW) && ZH_CONFIG_HAVE_LIBDW
+    return atomic_load_explicit(&dw_loaded, memory_order_acquire);
+#elif defined(ZH_CONFIG_STACK_DLOPEN) && ZH_CONFIG_STACK_DLOPEN
+    return false; /* built without libdw: dladdr only */
+#else
+    return true;
+#endif
+}
+
+bool zh__elf_load_symbolizer(void) {
+#if defined(ZH_CONFIG_STACK_DLOPEN) && ZH_CONFIG_STACK_DLOPEN && defined(ZH_CONFIG_HAVE_LIBDW) && ZH_CONFIG_HAVE_LIBDW
+    if (symbolizer_loaded()) return true;
+    void *slot[sizeof dw.slot / sizeof dw.slot[0]]; /* opened outside the mutex */
+    if (!zh__elf_open_symbols(ZH_CONFIG_LIBDW_SONAME, dw_names, slot, sizeof slot / sizeof slot[0]))
+        return false;
+    pthread_mutex_lock(&symbolize_mutex); /* two loaders: one fills the table */
+    if (!atomic_load_explicit(&dw_loaded, memory_order_relaxed)) {
+        memcpy(dw.slot, slot, sizeof slot);
+        atomic_store_explicit(&dw_loaded, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&symbolize_mutex);
+    return true;
+#else
+    return symbolizer_loaded();
+#endif
+}
+
 unsigned zh__elf_symbolize_caps(void) {
 #if defined(ZH_CONFIG_HAVE_LIBDW) && ZH_CONFIG_HAVE_LIBDW
-    return ZH__OS_HAS_SYMBOLIZE | ZH__OS_HAS_LINE_INFO;
-#else
-    return ZH__OS_HAS_SYMBOLIZE;
+    if (symbolizer_loaded()) return ZH__OS_HAS_SYMBOLIZE | ZH__OS_HAS_LINE_INFO;
 #endif
+    return ZH__OS_HAS_SYMBOLIZE;
 }
 
 bool zh__elf_symbolize(uintptr_t address, zh__symbol *out) {

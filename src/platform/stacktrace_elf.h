@@ -30,4 +30,11 @@ bool zh__elf_symbolize(uintptr_t address, zh__symbol *out);
 /* Reads the thread's stack bounds once so the first walk does not. */
 void zh__elf_warm_up(void);
 
+/* Run-time loading (ZH_CONFIG_STACK_DLOPEN): dlopen(soname) and dlsym of names[0, n)
+ * into out; false when the library or a name is missing. */
+bool zh__elf_open_symbols(const char *soname, const char *const *names, void **out, size_t n);
+/* Opens libdw for symbolization (run-time loading); true when it is available (always
+ * when linked). */
+bool zh__elf_load_symbolizer(void);
+
 #endif

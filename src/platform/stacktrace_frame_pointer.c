@@ -26,3 +26,9 @@ void zh__os_stack_warm_up(void) { zh__elf_warm_up(); }
 bool zh__os_symbolize(uintptr_t address, zh__symbol *out) {
     return zh__elf_symbolize(address, out);
 }
+
+bool zh__os_stack_load(void) {
+    bool symbolizer = zh__elf_load_symbolizer();
+    zh__elf_warm_up();
+    return symbolizer;
+}

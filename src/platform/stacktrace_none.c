@@ -20,6 +20,8 @@ size_t zh__os_stack_capture(zh__stack_method method, uintptr_t first_address,
 
 void zh__os_stack_warm_up(void) {}
 
+bool zh__os_stack_load(void) { return true; }
+
 bool zh__os_symbolize(uintptr_t address, zh__symbol *out) {
     (void)address;
     out->function[0] = out->module[0] = out->file[0] = '\0';

@@ -55,6 +55,8 @@ void zh__os_stack_warm_up(void) {
     (void)zh__os_stack_capture(ZH__STACK_DEFAULT, 0, frames, 4);
 }
 
+bool zh__os_stack_load(void) { return true; }
+
 bool zh__os_symbolize(uintptr_t address, zh__symbol *out) {
     out->function[0] = out->module[0] = out->file[0] = '\0';
     out->function_offset = out->module_offset = 0;

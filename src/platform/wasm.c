@@ -77,7 +77,7 @@ static zh__sc_heap *runs(void) {
     static zh__sc_heap heap;
     static bool ready;
     if (!ready) {
-        zh__sc_init(&heap, (zh__sc_source){.brk = memory_brk}, "zh__os_map");
+        zh__sc_init(&heap, (zh__sc_source){.brk = memory_brk}, "zh__os_map", 0);
         ready = true;
     }
     return &heap;

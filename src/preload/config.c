@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -234,6 +235,7 @@ void zhp__foreign_pointer(const char *call, const void *p, uintptr_t ret_addr) {
                           "libzheap-malloc (%s mode): never returned by malloc, or a stack, "
                           "static or foreign address\n%s at:\n",
                           p, call, mode, call);
+    (void)zh__os_stack_load(); /* SMP mode runs without the unwinder until now */
     uintptr_t frames[16];
     size_t n = zh__os_stack_capture(ZH__STACK_DEFAULT, ret_addr, frames, 16);
     if (n == 0 && ret_addr != 0) frames[n++] = ret_addr;
@@ -345,12 +347,39 @@ static void backing_free(void *ctx, void *mem, size_t len, zh_align align, uintp
 static const zh_allocator_vtable backing_vtable = {
     backing_alloc, backing_resize, backing_remap, backing_free};
 
-/* The debug instance's lock, ours so that fork() can hold it. */
+/* The debug instance's lock, ours so that fork() can hold it and so that the exit
+ * leak check can keep other threads out of the instance (exit_gate_close). */
 static zh__lock debug_lock;
-static void debug_lock_take(void *user) { (void)user, zh__lock_acquire(&debug_lock); }
+_Atomic int zhp__exit_gate = ZHP_GATE_OPEN;
+static ZHP_TLS bool tl_scanner; /* this thread runs the exit leak check */
+
+/* A thread that passed malloc.c's gate check just before the gate closed: it waits
+ * here, outside the lock, until the scan ends, then goes on as usual. */
+static void wait_for_scan(void) {
+    while (zhp__exit_scanning()) {
+        struct timespec pause = {0, 200000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+static void debug_lock_take(void *user) {
+    (void)user;
+    zh__lock_acquire(&debug_lock);
+    while (ZH__UNLIKELY(atomic_load_explicit(&zhp__exit_gate, memory_order_acquire) ==
+                        ZHP_GATE_SCANNING) && !tl_scanner) {
+        zh__lock_release(&debug_lock);
+        wait_for_scan();
+        zh__lock_acquire(&debug_lock);
+    }
+}
 static void debug_lock_drop(void *user) { (void)user, zh__lock_release(&debug_lock); }
 static void fork_prepare(void) { zh__lock_acquire(&debug_lock), zh__lock_acquire(&report_lock); }
 static void fork_resume(void) { zh__lock_release(&report_lock), zh__lock_release(&debug_lock); }
+/* A fork from another thread during the exit scan: the child has no scanner. */
+static void fork_child(void) {
+    atomic_store_explicit(&zhp__exit_gate, ZHP_GATE_OPEN, memory_order_relaxed);
+    fork_resume();
+}
 
 static zh_debug *debug_create(void) {
     zh_debug_config dc = ZH_DEBUG_CONFIG_DEFAULT;
@@ -361,7 +390,7 @@ static zh_debug *debug_create(void) {
     dc.backing_allocator_zeroes = false; /* SMP blocks are reused */
     dc.report = report_sink;
     zh_debug *d = zh_debug_create(&dc);
-    if (d != NULL) zh__os_atfork(fork_prepare, fork_resume, fork_resume);
+    if (d != NULL) zh__os_atfork(fork_prepare, fork_resume, fork_child);
     return d;
 }
 
@@ -467,7 +496,14 @@ __attribute__((constructor)) static void on_load(void) {
     bool first = preloaded();
     zhp__depth--;
     if (first) {
-        (void)zhp__mode();
+        /* Debug mode's unwinder and symbolizer, opened now that the loader has
+         * started the process (nested allocations take the raw path); SMP mode never
+         * maps them. Blocks allocated before this have frame-pointer traces. */
+        if (zhp__mode() == ZHP_DEBUG) {
+            zhp__depth++;
+            (void)zh__os_stack_load();
+            zhp__depth--;
+        }
         return;
     }
     warn("==zheap== libzheap-malloc.so was loaded after the C library's malloc (dlopen or "
@@ -509,8 +545,41 @@ static void print_stats(void) {
     }
 }
 
+/* exit() from one thread runs the destructors while the other threads go on (xz -T2,
+ * python threads), but zh_debug_detect_leaks needs an instance no one changes. The
+ * gate closes in two steps: malloc.c sees it closed and serves new allocations from
+ * the SMP allocator and keeps the debug blocks freed meanwhile (no lock, so a thread
+ * that holds the loader lock never waits on the scan's symbolization); a thread
+ * already past that check waits in debug_lock_take. Taking the lock once after
+ * closing lets a thread inside the instance finish. If it cannot be taken in about
+ * 2 s (a thread stuck inside, or exit from a signal handler that interrupted an
+ * allocation) the check is skipped rather than risk a deadlock or a torn read. */
+static bool exit_gate_close(void) {
+    tl_scanner = true;
+    atomic_store(&zhp__exit_gate, ZHP_GATE_SCANNING);
+    for (int tries = 0; !zh__lock_try_acquire(&debug_lock); tries++) {
+        if (tries == 2000) return false;
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    zh__lock_release(&debug_lock);
+    return true;
+}
+
+/* After the scan: parked threads go on, new calls use the debug instance again. */
+static void exit_gate_open(void) {
+    atomic_store_explicit(&zhp__exit_gate, ZHP_GATE_DONE, memory_order_release);
+    tl_scanner = false;
+}
+
 /* Leaks: every block live at exit (no reachability scan, unlike LeakSanitizer). */
 static void report_leaks(void) {
+    if (!exit_gate_close()) {
+        exit_gate_open();
+        warn("==zheap== leak check skipped: another thread stayed inside the debug "
+             "allocator at exit\n");
+        return;
+    }
     zh_debug_stats before;
     zh_debug_get_stats(zhp__state.debug, &before);
     zhp__depth++;
@@ -518,6 +587,7 @@ static void report_leaks(void) {
                        ? zh_debug_detect_leaks(zhp__state.debug)
                        : before.live_count;
     zhp__depth--;
+    exit_gate_open();
     if (leaks == 0) return;
     report_line("SUMMARY: zheap: %zu byte(s) leaked in %zu allocation(s).\n", before.live_bytes,
                 leaks);

@@ -4,6 +4,7 @@
 #ifndef ZHEAP_PRELOAD_H
 #define ZHEAP_PRELOAD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,15 @@ extern zhp_state zhp__state;
 /* > 0 while this thread is inside the library (initialisation, the debug allocator,
  * its unwinder and symbolizer): nested calls take the raw path. */
 extern ZHP_TLS unsigned zhp__depth;
+
+/* The exit leak check (config.c): while it scans the debug instance, malloc.c
+ * serves debug-mode allocations from the SMP allocator and keeps debug blocks
+ * freed meanwhile, so that no thread changes the instance or waits for the scan. */
+enum { ZHP_GATE_OPEN, ZHP_GATE_SCANNING, ZHP_GATE_DONE };
+extern _Atomic int zhp__exit_gate;
+static inline bool zhp__exit_scanning(void) {
+    return atomic_load_explicit(&zhp__exit_gate, memory_order_relaxed) == ZHP_GATE_SCANNING;
+}
 
 /* The mode once initialised; initialises on first use. */
 zhp_mode zhp__mode(void);

@@ -18,7 +18,7 @@ cmake --build "$build" -j2 --target zheap-fuzz-replay >/dev/null
 rm -f "$build"/fuzz-*.profraw
 dirs=(tests/fuzz/corpus/*)
 for root in "$@"; do dirs+=("$root"/*); done
-LLVM_PROFILE_FILE="$build/fuzz-%p.profraw" ZH_FUZZ_ALLOW=sbrk-fragmentation \
+LLVM_PROFILE_FILE="$build/fuzz-%p.profraw" \
   "$build/tests/fuzz/zheap-fuzz-replay" "${dirs[@]}"
 llvm-profdata-14 merge -sparse "$build"/fuzz-*.profraw -o "$build/fuzz.profdata"
 llvm-cov-14 report "$build/tests/fuzz/zheap-fuzz-replay" -instr-profile="$build/fuzz.profdata" \

@@ -316,6 +316,7 @@ typedef struct sbrk_model {
     unsigned char *region, *lo, *brk, *hi;
     size_t live[SBRK_CLASSES], peak[SBRK_CLASSES];
     size_t peak_sum, small_used, slack;
+    bool pressed; /* a request did not fit in the bound: see sbrk_press */
 } sbrk_model;
 static sbrk_model S;
 
@@ -339,7 +340,9 @@ static unsigned sbrk_class(size_t len, zh_align align, size_t *slot_bytes) {
     *slot_bytes = pages * ZH_SBRK_BIGPAGE_SIZE;
     unsigned k = 0;
     while (((size_t)1 << k) < pages) k++;
-    return 16 + k;
+    /* A run aligned above a bigpage is a class of its own here: the engine's free
+     * runs of its size may sit at any bigpage, so they need not serve it. */
+    return 16 + k + (zh_align_to_bytes(align) > ZH_SBRK_BIGPAGE_SIZE ? 32 : 0);
 }
 
 /* The bound on the break if class `c` held `extra` more bytes (0: as it is now). */
@@ -370,13 +373,19 @@ static void sbrk_account(size_t len, zh_align align, bool add) {
     }
 }
 
-/* ZH_FUZZ_ALLOW=sbrk-fragmentation: a known finding not fixed yet (docs/testing.md).
- * The break is then trusted: no usage bound, and NULL whenever the fake break has
- * no room for the request, whatever is live. */
-static bool allow_sbrk_fragmentation;
+/* The engine's guarantee (ZH__SC_GROW_FIRST, src/core/size_classes.h) holds until the
+ * break first refuses: then it merges and splits free runs across classes, and a
+ * class may later grow past its peak. So once a request does not fit in the bound
+ * within the fake break's capacity, the break is trusted for the rest of the
+ * input: no usage bound, and NULL whenever the break has no room for the request. */
+static void sbrk_press(size_t len, zh_align align) {
+    size_t bytes;
+    unsigned c = sbrk_class(len, align, &bytes);
+    if (sbrk_bound(c, bytes, align) > (size_t)(S.hi - S.lo)) S.pressed = true;
+}
 
 static void sbrk_check_usage(void) {
-    if (allow_sbrk_fragmentation) return;
+    if (S.pressed) return;
     size_t used = (size_t)(S.brk - S.lo), bound = sbrk_bound(0, 0, 0);
     if (used > bound)
         fail("sbrk break grew to %zu bytes; the size classes' peak live bytes bound it by "
@@ -399,12 +408,10 @@ static bool null_allowed(size_t len, zh_align align) {
     }
     case NULL_SBRK: {
         size_t bytes;
-        unsigned c = sbrk_class(len, align, &bytes);
-        if (allow_sbrk_fragmentation) {
-            size_t need = bytes < ZH_SBRK_BIGPAGE_SIZE ? ZH_SBRK_BIGPAGE_SIZE : bytes;
-            return (size_t)(S.hi - S.brk) < need + zh_align_to_bytes(align);
-        }
-        return sbrk_bound(c, bytes, align) > (size_t)(S.hi - S.lo);
+        sbrk_press(len, align);
+        (void)sbrk_class(len, align, &bytes);
+        size_t need = bytes < ZH_SBRK_BIGPAGE_SIZE ? ZH_SBRK_BIGPAGE_SIZE : bytes;
+        return S.pressed && (size_t)(S.hi - S.brk) < need + zh_align_to_bytes(align);
     }
     case NULL_POOL: return E.n >= E.pool_lo;
     case NULL_DEBUG:
@@ -424,7 +431,10 @@ static void add_block(unsigned char *p, size_t len, zh_align align) {
     expect_placed(b, E.n);
     E.n++;
     fill(b, 0);
-    if (E.t->null_oracle == NULL_SBRK) sbrk_account(len, align, true);
+    if (E.t->null_oracle == NULL_SBRK) {
+        sbrk_press(len, align);
+        sbrk_account(len, align, true);
+    }
 }
 
 static void drop_block(size_t i) {
@@ -438,6 +448,7 @@ static void move_block(size_t i, unsigned char *p, size_t new_len) {
     size_t old_len = b->len;
     if (E.t->null_oracle == NULL_SBRK) {
         sbrk_account(old_len, b->align, false);
+        sbrk_press(new_len, b->align);
         sbrk_account(new_len, b->align, true);
     }
     b->p = p;
@@ -863,8 +874,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     const char *trace = getenv("ZH_FUZZ_TRACE");
     tracing = trace != NULL && *trace != '\0' && *trace != '0';
-    const char *allow = getenv("ZH_FUZZ_ALLOW");
-    allow_sbrk_fragmentation = allow != NULL && strstr(allow, "sbrk-fragmentation") != NULL;
     const char *name = getenv("ZH_FUZZ_TARGET");
     if (name != NULL && *name != '\0' && !zh_fuzz_pin_target(name)) {
         fprintf(stderr, "zheap fuzz: no target named %s; targets:", name);

@@ -57,7 +57,7 @@ PY
   mkdir -p "$dir/corpus"
   begin=$(date +%s%N)
   set +e
-  ZH_FUZZ_TARGET=$target ZH_FUZZ_ALLOW=sbrk-fragmentation "$dir/build/tests/fuzz/zheap-fuzz" \
+  ZH_FUZZ_TARGET=$target "$dir/build/tests/fuzz/zheap-fuzz" \
     "$dir/corpus" -max_total_time="$seconds" -max_len=1024 \
     -timeout=10 -artifact_prefix="$dir/" >"$dir/fuzz.log" 2>&1
   rc=$?
