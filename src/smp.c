@@ -34,6 +34,17 @@
  *   its next slow path (an idle check). zh_smp_trim purges all.
  * - Fork: the global lock is taken around fork() (zh__os_atfork); the child keeps
  *   its own heap and the global state; other threads' heaps are left alone.
+ * - Memory checkers (core/track.h; nothing in other builds): every block is a chunk
+ *   of one memcheck mempool (a leak is reported with its allocation stack) or, under
+ *   ASan, unpoisoned memory. A block's requested length is addressable, the rest of
+ *   its slot (slack), free blocks, fresh pages and free runs are not; the free-list
+ *   links (local, remote, abandoned) are read and written through link_get /
+ *   link_set, which open just the link word. A block pushed by a remote free belongs
+ *   to the pusher until the owner takes the list, so one party at a time changes its
+ *   state. zh_smp_usable_size promises the whole usable size (as malloc_usable_size
+ *   does): it widens the block to its slot, the requested length being unknown
+ *   there (track.h, zh__track_group_widen). Memory leaving for the OS (a segment, a
+ *   huge mapping or its tail) is opened first, so no poison outlives the mapping.
  *
  * Costs: small alloc and same-thread free are a few loads and stores; a remote
  * free is one CAS; a page refill (every 64-256 KiB of allocation) takes the global
@@ -44,6 +55,7 @@
 #include "zheap/smp.h"
 
 #include "common.h"
+#include "core/track.h"
 #include "platform/platform.h"
 
 /* ---- geometry ------------------------------------------------------------------- */
@@ -323,6 +335,71 @@ static smp_page *page_of(smp_segment *seg, const void *p) {
     return seg->pages[unit_of(seg, p)].head;
 }
 
+/* ---- memory checkers (core/track.h; empty in other builds) --------------------------- */
+
+/* The anchor of the memcheck mempool of every block, created under the global lock
+ * before the first block is handed out (small, large or huge). */
+static const char track_pool;
+static bool track_pool_made;
+
+/* Locked. */
+static void track_setup(void) {
+    if (!ZH__TRACK_ENABLED || track_pool_made) return;
+    zh__track_group_create(&track_pool);
+    track_pool_made = true;
+}
+
+static size_t block_usable(const void *p);
+
+/* p (when not NULL) is handed out for len bytes; the rest of its slot stays closed. */
+static inline void *track_handout(void *p, size_t len) {
+    if (!ZH__TRACK_ENABLED || p == NULL) return p;
+    size_t usable = block_usable(p);
+    zh__track_mem_noaccess((char *)p + len, usable - len);
+    zh__track_group_alloc(&track_pool, p, len);
+    return p;
+}
+
+/* The live block p is given back (before the allocator links it anywhere). */
+static inline void track_giveback(void *p) {
+    if (ZH__TRACK_ENABLED) zh__track_group_free(&track_pool, p, block_usable(p));
+}
+
+/* The live block p changed length in place; the rest of its (new) slot is closed. */
+static void track_resized(void *p, size_t old_len, size_t new_len) {
+    if (!ZH__TRACK_ENABLED) return;
+    size_t usable = block_usable(p);
+    zh__track_group_resize(&track_pool, p, old_len, new_len);
+    if (usable > new_len) zh__track_mem_noaccess((char *)p + new_len, usable - new_len);
+}
+
+/* Memory the allocator keeps but hands out nowhere (a fresh page), or memory about
+ * to go back to the OS (opened: ASan's poison would outlive the mapping). */
+static void track_close(void *p, size_t len) {
+    if (ZH__TRACK_ENABLED) zh__track_mem_noaccess(p, len);
+}
+static void track_open(void *p, size_t len) {
+    if (ZH__TRACK_ENABLED) zh__track_mem_undefined(p, len);
+}
+
+/* The free-list link in the first word of a free block, opened just for the access. */
+static inline smp_block *link_get(smp_block *b) {
+    if (!ZH__TRACK_ENABLED) return b->next;
+    zh__track_mem_defined(b, sizeof b->next);
+    smp_block *next = b->next;
+    zh__track_mem_noaccess(b, sizeof b->next);
+    return next;
+}
+static inline void link_set(smp_block *b, smp_block *next) {
+    if (!ZH__TRACK_ENABLED) {
+        b->next = next;
+        return;
+    }
+    zh__track_mem_undefined(b, sizeof b->next);
+    b->next = next;
+    zh__track_mem_noaccess(b, sizeof b->next);
+}
+
 /* ---- ownership (zh_smp_owns) ------------------------------------------------------------ */
 
 /* One bit per 16 MiB granule of the address space that holds a segment or a huge
@@ -447,6 +524,7 @@ static void segment_free(smp_segment *seg) {
     g.free_unit_bytes -= (SMP_UNITS - 1) * SMP_UNIT_SIZE;
     g.mapped -= SMP_SEGMENT_SIZE;
     g.free_segments--;
+    track_open(unit_address(seg, 1), SMP_SEGMENT_SIZE - SMP_UNIT_SIZE);
     os_unmap(seg, SMP_SEGMENT_SIZE);
 }
 
@@ -628,6 +706,7 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     pg->empty_since = h->clock;
     pg->allocs_at_empty = (uint32_t)zh__atomic_load_relaxed(&h->allocs[c]);
     pg->kind = PAGE_SMALL;
+    track_close(page_start(pg), pg->span * SMP_UNIT_SIZE); /* blocks open as handed out */
     zh__atomic_store_release(&pg->owner, h);
 }
 
@@ -767,6 +846,7 @@ static uint32_t heap_clock(smp_heap *h);
 static ZH_NOINLINE smp_heap *heap_attach(void) {
     zh__os_once(&init_once, init_process, NULL);
     global_lock();
+    track_setup();
     smp_heap *h = heap_record_new();
     if (h != NULL) {
         h->in_use = true;
@@ -853,7 +933,7 @@ static void page_became_idle(smp_heap *h, smp_page *pg) {
 static inline void *page_pop(smp_heap *h, smp_page *pg, unsigned c) {
     smp_block *b = pg->free;
     if (ZH__LIKELY(b != NULL)) {
-        pg->free = b->next;
+        pg->free = link_get(b);
     } else {
         b = (smp_block *)pg->bump;
         pg->bump += pg->block_size;
@@ -917,7 +997,7 @@ static ZH_NOINLINE void page_free_slow(smp_heap *h, smp_page *pg) {
 }
 
 static inline void small_free_local(smp_heap *h, smp_page *pg, smp_block *b) {
-    b->next = pg->free;
+    link_set(b, pg->free);
     pg->free = b;
     count_owned(&h->frees[pg->class_index]);
     /* A full page waits for an eighth of its blocks before it is used again, so
@@ -937,7 +1017,7 @@ static void small_free_abandoned(smp_page *pg, smp_block *b) {
         return;
     }
     unsigned c = pg->class_index;
-    b->next = pg->free;
+    link_set(b, pg->free);
     pg->free = b;
     g.abandoned_frees[c]++;
     if (--pg->used == 0) {
@@ -956,7 +1036,7 @@ static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owne
     }
     smp_block *top = zh__atomic_load_relaxed(&owner->remote);
     do {
-        b->next = top;
+        link_set(b, top);
     } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &top, b,
                                                     memory_order_seq_cst, memory_order_relaxed));
     /* The owner may have left after we read it from the page, and drained for the
@@ -972,7 +1052,7 @@ static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owne
 static void heap_pass_on_remote(smp_heap *h) {
     smp_block *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_seq_cst);
     while (b != NULL) {
-        smp_block *next = b->next;
+        smp_block *next = link_get(b);
         smp_page *pg = page_of(segment_of(b), b);
         small_free_to(pg, b, zh__atomic_load_acquire(&pg->owner));
         b = next;
@@ -984,7 +1064,7 @@ static void heap_drain_remote(smp_heap *h) {
     if (zh__atomic_load_relaxed(&h->remote) == NULL) return;
     smp_block *b = zh__atomic_exchange_acq_rel(&h->remote, NULL);
     while (b != NULL) {
-        smp_block *next = b->next;
+        smp_block *next = link_get(b);
         smp_page *pg = page_of(segment_of(b), b);
         smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
         if (owner == h) small_free_local(h, pg, b);
@@ -1014,6 +1094,7 @@ static ZH_NOINLINE void *large_alloc(size_t len, size_t alignment) {
     size_t n = units_for(len);
     size_t step = alignment > SMP_UNIT_SIZE ? alignment >> SMP_UNIT_SHIFT : 1;
     global_lock();
+    track_setup();
     smp_page *run = run_take(n, step);
     if (run != NULL) {
         run->kind = PAGE_LARGE;
@@ -1120,6 +1201,7 @@ static ZH_NOINLINE void *huge_alloc(size_t len, size_t alignment) {
     m->block = block;
     owned_mark(m, true);
     global_lock();
+    track_setup();
     active_add(need);
     g.large_live++;
     g.large_bytes += need - off;
@@ -1135,6 +1217,7 @@ static size_t huge_usable(const smp_huge *m) {
 static void huge_unmap(smp_huge *m) {
     g.mapped -= m->map_len;
     owned_mark(m, false);
+    track_open(m->block, huge_usable(m));
     os_unmap(m->base, m->map_len);
 }
 
@@ -1169,6 +1252,7 @@ static bool huge_resize(smp_huge *m, size_t new_len) {
     if (new_map < m->map_len) {
         /* Keep the mapping unless at least half of it would go. */
         if (new_map > m->map_len / 2 || !(os()->caps & ZH__OS_CAN_SHRINK)) return true;
+        track_open(m->base + new_map, m->map_len - new_map); /* may leave the process */
         ok = zh__os_shrink(m->base, m->map_len, new_map);
     } else {
         ok = (os()->caps & ZH__OS_CAN_GROW) && zh__os_grow(m->base, m->map_len, new_map);
@@ -1215,6 +1299,8 @@ static size_t usable_of(const void *p, smp_where w) {
     return (size_t)w.page->span * SMP_UNIT_SIZE - ((uintptr_t)p - (uintptr_t)page_start(w.page));
 }
 
+static size_t block_usable(const void *p) { return usable_of(p, where_is(p)); }
+
 /* The caller's length and alignment must describe the block (safety builds). */
 static void check_request(const char *call, const void *p, smp_where w, size_t len,
                           zh_align align) {
@@ -1251,17 +1337,14 @@ static void *smp_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr
     (void)ret_addr;
     /* The common sizes first, without class_for's bound check. */
     if (ZH__LIKELY(len <= SMP_DIRECT_MAX && zh_align_to_bytes(align) <= SMP_MIN_ALIGN))
-        return small_alloc_class(class_direct[(len + 15) >> 4]);
+        return track_handout(small_alloc_class(class_direct[(len + 15) >> 4]), len);
     unsigned c = class_for(len, align);
-    if (ZH__LIKELY(c < SMP_CLASSES)) return small_alloc_class(c);
-    return not_small_alloc(len, zh_align_to_bytes(align));
+    if (ZH__LIKELY(c < SMP_CLASSES)) return track_handout(small_alloc_class(c), len);
+    return track_handout(not_small_alloc(len, zh_align_to_bytes(align)), len);
 }
 
 /* Zig's rule: a block stays in its category (small or large). */
-static bool smp_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
-                       uintptr_t ret_addr) {
-    (void)ctx;
-    (void)ret_addr;
+static bool resize_in_place(void *mem, size_t len, zh_align align, size_t new_len) {
     smp_where w = where_is(mem);
     check_request("zh_smp_allocator: resize", mem, w, len, align);
     unsigned new_class = class_for(new_len, align);
@@ -1271,6 +1354,15 @@ static bool smp_resize(void *ctx, void *mem, size_t len, zh_align align, size_t 
     return large_resize(w.page, units_for(new_len));
 }
 
+static bool smp_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                       uintptr_t ret_addr) {
+    (void)ctx;
+    (void)ret_addr;
+    bool ok = resize_in_place(mem, len, align, new_len);
+    if (ok) track_resized(mem, len, new_len);
+    return ok;
+}
+
 /* Never moves: a move between mappings would lose the address lookup. */
 static void *smp_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
                        uintptr_t ret_addr) {
@@ -1278,6 +1370,7 @@ static void *smp_remap(void *ctx, void *mem, size_t len, zh_align align, size_t 
 }
 
 static inline void free_block(void *p, smp_where w) {
+    track_giveback(p);
     if (ZH__UNLIKELY(w.page == NULL)) huge_free((smp_huge *)w.seg);
     else if (ZH__LIKELY(w.page->kind == PAGE_SMALL)) small_free(w.page, p);
     else large_free(w.page);
@@ -1305,7 +1398,9 @@ const zh_allocator zh_smp_allocator = {.ctx = NULL, .vtable = &smp_vtable};
 size_t zh_smp_usable_size(const void *p) {
     smp_where w = where_is(p);
     check_live("zh_smp_usable_size", p, w);
-    return usable_of(p, w);
+    size_t usable = usable_of(p, w);
+    if (ZH__TRACK_ENABLED) zh__track_group_widen(&track_pool, (void *)p, usable);
+    return usable;
 }
 
 void zh_smp_free_unsized(void *p) {

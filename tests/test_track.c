@@ -5,7 +5,9 @@
  * item; for the sbrk allocator (its size-class engine, shared with the wasm
  * allocator) a use after free over the real break, a write past the requested end
  * over a fake break in a heap buffer, a write past a block shrunk in place, a
- * leaked block. With the hooks of src/core/track.h active the checker must report it:
+ * leaked block; for the SMP allocator a use after a local, a remote, a size-less, a
+ * large-run and a huge (cached mapping) free, writes past the requested end of a
+ * small and a large block (into the slot's slack), and a leaked block. With the hooks of src/core/track.h active the checker must report it:
  *
  * - AddressSanitizer builds (the asan preset): the child's stderr must carry
  *   ASan's "use-after-poison" report; a leak of a pool item or an sbrk block is
@@ -34,6 +36,9 @@
 #include "zheap/fba.h"
 #include "zheap/pool.h"
 #include "zheap/sbrk.h"
+#include "zheap/smp.h"
+
+#include <pthread.h>
 
 #if defined(ZH__TRACK_VALGRIND)
 #include <valgrind/valgrind.h>
@@ -182,6 +187,96 @@ static void sbrk_leak(bool bug) {
 }
 #endif
 
+/* ---- the SMP allocator (its own block: the debug allocator's cases live apart) ------- */
+
+#define smp zh_smp_allocator
+
+/* A block of len bytes, filled, freed by `release`; touched at `at` afterwards (bug),
+ * or a fresh block of the same size touched there (no bug). */
+static void smp_use_after(size_t len, size_t at, void (*release)(unsigned char *, size_t),
+                          bool bug) {
+    unsigned char *p = zh_alloc(smp, len);
+    assert_non_null(p);
+    memset(p, 6, len);
+    release(p, len);
+    unsigned char *q = NULL;
+    if (!bug) q = p = zh_alloc(smp, len);
+    touch(p + at);
+    if (q != NULL) zh_free(smp, q, len);
+}
+
+static void smp_release_sized(unsigned char *p, size_t len) { zh_free(smp, p, len); }
+static void smp_release_unsized(unsigned char *p, size_t len) {
+    (void)len;
+    zh_smp_free_unsized(p);
+}
+
+static void *smp_free_elsewhere(void *p) {
+    zh_smp_free_unsized(p);
+    return NULL;
+}
+/* Freed by another thread: the block goes onto the owner heap's remote list. */
+static void smp_release_remote(unsigned char *p, size_t len) {
+    (void)len;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, smp_free_elsewhere, p), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+static void smp_small_use_after_free(bool bug) { smp_use_after(64, 40, smp_release_sized, bug); }
+static void smp_unsized_use_after_free(bool bug) {
+    smp_use_after(200, 100, smp_release_unsized, bug);
+}
+static void smp_remote_use_after_free(bool bug) {
+    smp_use_after(96, 50, smp_release_remote, bug);
+}
+static void smp_large_use_after_free(bool bug) {
+    smp_use_after(200000, 150000, smp_release_sized, bug);
+}
+/* 8 MiB: a huge block, whose mapping is cached when freed. */
+static void smp_huge_use_after_free(bool bug) {
+    smp_use_after((size_t)8 << 20, (size_t)5 << 20, smp_release_sized, bug);
+}
+
+/* Bytes [len, slot) of a block are its slack: a 40-byte request gets a 48-byte slot,
+ * a 100000-byte one a 128 KiB run. */
+static void smp_past_the_end(size_t len, bool bug) {
+    unsigned char *p = zh_alloc(smp, len);
+    assert_non_null(p);
+    assert_true(zh_smp_usable_size(p) > len); /* widens the block: a second one is checked */
+    unsigned char *q = zh_alloc(smp, len);
+    assert_non_null(q);
+    memset(q, 7, len);
+    touch(q + (bug ? len : len - 1));
+    zh_free(smp, q, len);
+    zh_free(smp, p, len);
+}
+static void smp_small_past_the_end(bool bug) { smp_past_the_end(40, bug); }
+static void smp_large_past_the_end(bool bug) { smp_past_the_end(100000, bug); }
+
+/* A small block shrunk in place (120 -> 113 bytes, both in the 128-byte class) loses
+ * its tail. */
+static void smp_past_a_shrunk_block(bool bug) {
+    unsigned char *p = zh_alloc(smp, 120);
+    assert_non_null(p);
+    memset(p, 9, 120);
+    assert_true(zh_resize(smp, p, 120, 113));
+    touch(p + (bug ? 116 : 112));
+    zh_free(smp, p, 113);
+}
+
+#if defined(ZH__TRACK_VALGRIND)
+ZH_NOINLINE_TEST static void smp_leak_one_block(bool bug) {
+    unsigned char *first = zh_alloc(smp, 48), *second = zh_alloc(smp, 48);
+    assert_non_null(first);
+    assert_non_null(second);
+    memset(second, 8, 48);
+    zh_free(smp, first, 48);
+    if (!bug) zh_free(smp, second, 48);
+}
+static void smp_leak(bool bug) { smp_leak_one_block(bug); }
+#endif
+
 /* ---- running one in a child ------------------------------------------------------ */
 
 typedef enum verdict { REPORTED, SILENT } verdict;
@@ -304,6 +399,49 @@ static void test_sbrk_block_leak(void **state) {
 #endif
 }
 
+/* ---- the SMP allocator's cases ---------------------------------------------------- */
+
+static void test_smp_small_use_after_free(void **state) {
+    (void)state;
+    expect_reported(smp_small_use_after_free, false, "use-after-poison");
+}
+static void test_smp_unsized_use_after_free(void **state) {
+    (void)state;
+    expect_reported(smp_unsized_use_after_free, false, "use-after-poison");
+}
+static void test_smp_remote_use_after_free(void **state) {
+    (void)state;
+    expect_reported(smp_remote_use_after_free, false, "use-after-poison");
+}
+static void test_smp_large_use_after_free(void **state) {
+    (void)state;
+    expect_reported(smp_large_use_after_free, false, "use-after-poison");
+}
+static void test_smp_huge_use_after_free(void **state) {
+    (void)state;
+    expect_reported(smp_huge_use_after_free, false, "use-after-poison");
+}
+static void test_smp_small_past_the_end(void **state) {
+    (void)state;
+    expect_reported(smp_small_past_the_end, false, "use-after-poison");
+}
+static void test_smp_large_past_the_end(void **state) {
+    (void)state;
+    expect_reported(smp_large_past_the_end, false, "use-after-poison");
+}
+static void test_smp_past_a_shrunk_block(void **state) {
+    (void)state;
+    expect_reported(smp_past_a_shrunk_block, false, "use-after-poison");
+}
+static void test_smp_block_leak(void **state) {
+    (void)state;
+#if defined(ZH__TRACK_VALGRIND)
+    expect_reported(smp_leak, true, "");
+#else
+    skip(); /* as for pool items: LeakSanitizer has no interface for them */
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_use_after_reset),
@@ -314,6 +452,16 @@ int main(void) {
         cmocka_unit_test(test_sbrk_past_the_end),
         cmocka_unit_test(test_sbrk_past_a_shrunk_block),
         cmocka_unit_test(test_sbrk_block_leak),
+        /* the SMP allocator */
+        cmocka_unit_test(test_smp_small_use_after_free),
+        cmocka_unit_test(test_smp_unsized_use_after_free),
+        cmocka_unit_test(test_smp_remote_use_after_free),
+        cmocka_unit_test(test_smp_large_use_after_free),
+        cmocka_unit_test(test_smp_huge_use_after_free),
+        cmocka_unit_test(test_smp_small_past_the_end),
+        cmocka_unit_test(test_smp_large_past_the_end),
+        cmocka_unit_test(test_smp_past_a_shrunk_block),
+        cmocka_unit_test(test_smp_block_leak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,6 +50,11 @@
 #define ZH__TRACK_ENABLED 0
 #endif
 
+/* Used by: arena, fba, pool, stack fallback, size_classes.c (sbrk, wasm) and the
+ * SMP allocator (one mempool for the process-wide singleton; a block's requested
+ * length is tracked and its slot's slack is unaddressable until a usable-size query
+ * widens it, see zh__track_group_widen). */
+
 /* ---- raw memory states (bytes the allocator owns) -------------------------------- */
 
 /* [p, p + len) is the allocator's but nobody may touch it (unused, freed). */
@@ -221,6 +226,22 @@ static inline void zh__track_group_resize(const void *group, void *p, size_t old
     (void)group;
 #endif
     zh__track_resize(p, old_len, new_len);
+}
+
+/* A live block of the group may be used up to len bytes from p, whatever its
+ * tracked length was: a usable-size query (zh_smp_usable_size, the contract of
+ * malloc_usable_size), where the allocator does not know the requested length and
+ * the caller may now use the whole slot. Memcheck cannot open only the unknown tail
+ * without losing what the head's bytes hold, so the whole extent becomes defined:
+ * from then on a read of that block's uninitialised bytes goes unreported (a missed
+ * report, never a false one). */
+static inline void zh__track_group_widen(const void *group, void *p, size_t len) {
+#if defined(ZH__TRACK_VALGRIND)
+    VALGRIND_MEMPOOL_CHANGE(group, p, p, len);
+#else
+    (void)group;
+#endif
+    zh__track_mem_defined(p, len);
 }
 
 #endif /* ZHEAP_CORE_TRACK_H */
