@@ -130,7 +130,7 @@ size_t zh_arena_query_available(const zh_arena *arena, size_t alignment) {
     if (ZH__UNLIKELY(!zh__is_pow2(alignment)))
         zh__panic("zh_arena_query_available", "alignment %zu is not a power of two", alignment);
     size_t avail = room_left(arena);
-    size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
+    size_t pad = zh__bump_pad((uintptr_t)arena->cur, alignment, ZH__REDZONE);
     return pad < avail ? avail - pad : 0;
 }
 
@@ -165,7 +165,7 @@ static bool grow_in_place(zh_arena *arena, size_t len, size_t alignment, uintptr
     struct zh__arena_buffer *b = arena->buffers;
     if (b == NULL) return false;
     size_t used = (size_t)(arena->cur - (unsigned char *)b);
-    size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
+    size_t pad = zh__bump_pad((uintptr_t)arena->cur, alignment, ZH__REDZONE);
     if (len > SIZE_MAX - used - pad) return false;
     /* Whole malloc-aligned units, as every buffer size is: otherwise the buffer's
      * end is misaligned and a child that reclaims only its last block (a fixed
@@ -212,10 +212,18 @@ static bool add_ordinary_buffer(zh_arena *arena, size_t step, size_t need, uintp
     }
 }
 
+/* The most zh__bump_pad skips before a block at `alignment` from a malloc-aligned
+ * cursor (a buffer's first usable byte): the redzone (ASan builds) rounded to
+ * whole malloc-aligned units, then the padding to an alignment beyond malloc's. */
+static size_t worst_pad_for(size_t alignment) {
+    size_t redzone = zh__align_forward(ZH__REDZONE, ZH_MALLOC_ALIGNMENT);
+    if (ZH__REDZONE && alignment < ZH__REDZONE_GRANULE) alignment = ZH__REDZONE_GRANULE;
+    return redzone + (alignment > ZH_MALLOC_ALIGNMENT ? alignment - ZH_MALLOC_ALIGNMENT : 0);
+}
+
 /* A buffer that certainly holds `len` bytes at `alignment`. */
 static bool add_buffer(zh_arena *arena, size_t len, size_t alignment, uintptr_t ret_addr) {
-    /* Usable bytes start malloc-aligned, so at most this much padding is needed. */
-    size_t worst_pad = alignment > ZH_MALLOC_ALIGNMENT ? alignment - ZH_MALLOC_ALIGNMENT : 0;
+    size_t worst_pad = worst_pad_for(alignment);
     size_t need;
     if (len > SIZE_MAX - HEADER - worst_pad ||
         !zh__align_forward_checked(HEADER + worst_pad + len, ZH_MALLOC_ALIGNMENT, &need))
@@ -297,7 +305,7 @@ static void *arena_remap(void *ctx, void *mem, size_t len, zh_align align, size_
 static void arena_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)align, (void)ret_addr;
     zh_arena *arena = ctx;
-    if (is_last(arena, mem, len)) arena->cur -= len;
+    if (is_last(arena, mem, len)) arena->cur -= len + ZH__REDZONE; /* and its redzone (ASan) */
     zh__track_free(mem, len);
 }
 

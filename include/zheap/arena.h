@@ -156,13 +156,13 @@ ZH_EXTERN void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignme
 static inline bool zh__arena_fits(const zh_arena *arena, size_t len, size_t alignment) {
     /* Integer arithmetic: an empty arena has cur == end == NULL and no room. */
     size_t avail = (size_t)((uintptr_t)arena->end - (uintptr_t)arena->cur);
-    size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
+    size_t pad = zh__bump_pad((uintptr_t)arena->cur, alignment, ZH__REDZONE);
     /* len - 1 < avail also rejects len == 0. */
     return len - 1 < avail && pad <= avail - len;
 }
 
 static inline void *zh__arena_take(zh_arena *arena, size_t len, size_t alignment) {
-    unsigned char *p = arena->cur + zh__align_padding((uintptr_t)arena->cur, alignment);
+    unsigned char *p = arena->cur + zh__bump_pad((uintptr_t)arena->cur, alignment, ZH__REDZONE);
     arena->cur = p + len;
     ZH__TRACK_INLINE_ALLOC(p, len);
     return p;
