@@ -43,6 +43,10 @@
  * one free per round. zh_arena_deinit forgets it (the sequence starts at the
  * first step again).
  *
+ * Under AddressSanitizer (and only there) the arena leaves a poisoned redzone of
+ * 16 bytes or more before every block, so a write past a block's end is reported;
+ * blocks then take 16 to 23 bytes more of the buffers (zh__track_redzone, fba.h).
+ *
  * Ownership: the zh_arena struct is caller-owned and must outlive every allocator
  * value obtained from it and every block allocated from it. The buffers belong to
  * the arena until deinit/reset returns them to the child.

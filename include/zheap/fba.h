@@ -7,6 +7,11 @@
  * be freed, shrunk or grown in place; freeing any other block does nothing, and
  * zh_fba_reset makes the whole buffer available again.
  *
+ * Under AddressSanitizer, for a buffer on the heap (the only kind ASan is told
+ * about), a poisoned redzone of 16 bytes or more precedes every block, so a write
+ * past a block's end is reported; each block then takes 16 to 23 bytes more of the
+ * buffer (zh__track_redzone below). Nothing changes in any other build.
+ *
  * Ownership: the caller owns both the zh_fba struct and the buffer; both must
  * outlive every allocator obtained from them and every block handed out. The
  * allocator never frees the buffer.

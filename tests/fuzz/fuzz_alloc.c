@@ -757,12 +757,14 @@ static void setup_pool_failing(env *e, uint8_t f, uint8_t p) {
 }
 /* A fixed pool keeps, as free items, what fits in the capacity the arena retains
  * (pool.h): at most the items it had, and at least those that fit in the bytes of
- * the items it surely had, less the padding its alignment may need. */
+ * the items it surely had, less the padding its alignment may need (and under
+ * ASan the redzone before the run). */
 static void reset_pool(env *e, uint8_t mode, uint8_t limit) {
     zh_arena_reset_mode m = (zh_arena_reset_mode)(mode % 3);
     size_t size = e->pool.item_size, had_lo = e->pool_lo;
-    size_t worst_pad = e->pool.item_align > ZH_MALLOC_ALIGNMENT
-                           ? e->pool.item_align - ZH_MALLOC_ALIGNMENT : 0;
+    size_t worst_pad = (e->pool.item_align > ZH_MALLOC_ALIGNMENT
+                            ? e->pool.item_align - ZH_MALLOC_ALIGNMENT : 0) +
+                       zh__track_redzone(); /* the arena's redzone before the run (ASan) */
     bool ok = zh_pool_reset(&e->pool, m, (size_t)limit * 64);
     if (!ok && induced_failures() == e->induced_before) fail("pool reset failed");
     if (e->pool.growable) return;
