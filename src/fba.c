@@ -169,7 +169,7 @@ static void *fba_thread_safe_alloc(void *ctx, size_t len, zh_align align, uintpt
     size_t redzone = redzone_of(fba);
     uintptr_t cur = end_of(fba);
     for (;;) {
-        uintptr_t start = cur + zh__bump_pad(cur, alignment, redzone);
+        uintptr_t start = zh__bump_start(cur, alignment, redzone);
         if (start - 1 >= limit || limit - start < len) return NULL;
         if (zh__atomic_cas_weak_uintptr(&fba->end, &cur, start + len)) {
             /* Under ASan a described block starts on a granule of its own after

@@ -119,10 +119,10 @@ ZH_EXTERN size_t zh__track_redzone(void);
  * leaving `redzone` bytes after the cursor (a constant 0 but under ASan), or NULL.
  * The buffer cannot end past the top of memory, so the only possible overflow is
  * a block that would start past it, and then `start` wraps to exactly 0
- * (zh__bump_pad): `start - 1 >= limit` rejects that and `start > limit` in one
+ * (zh__bump_start): `start - 1 >= limit` rejects that and `start > limit` in one
  * compare. A buffer that is NULL (length 0) has limit 0 and fails too. */
 static inline void *zh__fba_bump_gap(zh_fba *fba, size_t len, size_t alignment, size_t redzone) {
-    uintptr_t start = fba->end + zh__bump_pad(fba->end, alignment, redzone);
+    uintptr_t start = zh__bump_start(fba->end, alignment, redzone);
     uintptr_t limit = fba->limit;
     if (start - 1 >= limit || limit - start < len) return NULL;
     fba->end = start + len;

@@ -129,17 +129,22 @@ static inline uintptr_t zh__align_backward_addr(uintptr_t x, size_t alignment) {
 static inline size_t zh__align_padding(uintptr_t x, size_t alignment) {
     return (size_t)(0 - x) & (alignment - 1);
 }
-/* The bytes a bump allocator skips from its cursor `cur` to the start of the next
- * block at `alignment` that leaves `redzone` bytes after the previous one: the
- * alignment padding, and with a redzone (ASan builds, ZH__REDZONE above) the
- * redzone and the padding to an ASan granule as well. When the block would start
- * past the top of memory, the result takes the cursor to exactly 0, which no bound
- * admits. `redzone` is a constant 0 in every build but ASan: the plain padding. */
-static inline size_t zh__bump_pad(uintptr_t cur, size_t alignment, size_t redzone) {
-    if (redzone == 0) return zh__align_padding(cur, alignment);
+/* Where a bump allocator whose cursor is at `cur` starts the next block at
+ * `alignment`, leaving `redzone` bytes after the cursor; and zh__bump_pad, the
+ * bytes that skips. Without a redzone (a constant 0 in every build but ASan) that
+ * is the alignment padding alone; with one (ZH__REDZONE above) the redzone too,
+ * and the block starts on an ASan granule. When the block would start past the top
+ * of memory the start is exactly 0 (the pad takes the cursor there), which no
+ * bound admits. */
+static inline uintptr_t zh__bump_start(uintptr_t cur, size_t alignment, size_t redzone) {
+    if (redzone == 0) return zh__align_forward_addr(cur, alignment);
     if (alignment < ZH__REDZONE_GRANULE) alignment = ZH__REDZONE_GRANULE;
     uintptr_t start = zh__align_forward_addr(cur + redzone, alignment);
-    return start > cur ? (size_t)(start - cur) : (size_t)(0 - cur);
+    return start > cur ? start : 0;
+}
+static inline size_t zh__bump_pad(uintptr_t cur, size_t alignment, size_t redzone) {
+    if (redzone == 0) return zh__align_padding(cur, alignment);
+    return (size_t)(zh__bump_start(cur, alignment, redzone) - cur);
 }
 /* False on overflow. */
 static inline bool zh__align_forward_checked(size_t x, size_t alignment, size_t *out) {
