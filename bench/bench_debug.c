@@ -121,15 +121,16 @@ static zhb_case_spec churn_spec(const char *name, churn_case *k) {
 
 /* ---- the AddressSanitizer companion ------------------------------------------------------ */
 
-/* Runs zheap-bench-churn-asan; its median ns/op, or a negative value. */
-static double run_asan(size_t iterations, size_t reps, double *min, double *max) {
+/* Runs zheap-bench-churn-asan; its median ns/op (wall), or a negative value; *cpu
+ * gets its median CPU ns/op. */
+static double run_asan(size_t iterations, size_t reps, double *min, double *max, double *cpu) {
     if (ZHB_CHURN_ASAN[0] == '\0') return -1;
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' %zu %zu", ZHB_CHURN_ASAN, iterations, reps);
     FILE *f = popen(cmd, "r");
     if (f == NULL) return -1;
     double med = -1;
-    if (fscanf(f, "ns_per_op %lf %lf %lf", &med, min, max) != 3) med = -1;
+    if (fscanf(f, "ns_per_op %lf %lf %lf cpu %lf", &med, min, max, cpu) != 4) med = -1;
     if (pclose(f) != 0) med = -1;
     return med;
 }
@@ -156,16 +157,28 @@ static void bench_churn(void) {
     zhb_run_group("churn", cases, 5, r);
     churn_destroy(k, 5);
     if (!r[0].ran) return;
-    double min = 0, max = 0;
+    const double g_cpu = r[0].cpu_median_ns;
+    if (g_cpu > 0)
+        zhb_note("churn CPU time (process user + system, median ns/op): glibc malloc %.1f; "
+                 "debug 0 frames %.1f = %.2fx; 6 frames %s %.1f = %.2fx; 6 frames by frame "
+                 "pointer %.1f = %.2fx; 0 frames without the fill checks %.1f = %.2fx",
+                 g_cpu, r[1].cpu_median_ns, r[1].cpu_median_ns / g_cpu,
+                 zh_debug_backtrace_provider(), r[2].cpu_median_ns, r[2].cpu_median_ns / g_cpu,
+                 r[3].cpu_median_ns, r[3].cpu_median_ns / g_cpu, r[4].cpu_median_ns,
+                 r[4].cpu_median_ns / g_cpu);
+    double min = 0, max = 0, asan_cpu = 0;
     size_t reps = zhb_quick() ? 3 : 11;
-    double asan = run_asan(r[0].iterations > 20000 ? r[0].iterations : 20000, reps, &min, &max);
+    double asan = run_asan(r[0].iterations > 20000 ? r[0].iterations : 20000, reps, &min, &max,
+                           &asan_cpu);
     if (asan <= 0) {
         zhb_note("churn: the AddressSanitizer companion (zheap-bench-churn-asan) did not run");
         return;
     }
     zhb_note("churn under AddressSanitizer (glibc malloc, -fsanitize=address, child process): "
-             "%.1f ns/op (%.1f..%.1f) = %.2fx glibc malloc",
-             asan, min, max, asan / r[0].median_ns);
+             "%.1f ns/op (%.1f..%.1f) = %.2fx glibc malloc; CPU %.1f ns/op = %.2fx glibc "
+             "malloc's CPU; default configuration's CPU = %.2fx ASan's",
+             asan, min, max, asan / r[0].median_ns, asan_cpu,
+             g_cpu > 0 ? asan_cpu / g_cpu : 0.0, asan_cpu > 0 ? r[2].cpu_median_ns / asan_cpu : 0.0);
     zhb_note("churn ratios: debug 0 frames %.2fx malloc; debug 6 frames %s %.2fx malloc = "
              "%.2fx ASan; 6 frames by frame pointer %.2fx malloc = %.2fx ASan; 0 frames "
              "without the fill checks %.2fx malloc",

@@ -3,6 +3,11 @@
  *   zheap-bench-smp [--quick] [--reps N] [--scale X] [--filter TEXT] [--no-strace]
  *                   [--csv FILE] [--markdown FILE] [--instructions]
  *
+ * --instructions: instead of timing, runs every workload once per allocator under
+ * `valgrind --tool=callgrind` (one child each; scale 0.02 unless --scale is given)
+ * and reports instructions per operation of the workload alone (callgrind's counts
+ * are zeroed when it starts and dumped when it ends, all threads included).
+ *
  * Seven malloc-level workloads, written once against a three-function interface
  * (alloc, free with the length, realloc), run either over zh_smp_allocator through
  * zh_allocator or over the process's malloc; the peers are the same malloc
@@ -23,6 +28,7 @@
  * byte per 4 KiB page). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -37,6 +43,10 @@
 
 #include "zheap/allocator.h"
 #include "zheap/smp.h"
+
+#ifdef ZHB_HAVE_CALLGRIND
+#include <valgrind/callgrind.h>
+#endif
 
 /* ---- the allocation interface the workloads use ------------------------------------ */
 
@@ -131,9 +141,11 @@ static void run_threads(size_t n, void *(*fn)(void *), void *args, size_t arg_si
 /* ---- workloads ------------------------------------------------------------------------ */
 
 /* One thread, 10000 live blocks of random size, each op frees one and allocates one. */
+enum { CHURN_SLOTS = 10000 };
+static slot churn_slots[CHURN_SLOTS];
 static void wl_churn(void) {
-    enum { SLOTS = 10000 };
-    static slot s[SLOTS];
+    enum { SLOTS = CHURN_SLOTS };
+    slot *s = churn_slots;
     uint64_t rng = 1;
     size_t ops = scaled(3e6);
     for (size_t i = 0; i < ops; i++) slot_put(&s[rng_next(&rng) % SLOTS], small_size(&rng));
@@ -192,10 +204,11 @@ static void *pc_thread(void *arg) {
     return NULL;
 }
 
+static pc_ring pc_the_ring;
 static void wl_prodcons(void) {
-    static pc_ring r;
-    r.messages = scaled(1e6);
-    pc_arg args[2] = {{&r, 0}, {&r, 1}};
+    pc_ring *r = &pc_the_ring;
+    r->messages = scaled(1e6);
+    pc_arg args[2] = {{r, 0}, {r, 1}};
     run_threads(2, pc_thread, args, sizeof args[0]);
 }
 
@@ -217,8 +230,9 @@ static void *larson_thread(void *arg) {
     return NULL;
 }
 
+static slot larson_slots[LARSON_THREADS][LARSON_SLOTS];
 static void wl_larson(void) {
-    static slot s[LARSON_THREADS][LARSON_SLOTS];
+    slot (*s)[LARSON_SLOTS] = larson_slots;
     size_t ops = scaled(2e5);
     for (int round = 0; round < LARSON_ROUNDS; round++) {
         larson_arg args[LARSON_THREADS];
@@ -275,8 +289,9 @@ typedef struct mt_arg {
 static void *mt_thread(void *arg) {
     mt_arg *a = arg;
     uint64_t rng = a->seed;
-    slot *s = calloc(MT_SLOTS, sizeof *s);
-    if (s == NULL) die("calloc");
+    slot *s = A->alloc(MT_SLOTS * sizeof *s); /* from the allocator measured */
+    if (s == NULL) die("out of memory");
+    memset(s, 0, MT_SLOTS * sizeof *s);
     for (size_t i = 0; i < a->ops; i++) {
         uint64_t r = rng_next(&rng);
         slot *mine = &s[r % MT_SLOTS];
@@ -295,7 +310,7 @@ static void *mt_thread(void *arg) {
         }
     }
     slots_clear(s, MT_SLOTS);
-    free(s);
+    A->free(s, MT_SLOTS * sizeof *s);
     return NULL;
 }
 
@@ -310,25 +325,31 @@ static void wl_threads(void) {
 }
 
 static void wl_idle(void) {}
+static void *idle_thread(void *arg) { return arg; }
 
 typedef struct workload {
     const char *name;
     const char *what;
     void (*run)(void);
     double ops; /* operations at scale 1, for ns/op in the CSV */
+    void *table; /* the workload's own static bookkeeping, touched before RSS is read */
+    size_t table_size;
 } workload;
 
 static const workload workloads[] = {
-    {"churn", "1 thread, 10k live, random 8 B-8 KiB", wl_churn, 3e6},
-    {"small-all", "1M x 16-128 B, then free all (x2)", wl_small_all, 4e6},
-    {"prodcons", "producer allocs, consumer frees", wl_prodcons, 2e6},
-    {"larson", "4 server threads, 10 rounds of thread handover", wl_larson, 8e6},
-    {"realloc", "grow 16 B -> 64 KiB / 1 MiB by 1.5x", wl_realloc, 3e4},
-    {"large", "32 live, 64 KiB-4 MiB, replaced", wl_large, 6000},
-    {"threads8", "8 threads churn + cross-thread hand-off", wl_threads, 3.2e6},
+    {"churn", "1 thread, 10k live, random 8 B-8 KiB", wl_churn, 3e6, churn_slots,
+     sizeof churn_slots},
+    {"small-all", "1M x 16-128 B, then free all (x2)", wl_small_all, 4e6, NULL, 0},
+    {"prodcons", "producer allocs, consumer frees", wl_prodcons, 2e6, &pc_the_ring,
+     sizeof pc_the_ring},
+    {"larson", "4 server threads, 10 rounds of thread handover", wl_larson, 8e6, larson_slots,
+     sizeof larson_slots},
+    {"realloc", "grow 16 B -> 64 KiB / 1 MiB by 1.5x", wl_realloc, 3e4, NULL, 0},
+    {"large", "32 live, 64 KiB-4 MiB, replaced", wl_large, 6000, NULL, 0},
+    {"threads8", "8 threads churn + cross-thread hand-off", wl_threads, 3.2e6, NULL, 0},
 };
 #define WORKLOADS (sizeof workloads / sizeof workloads[0])
-static const workload idle_workload = {"idle", "nothing", wl_idle, 1};
+static const workload idle_workload = {"idle", "nothing", wl_idle, 1, NULL, 0};
 
 static size_t rss_kib(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -362,26 +383,52 @@ static const workload *workload_named(const char *name) {
     return NULL;
 }
 
-static int child_main(const char *name, const char *api) {
+/* Under callgrind (--instructions): only the workload is counted. */
+static void count_start(bool counting) {
+#ifdef ZHB_HAVE_CALLGRIND
+    if (counting) CALLGRIND_ZERO_STATS;
+#else
+    (void)counting;
+#endif
+}
+static void count_stop(bool counting) {
+#ifdef ZHB_HAVE_CALLGRIND
+    if (counting) CALLGRIND_DUMP_STATS_AT("zheap-bench-smp workload");
+#else
+    (void)counting;
+#endif
+}
+
+static int child_main(const char *name, const char *api, bool counting) {
     const workload *w = workload_named(name);
     bool smp = strcmp(api, "smp") == 0;
     A = smp ? &smp_api : &malloc_api;
-    /* Warm both the allocator and the thread library before the clock starts. */
+    /* Warm both the allocator and the thread library before the clock starts (and
+     * before RSS is read: the library code and thread stacks the workloads bring in
+     * are not allocator memory). The threads allocate nothing. */
+    static char no_args[MT_THREADS];
+    run_threads(MT_THREADS, idle_thread, no_args, 1);
+    struct timespec tick = {0, 1000000L};
+    nanosleep(&tick, NULL);
+    if (w->table != NULL) memset(w->table, 0, w->table_size);
     A->free(take(100), 100);
     size_t before = rss_kib();
     zh_smp_stats s0, s1;
     zh_smp_get_stats(&s0);
     double c0 = cpu_ns();
     double t0 = now_ns();
+    count_start(counting);
     w->run();
+    count_stop(counting);
     double t1 = now_ns();
     double c1 = cpu_ns();
     zh_smp_get_stats(&s1);
     /* RSS after everything was freed, once a purge delay has passed (the SMP
-     * allocator's is 100 ms; the peers' differ) and the allocator ran again. */
+     * allocator's is 100 ms; the peers' differ) and the program used the allocator
+     * again: the warm-up's small alloc/free once more. */
     struct timespec pause = {after_delay_ms / 1000, (after_delay_ms % 1000) * 1000000L};
     if (after_delay_ms > 0) nanosleep(&pause, NULL);
-    A->free(take(256 << 10), 256 << 10);
+    A->free(take(100), 100);
     size_t after = rss_kib();
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -536,14 +583,121 @@ static void bar(FILE *f, double ratio) {
     if (ratio * 20 > 60) fputc('+', f);
 }
 
+/* ---- --instructions: each workload under callgrind ------------------------------------ */
+
+/* The event total of a callgrind dump file; 0 when unreadable. */
+static double dump_total(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    char line[512];
+    double total = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "totals:", 7) == 0 || strncmp(line, "summary:", 8) == 0) {
+            total = strtod(strchr(line, ':') + 1, NULL);
+            break;
+        }
+    fclose(f);
+    return total;
+}
+
+/* Instructions of workload w on peer p at `scale`, or -1. The child runs under
+ * callgrind (not traced by a callgrind this driver may itself run under); its
+ * first dump holds the workload alone. */
+static double count_child(const workload *w, const peer *p, double count_scale) {
+    char out[128], dump[160], scale_text[32];
+    snprintf(out, sizeof out, "/tmp/zheap-bench-smp-%ld.cg", (long)getpid());
+    snprintf(dump, sizeof dump, "%s.1", out);
+    snprintf(scale_text, sizeof scale_text, "%g", count_scale);
+    remove(dump);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, STDOUT_FILENO);
+        if (p->lib) setenv("LD_PRELOAD", p->path, 1);
+        else unsetenv("LD_PRELOAD");
+        char out_arg[160];
+        snprintf(out_arg, sizeof out_arg, "--callgrind-out-file=%s", out);
+        execlp("valgrind", "valgrind", "--tool=callgrind", "-q", out_arg, self_path, "--child",
+               w->name, p->api, scale_text, "0", "count", (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    double total = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? dump_total(dump) : 0;
+    remove(dump);
+    remove(out);
+    return total > 0 ? total : -1;
+}
+
+static int count_main(double count_scale, const char *filter, const char *csv_path,
+                      const char *md_path) {
+    if (system("valgrind --version >/dev/null 2>&1") != 0) die("--instructions needs valgrind");
+#ifndef ZHB_HAVE_CALLGRIND
+    die("--instructions: built without <valgrind/callgrind.h>");
+#endif
+    static double ir[WORKLOADS][PEERS];
+    for (size_t w = 0; w < WORKLOADS; w++) {
+        if (filter != NULL && strstr(workloads[w].name, filter) == NULL) continue;
+        for (size_t p = 0; p < PEERS; p++) {
+            ir[w][p] = -1;
+            if (!peers[p].present) continue;
+            fprintf(stderr, "zheap-bench-smp: counting %s on %s\n", workloads[w].name,
+                    peers[p].name);
+            double total = count_child(&workloads[w], &peers[p], count_scale);
+            if (total < 0) fprintf(stderr, "zheap-bench-smp: %s on %s: no count\n",
+                                   workloads[w].name, peers[p].name);
+            else ir[w][p] = total / (workloads[w].ops * count_scale);
+        }
+    }
+    FILE *md = md_path ? fopen(md_path, "w") : NULL;
+    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
+    if (csv)
+        fprintf(csv, "bench,group,case,median_ns,min_ns,max_ns,ratio,iterations,reps,"
+                     "instructions_per_op,instructions_ratio\n");
+    FILE *outs[2] = {stdout, md};
+    for (int o = 0; o < 2; o++) {
+        FILE *f = outs[o];
+        if (f == NULL) continue;
+        fprintf(f, "%s### zheap-bench-smp --instructions\n\n", o ? "" : "\n");
+        fprintf(f, "callgrind instructions per operation (one alloc or one free, with the "
+                   "workload's own work), the workload alone, all threads; scale %g; x = "
+                   "ratio to glibc.\n\n| workload |", count_scale);
+        for (size_t p = 0; p < PEERS; p++)
+            if (peers[p].present) fprintf(f, " %s |", peers[p].name);
+        fprintf(f, "\n|---|");
+        for (size_t p = 0; p < PEERS; p++)
+            if (peers[p].present) fprintf(f, "---|");
+        fprintf(f, "\n");
+        for (size_t w = 0; w < WORKLOADS; w++) {
+            if (filter != NULL && strstr(workloads[w].name, filter) == NULL) continue;
+            fprintf(f, "| %s |", workloads[w].name);
+            for (size_t p = 0; p < PEERS; p++) {
+                if (!peers[p].present) continue;
+                if (ir[w][p] < 0) fprintf(f, " - |");
+                else if (ir[w][0] > 0) fprintf(f, " %.0f (%.2fx) |", ir[w][p], ir[w][p] / ir[w][0]);
+                else fprintf(f, " %.0f |", ir[w][p]);
+                if (o == 0 && csv && ir[w][p] >= 0)
+                    fprintf(csv, "smp,%s,%s,,,,,%.0f,1,%.1f,%.3f\n", workloads[w].name,
+                            peers[p].name, workloads[w].ops * count_scale, ir[w][p],
+                            ir[w][0] > 0 ? ir[w][p] / ir[w][0] : 0);
+            }
+            fprintf(f, "\n");
+        }
+    }
+    if (md) fclose(md);
+    if (csv) fclose(csv);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc == 6 && strcmp(argv[1], "--child") == 0) {
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "--child") == 0) {
         scale = atof(argv[4]);
         after_delay_ms = atol(argv[5]);
-        return child_main(argv[2], argv[3]);
+        return child_main(argv[2], argv[3], argc == 7);
     }
     int reps = 5;
-    bool quick = false, use_strace = true, instructions = false;
+    bool quick = false, use_strace = true, instructions = false, scale_given = false;
     const char *csv_path = NULL, *md_path = NULL, *filter = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -551,7 +705,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--no-strace") == 0) use_strace = false;
         else if (strcmp(a, "--instructions") == 0) instructions = true;
         else if (strcmp(a, "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (strcmp(a, "--scale") == 0 && i + 1 < argc) scale = atof(argv[++i]);
+        else if (strcmp(a, "--scale") == 0 && i + 1 < argc) scale = atof(argv[++i]), scale_given = true;
         else if (strcmp(a, "--csv") == 0 && i + 1 < argc) csv_path = argv[++i];
         else if (strcmp(a, "--markdown") == 0 && i + 1 < argc) md_path = argv[++i];
         else if (strcmp(a, "--filter") == 0 && i + 1 < argc) filter = argv[++i];
@@ -563,27 +717,14 @@ int main(int argc, char **argv) {
             return strcmp(a, "--help") == 0 ? 0 : 2;
         }
     }
-    if (quick) reps = 1, scale = scale == 1.0 ? 0.05 : scale, use_strace = false, after_delay_ms = 0;
-    if (instructions) {
-        /* bench/run.sh --instructions runs every bench under callgrind; each case here
-         * is a child process per allocator (peers preloaded), which that pass does not
-         * follow. docs/benchmarks.md gives callgrind counts per workload instead. */
-        fprintf(stderr, "zheap-bench-smp: --instructions: no per-case counts (one process "
-                        "per case; see docs/benchmarks.md)\n");
-        if (csv_path) {
-            FILE *f = fopen(csv_path, "w");
-            if (f == NULL) die("cannot write the CSV file");
-            fprintf(f, "bench,group,case,median_ns,min_ns,max_ns,ratio,iterations,reps,"
-                       "instructions_per_op,instructions_ratio\n");
-            fclose(f);
-        }
-        return 0;
-    }
+    if (quick) reps = 1, scale = scale_given ? scale : 0.05, use_strace = false, after_delay_ms = 0;
+    if (quick && instructions && !scale_given) scale = 0.005, scale_given = true;
     if (reps < 1 || reps > MAX_REPS) die("--reps must be 1..31");
     ssize_t len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
     if (len <= 0) die("cannot find /proc/self/exe");
     self_path[len] = '\0';
     find_peers();
+    if (instructions) return count_main(scale_given ? scale : 0.02, filter, csv_path, md_path);
     if (use_strace && !have_strace()) {
         fprintf(stderr, "zheap-bench-smp: strace not found: system calls not counted\n");
         use_strace = false;
@@ -674,7 +815,7 @@ int main(int argc, char **argv) {
         fprintf(f, "Each cell is its own process; %d interleaved repetition%s, scale %g. "
                    "time (wall) and CPU (all threads, user + system) are medians, peak RSS the maximum; x = ratio to glibc (lower is "
                    "better). after/before = RSS after the workload freed everything over "
-                   "RSS before it, measured %ld ms after the last free and one more 256 KiB alloc/free. mmap/munmap: strace -f -c of one extra run, minus an "
+                   "RSS before it, measured %ld ms after the last free and one more 100-byte alloc/free. mmap/munmap: strace -f -c of one extra run, minus an "
                    "empty run (-: not counted); seam = the SMP allocator's own "
                    "map/unmap/purge calls.\n\n",
                 reps, reps == 1 ? "" : "s", scale, after_delay_ms);

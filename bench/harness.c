@@ -79,6 +79,12 @@ uint64_t zhb_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t zhb_cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* "0.52 0.31 0.20" (1, 5 and 15 minutes) from /proc/loadavg, or "unknown". */
 static void zhb_read_loadavg(char *out, size_t size) {
     snprintf(out, size, "unknown");
@@ -293,13 +299,16 @@ typedef struct zhb_job {
     void (*teardown)(void *ctx);
 } zhb_job;
 
-/* One repetition: setup, the timed call, teardown. Returns elapsed nanoseconds. */
-static uint64_t zhb_time_once(const zhb_job *job, size_t iterations) {
+/* One repetition: setup, the timed call, teardown. Returns elapsed nanoseconds;
+ * the process CPU time of the call into *cpu_ns when cpu_ns != NULL. */
+static uint64_t zhb_time_once(const zhb_job *job, size_t iterations, uint64_t *cpu_ns) {
     if (job->setup) job->setup(job->ctx);
     zhb_clobber();
+    uint64_t cpu_start = cpu_ns ? zhb_cpu_ns() : 0;
     uint64_t start = zhb_now_ns();
     job->fn(job->ctx, iterations);
     uint64_t end = zhb_now_ns();
+    if (cpu_ns) *cpu_ns = zhb_cpu_ns() - cpu_start;
     zhb_clobber();
     if (job->teardown) job->teardown(job->ctx);
     return end - start;
@@ -310,10 +319,10 @@ static uint64_t zhb_time_once(const zhb_job *job, size_t iterations) {
  * yet grown) cannot pass for the cost of every iteration. */
 static size_t zhb_calibrate(const zhb_job *job) {
     const double target_ns = zhb.min_time_s * 1e9;
-    (void)zhb_time_once(job, 1);
+    (void)zhb_time_once(job, 1, NULL);
     size_t iterations = 1;
     for (;;) {
-        uint64_t elapsed = zhb_time_once(job, iterations);
+        uint64_t elapsed = zhb_time_once(job, iterations, NULL);
         if ((double)elapsed >= target_ns / 10.0 || iterations >= (SIZE_MAX >> 2)) {
             double per_iteration = (double)elapsed / (double)iterations;
             if (per_iteration <= 0.0) per_iteration = 1.0;
@@ -515,7 +524,8 @@ static void zhb_time_group(const char *group, const zhb_case_spec *cases, size_t
     zhb_job *jobs = calloc(count, sizeof *jobs);
     size_t *iterations = calloc(count, sizeof *iterations);
     double *samples = calloc(count * zhb.reps, sizeof *samples);
-    if (!jobs || !iterations || !samples) {
+    double *cpu = calloc(count * zhb.reps, sizeof *cpu);
+    if (!jobs || !iterations || !samples || !cpu) {
         zhb_fail("zhb_run_group: out of memory");
         goto done;
     }
@@ -524,7 +534,7 @@ static void zhb_time_group(const char *group, const zhb_case_spec *cases, size_t
         jobs[c] = (zhb_job){cases[c].fn, cases[c].ctx, cases[c].setup, cases[c].teardown};
         zhb_progress(group, cases[c].name, c, count, "calibrating");
         iterations[c] = zhb.fixed_iterations ? zhb.fixed_iterations : zhb_calibrate(&jobs[c]);
-        (void)zhb_time_once(&jobs[c], iterations[c]); /* warm-up */
+        (void)zhb_time_once(&jobs[c], iterations[c], NULL); /* warm-up */
     }
     /* Round-robin: repetition r of every case runs before repetition r + 1 of any,
      * so a burst of load from elsewhere on the machine hits all cases alike. */
@@ -535,13 +545,20 @@ static void zhb_time_group(const char *group, const zhb_case_spec *cases, size_t
             snprintf(what, sizeof what, "rep %u/%u", rep + 1, zhb.reps);
             zhb_progress(group, cases[c].name, c, count, what);
             size_t ops = cases[c].ops_per_iteration ? cases[c].ops_per_iteration : 1;
-            double elapsed = (double)zhb_time_once(&jobs[c], iterations[c]);
+            uint64_t cpu_ns;
+            double elapsed = (double)zhb_time_once(&jobs[c], iterations[c], &cpu_ns);
             samples[c * zhb.reps + rep] = elapsed / ((double)iterations[c] * (double)ops);
+            cpu[c * zhb.reps + rep] = (double)cpu_ns / ((double)iterations[c] * (double)ops);
         }
     }
-    for (size_t c = 0; c < count; c++)
-        if (selected[c]) zhb_summarise(&samples[c * zhb.reps], iterations[c], &out[c]);
+    for (size_t c = 0; c < count; c++) {
+        if (!selected[c]) continue;
+        zhb_summarise(&samples[c * zhb.reps], iterations[c], &out[c]);
+        qsort(&cpu[c * zhb.reps], zhb.reps, sizeof *cpu, zhb_compare_double);
+        out[c].cpu_median_ns = zhb_median(&cpu[c * zhb.reps], zhb.reps);
+    }
 done:
+    free(cpu);
     free(jobs);
     free(iterations);
     free(samples);

@@ -52,6 +52,9 @@ typedef struct zhb_result {
     double max_ns;    /* slowest repetition, ns per op */
     size_t iterations; /* calibrated iterations per repetition */
     double instructions_per_op; /* --instructions: callgrind Ir per op; else 0 */
+    double cpu_median_ns; /* median process CPU time (user + system) per op; timed
+                           * group runs only, else 0: the figure that load from other
+                           * processes inflates less than wall time */
     bool ran;          /* false if filtered out */
 } zhb_result;
 
@@ -173,5 +176,7 @@ static inline void *zhb_bump_alloc(zhb_bump *b, size_t len, size_t alignment) {
 
 /* Monotonic nanoseconds. */
 uint64_t zhb_now_ns(void);
+/* CPU time of this process (every thread, user + system), in ns. */
+uint64_t zhb_cpu_ns(void);
 
 #endif /* ZHEAP_BENCH_HARNESS_H */

@@ -29,7 +29,9 @@
  *   once and stay resident for reuse without page faults, until they have been
  *   free for SMP_PURGE_DELAY (100 ms) or resident free memory exceeds twice the
  *   recent active peak; then they are purged (zh__os_purge) and fully free
- *   segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped. zh_smp_trim purges all.
+ *   segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped. A thread's current and
+ *   spare pages that stayed empty for the delay are given back by that thread on
+ *   its next slow path (an idle check). zh_smp_trim purges all.
  * - Fork: the global lock is taken around fork() (zh__os_atfork); the child keeps
  *   its own heap and the global state; other threads' heaps are left alone.
  *
@@ -85,6 +87,10 @@
 /* Freed huge mappings kept for reuse, and the largest one worth keeping. */
 #define SMP_HUGE_CACHE_SLOTS 4
 #define SMP_HUGE_CACHE_MAX_LEN ((size_t)64 << 20)
+/* A page that becomes empty again after at most this many allocations of its class
+ * counts as empty since the earlier time (a lone alloc/free does not keep an idle
+ * page resident). */
+#define SMP_IDLE_BRIEF_USE 4
 /* Abandoned pages adopted at most per refill before a fresh page is taken. */
 #define SMP_ADOPT_MAX 8
 
@@ -118,6 +124,8 @@ typedef struct smp_page {
     uintptr_t bump_end;
     uint32_t used;      /* blocks handed out, not yet freed locally */
     uint32_t unfull_at; /* a full page becomes available again at this `used` */
+    uint32_t empty_since;     /* the heap's clock when it last became empty */
+    uint32_t allocs_at_empty; /* its heap's allocations of the class then */
     bool in_full;       /* in its heap's full list */
     struct smp_page *prev, *next;
 } smp_page;
@@ -155,6 +163,11 @@ struct smp_heap {
     smp_page *avail[SMP_CLASSES]; /* pages with free blocks, besides current */
     smp_page *full[SMP_CLASSES];
     smp_page *spare[SMP_CLASSES]; /* one empty page kept per class (in no list) */
+    /* Classes whose current or spare page was empty at its last free: the
+     * candidates the idle check retires once they stayed empty for the delay. */
+    uint64_t idle_classes;
+    uint32_t clock;      /* the purge clock at this heap's last read of it */
+    uint32_t last_idle_check;
     /* Written only by the owner (relaxed load + store: no locked instruction),
      * read by zh_smp_get_stats. */
     _Atomic(uint64_t) allocs[SMP_CLASSES];
@@ -181,9 +194,23 @@ static unsigned class_of_size(size_t n) {
     return 8 + (e - 7) * 4 + (unsigned)(((n - 1) >> (e - 2)) & 3);
 }
 
+/* class_of_size for n <= SMP_DIRECT_MAX, indexed by (n + 15) / 16: every class up to
+ * there is a multiple of 16, so each 16-byte step has one class. One load instead of
+ * the arithmetic on the common sizes (mimalloc indexes its pages by size likewise). */
+#define SMP_DIRECT_MAX 1024
+static const uint8_t class_direct[SMP_DIRECT_MAX / 16 + 1] = {
+    0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 10, 11,
+    11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15,
+    15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17,
+    17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19,
+    19,
+};
+
 /* The class of a request, or SMP_NOT_SMALL. Blocks sit at multiples of their size
  * from a 64 KiB boundary, so an alignment is met by a class whose size it divides. */
 static unsigned class_for(size_t len, zh_align align) {
+    if (ZH__LIKELY(len <= SMP_DIRECT_MAX && zh_align_to_bytes(align) <= SMP_MIN_ALIGN))
+        return class_direct[(len + 15) >> 4];
     size_t alignment = zh_align_to_bytes(align);
     if (len > ZH_SMP_SMALL_MAX || alignment > ZH_SMP_SMALL_MAX) return SMP_NOT_SMALL;
     unsigned c = class_of_size(len < alignment ? alignment : len);
@@ -220,6 +247,9 @@ static struct {
     char *meta_next, *meta_end; /* where the next heap record is carved */
     _Atomic(size_t) abandoned_count[SMP_CLASSES];
     _Atomic(uint64_t) os_maps, os_unmaps, os_purges;
+    /* Set at each unlock: resident free memory or surplus free segments exist, so a
+     * page emptied on a thread's fast path is worth an idle check. */
+    _Atomic(bool) work_pending;
 } g;
 
 static zh__once init_once = ZH__ONCE_INIT;
@@ -230,8 +260,14 @@ static ZH__THREAD_LOCAL smp_heap *tl_heap;
 /* Never has room: the current page of every class of a fresh heap. */
 static smp_page empty_page;
 
+static size_t retained_bytes(void) { return g.dirty_unit_bytes + g.huge_dirty_bytes; }
+
 static void global_lock(void) { zh__lock_acquire(&g.lock); }
-static void global_unlock(void) { zh__lock_release(&g.lock); }
+static void global_unlock(void) {
+    zh__atomic_store_relaxed(&g.work_pending, retained_bytes() != 0 ||
+                                                  g.free_segments > SMP_KEEP_FREE_SEGMENTS);
+    zh__lock_release(&g.lock);
+}
 
 static void count_up(_Atomic(uint64_t) *counter) { zh__atomic_add_relaxed(counter, 1); }
 
@@ -317,15 +353,33 @@ static bool owned_granule(const void *header) {
 /* ---- unit bitmaps ------------------------------------------------------------------- */
 
 static bool bit_get(const uint64_t *bits, size_t i) { return (bits[i / 64] >> (i % 64)) & 1; }
+/* The bits of [i, i + n) that lie in word i / 64, and how many they are. */
+static uint64_t bits_word_mask(size_t i, size_t n, size_t *taken) {
+    size_t shift = i % 64;
+    *taken = 64 - shift < n ? 64 - shift : n;
+    uint64_t ones = *taken == 64 ? ~(uint64_t)0 : ((uint64_t)1 << *taken) - 1;
+    return ones << shift;
+}
 static void bits_set(uint64_t *bits, size_t i, size_t n, bool on) {
-    for (size_t k = i; k < i + n; k++) {
-        uint64_t m = (uint64_t)1 << (k % 64);
-        bits[k / 64] = on ? bits[k / 64] | m : bits[k / 64] & ~m;
+    for (size_t taken; n > 0; i += taken, n -= taken) {
+        uint64_t m = bits_word_mask(i, n, &taken);
+        bits[i / 64] = on ? bits[i / 64] | m : bits[i / 64] & ~m;
     }
+}
+/* The first index >= i whose bit is `value`, or SMP_UNITS: a word at a time. */
+static size_t bits_next(const uint64_t *bits, size_t i, bool value) {
+    while (i < SMP_UNITS) {
+        uint64_t word = value ? bits[i / 64] : ~bits[i / 64];
+        word &= ~(uint64_t)0 << (i % 64);
+        if (word != 0) return (i & ~(size_t)63) + (size_t)__builtin_ctzll(word);
+        i = (i & ~(size_t)63) + 64;
+    }
+    return SMP_UNITS;
 }
 static size_t bits_count(const uint64_t *bits, size_t i, size_t n) {
     size_t c = 0;
-    for (size_t k = i; k < i + n; k++) c += bit_get(bits, k);
+    for (size_t taken; n > 0; i += taken, n -= taken)
+        c += (size_t)__builtin_popcountll(bits[i / 64] & bits_word_mask(i, n, &taken));
     return c;
 }
 
@@ -425,13 +479,8 @@ typedef struct smp_fit {
 
 static void best_hole(smp_segment *seg, size_t n, size_t step, smp_fit *best) {
     size_t i = 1;
-    while (i < SMP_UNITS) {
-        if (bit_get(seg->used, i)) {
-            i++;
-            continue;
-        }
-        size_t end = i;
-        while (end < SMP_UNITS && !bit_get(seg->used, end)) end++;
+    while ((i = bits_next(seg->used, i, false)) < SMP_UNITS) {
+        size_t end = bits_next(seg->used, i, true);
         size_t start = zh__align_forward(i, step);
         if (start + n <= end && (best->seg == NULL || end - start - n < best->slack)) {
             best->seg = seg;
@@ -469,8 +518,6 @@ static smp_page *run_take(size_t n, size_t step) {
     return run_claim(seg, find_run(seg, n, step, false), n);
 }
 
-static size_t retained_bytes(void) { return g.dirty_unit_bytes + g.huge_dirty_bytes; }
-
 static size_t retain_budget(void) {
     size_t recent = g.window_peak > g.previous_window_peak ? g.window_peak
                                                            : g.previous_window_peak;
@@ -503,30 +550,42 @@ static void enforce_retain_budget(void) {
     if (retained_bytes() > retain_budget()) purge_down_to(retain_budget() / 2);
 }
 
-/* Locked. Gives units [i, i + n) back, resident; the segment goes when it is free
- * and enough free ones are kept. */
-static void units_release(smp_segment *seg, size_t i, size_t n) {
+/* Locked. Marks units [i, i + n) free and resident. `aged`: they already stayed
+ * unused for the purge delay (an idle page), so the next purge takes them. */
+static void units_mark_free(smp_segment *seg, size_t i, size_t n, bool aged) {
     size_t bytes = n * SMP_UNIT_SIZE;
     bits_set(seg->used, i, n, false);
     bits_set(seg->dirty, i, n, true);
     g.ops++;
     policy_clock_update();
-    for (size_t k = i; k < i + n; k++) seg->released_at[k] = g.now;
+    uint32_t stamp = aged ? g.now - SMP_PURGE_DELAY - 1 : g.now;
+    for (size_t k = i; k < i + n; k++) seg->released_at[k] = stamp;
     seg->free_units = (uint16_t)(seg->free_units + n);
     g.free_unit_bytes += bytes;
     g.dirty_unit_bytes += bytes;
     g.active -= bytes;
-    seg->last_release = g.now;
+    if (!aged) seg->last_release = g.now;
     if (segment_all_free(seg)) g.free_segments++;
+}
+
+/* Locked. Gives units [i, i + n) back, resident; the segment goes when it is free
+ * and enough free ones are kept. */
+static void units_release(smp_segment *seg, size_t i, size_t n) {
+    units_mark_free(seg, i, n, false);
     enforce_retain_budget();
+}
+
+/* Locked. Without the policy check: the caller runs it. */
+static void run_mark_free(smp_page *run, bool aged) {
+    run->kind = PAGE_FREE;
+    zh__atomic_store_relaxed(&run->owner, NULL);
+    units_mark_free(segment_of(run), run->index, run->span, aged);
 }
 
 /* Locked. */
 static void run_release(smp_page *run) {
-    smp_segment *seg = segment_of(run);
-    run->kind = PAGE_FREE;
-    zh__atomic_store_relaxed(&run->owner, NULL);
-    units_release(seg, run->index, run->span);
+    run_mark_free(run, false);
+    enforce_retain_budget();
 }
 
 /* ---- page lists (owner-only, or locked for the abandoned lists) ------------------------ */
@@ -566,6 +625,8 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     pg->class_index = (uint8_t)c;
     pg->in_full = false;
     pg->prev = pg->next = NULL;
+    pg->empty_since = h->clock;
+    pg->allocs_at_empty = (uint32_t)zh__atomic_load_relaxed(&h->allocs[c]);
     pg->kind = PAGE_SMALL;
     zh__atomic_store_release(&pg->owner, h);
 }
@@ -615,6 +676,7 @@ static void heap_reset_lists(smp_heap *h) {
         h->current[c] = &empty_page;
         h->avail[c] = h->full[c] = h->spare[c] = NULL;
     }
+    h->idle_classes = 0;
 }
 
 /* Locked. A heap record from the pool or freshly carved, or NULL. */
@@ -655,6 +717,7 @@ static void heap_release(smp_heap *h) {
                               h->avail[c], h->full[c]};
         h->current[c] = &empty_page;
         h->avail[c] = h->full[c] = h->spare[c] = NULL;
+        h->idle_classes = 0;
         global_lock();
         for (int l = 0; l < 4; l++) {
             smp_page *pg = lists[l];
@@ -698,6 +761,8 @@ static void init_process(void *unused) {
     zh__os_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+static uint32_t heap_clock(smp_heap *h);
+
 /* The calling thread's heap, created on first use; NULL when out of memory. */
 static ZH_NOINLINE smp_heap *heap_attach(void) {
     zh__os_once(&init_once, init_process, NULL);
@@ -710,15 +775,76 @@ static ZH_NOINLINE smp_heap *heap_attach(void) {
     global_unlock();
     if (h == NULL) return NULL;
     atomic_store_explicit(&h->released, false, memory_order_seq_cst);
+    heap_clock(h); /* its pages' empty times start from now, not from a previous owner */
     heap_pass_on_remote(h); /* frees that reached the record after its last owner left */
     if (heap_key_ok) zh__tls_set(heap_key, h);
     tl_heap = h;
     return h;
 }
 
-static inline smp_heap *heap_get(void) {
-    smp_heap *h = tl_heap;
-    return ZH__LIKELY(h != NULL) ? h : heap_attach();
+/* ---- idle pages (docs/smp.md, "Giving memory back") ------------------------------------------ */
+
+/* The purge clock as this heap sees it (ms; without a platform clock, a count of
+ * its reads). */
+static uint32_t heap_clock(smp_heap *h) {
+    uint64_t ms = zh__os_monotonic_ms();
+    h->clock = ms != 0 ? (uint32_t)ms : h->clock + 1;
+    return h->clock;
+}
+
+/* An empty page of the heap's own that has stayed so for the purge delay. */
+static bool page_idle(const smp_page *pg, uint32_t now) {
+    return pg != &empty_page && pg->used == 0 && now - pg->empty_since > SMP_PURGE_DELAY;
+}
+
+/* Locked. Gives back h's current and spare pages that stayed empty for the purge
+ * delay (already aged: the purge that follows takes them); the classes left without
+ * an empty page stop being candidates. */
+static void heap_retire_idle(smp_heap *h, uint32_t now) {
+    for (uint64_t bits = h->idle_classes; bits != 0; bits &= bits - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(bits);
+        if (h->spare[c] != NULL && page_idle(h->spare[c], now)) {
+            run_mark_free(h->spare[c], true);
+            h->spare[c] = NULL;
+        }
+        if (page_idle(h->current[c], now)) {
+            run_mark_free(h->current[c], true);
+            h->current[c] = &empty_page;
+        }
+        bool empty_current = h->current[c] != &empty_page && h->current[c]->used == 0;
+        if (h->spare[c] == NULL && !empty_current) h->idle_classes &= ~((uint64_t)1 << c);
+    }
+}
+
+/* The owner's idle check, at most every SMP_PURGE_CHECK: its idle pages go back,
+ * then what stayed free process-wide for the delay is purged. */
+static ZH_NOINLINE void heap_idle_check(smp_heap *h, uint32_t now) {
+    if (now - h->last_idle_check < SMP_PURGE_CHECK) return;
+    h->last_idle_check = now;
+    global_lock();
+    heap_retire_idle(h, now);
+    policy_clock_update();
+    g.last_age_check = g.now;
+    purge_aged();
+    enforce_retain_budget();
+    global_unlock();
+}
+
+/* A page of h (its current page or its new spare) just became empty. The clock is
+ * read only when there is something else to give back (another idle page of h, or
+ * resident free memory anywhere), so a block allocated and freed in a loop costs no
+ * clock read once the process is settled. */
+static void page_became_idle(smp_heap *h, smp_page *pg) {
+    unsigned c = pg->class_index;
+    uint64_t bit = (uint64_t)1 << c;
+    bool others = (h->idle_classes & ~bit) != 0 || zh__atomic_load_relaxed(&g.work_pending);
+    h->idle_classes |= bit;
+    uint32_t allocs = (uint32_t)zh__atomic_load_relaxed(&h->allocs[c]);
+    bool brief = allocs - pg->allocs_at_empty <= SMP_IDLE_BRIEF_USE;
+    pg->allocs_at_empty = allocs;
+    uint32_t now = others ? heap_clock(h) : h->clock;
+    if (!brief) pg->empty_since = now;
+    if (others) heap_idle_check(h, now);
 }
 
 /* ---- small blocks -------------------------------------------------------------------------- */
@@ -739,6 +865,7 @@ static inline void *page_pop(smp_heap *h, smp_page *pg, unsigned c) {
 
 static ZH_NOINLINE void *small_alloc_slow(smp_heap *h, unsigned c) {
     heap_drain_remote(h);
+    if (h->idle_classes != 0) heap_idle_check(h, heap_clock(h));
     smp_page *pg = h->current[c];
     if (page_has_room(pg)) return page_pop(h, pg, c);
     if (pg != &empty_page) {
@@ -765,7 +892,10 @@ static inline void *small_alloc(smp_heap *h, unsigned c) {
 /* A page that just became empty or stopped being full. */
 static ZH_NOINLINE void page_free_slow(smp_heap *h, smp_page *pg) {
     unsigned c = pg->class_index;
-    if (pg == h->current[c]) return; /* the current page stays, even empty */
+    if (pg == h->current[c]) { /* the current page stays, even empty, until idle */
+        if (pg->used == 0) page_became_idle(h, pg);
+        return;
+    }
     if (pg->in_full) {
         list_remove(&h->full[c], pg);
         pg->in_full = false;
@@ -780,6 +910,7 @@ static ZH_NOINLINE void page_free_slow(smp_heap *h, smp_page *pg) {
      * costs no trip to the segments. */
     if (h->spare[c] == NULL) {
         h->spare[c] = pg;
+        page_became_idle(h, pg);
         return;
     }
     page_retire(pg);
@@ -1103,14 +1234,26 @@ static ZH_NOINLINE void *not_small_alloc(size_t len, size_t alignment) {
     return is_large(len, alignment) ? large_alloc(len, alignment) : huge_alloc(len, alignment);
 }
 
+/* A thread's first allocation: its heap is created first. */
+static ZH_NOINLINE void *small_alloc_first(unsigned c) {
+    smp_heap *h = heap_attach();
+    return h != NULL ? small_alloc(h, c) : NULL;
+}
+
+static inline void *small_alloc_class(unsigned c) {
+    smp_heap *h = tl_heap;
+    if (ZH__UNLIKELY(h == NULL)) return small_alloc_first(c);
+    return small_alloc(h, c);
+}
+
 static void *smp_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx;
     (void)ret_addr;
+    /* The common sizes first, without class_for's bound check. */
+    if (ZH__LIKELY(len <= SMP_DIRECT_MAX && zh_align_to_bytes(align) <= SMP_MIN_ALIGN))
+        return small_alloc_class(class_direct[(len + 15) >> 4]);
     unsigned c = class_for(len, align);
-    if (ZH__LIKELY(c < SMP_CLASSES)) {
-        smp_heap *h = heap_get();
-        return h != NULL ? small_alloc(h, c) : NULL;
-    }
+    if (ZH__LIKELY(c < SMP_CLASSES)) return small_alloc_class(c);
     return not_small_alloc(len, zh_align_to_bytes(align));
 }
 

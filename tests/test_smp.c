@@ -80,13 +80,22 @@ static void test_smp_sizes_and_alignments(void **state) {
 }
 
 /* Size classes: 16-byte steps to 128, then at most 25 % rounding. */
+/* The smallest class holding len bytes, from the class table in the statistics. */
+static size_t smallest_class_for(const zh_smp_stats *s, size_t len) {
+    for (size_t c = 0; c < ZH_SMP_CLASS_COUNT; c++)
+        if (s->classes[c].block_size >= len) return s->classes[c].block_size;
+    return 0;
+}
+
 static void test_smp_size_class_rounding(void **state) {
     (void)state;
+    zh_smp_stats s = stats();
     for (size_t len = 1; len <= ZH_SMP_SMALL_MAX; len++) {
         if (len > 4096 && len % 61 != 0) continue;
         void *p = zh_alloc(SMP, len);
         assert_non_null(p);
         size_t usable = zh_smp_usable_size(p);
+        assert_int_equal(usable, smallest_class_for(&s, len)); /* the tightest class */
         assert_true(usable >= len);
         if (len <= 128) assert_true(usable - len < 16);
         else assert_true(usable - len <= len / 4 + 1);
@@ -273,6 +282,42 @@ static void test_smp_memory_returns_after_free(void **state) {
 }
 
 
+/* The policy alone brings memory back, without zh_smp_trim: blocks of many size
+ * classes are freed (each class's current page and its spare page stay empty with
+ * the thread), the purge delay passes, and one small alloc/free of a class used
+ * before - the thread's next slow path - gives back every page that stayed empty
+ * for the delay, the current pages included. */
+static void test_smp_idle_pages_return_without_trim(void **state) {
+    (void)state;
+    enum { COUNT = 4000 };
+    static void *blocks[COUNT];
+    static size_t lens[COUNT];
+    zh_free(SMP, zh_alloc(SMP, 100), 100);
+    zh_smp_trim();
+    zh_free(SMP, zh_alloc(SMP, 100), 100);
+    zh_smp_stats before = stats();
+    for (size_t i = 0; i < COUNT; i++) {
+        lens[i] = 16 + (i * 7919) % 16000; /* sizes across the classes up to 16 KiB */
+        blocks[i] = zh_alloc(SMP, lens[i]);
+        assert_non_null(blocks[i]);
+        memset(blocks[i], 0x33, lens[i]);
+    }
+    zh_smp_stats full = stats();
+    for (size_t i = 0; i < COUNT; i++) zh_free(SMP, blocks[i], lens[i]);
+    zh_smp_stats freed = stats();
+    nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
+    zh_free(SMP, zh_alloc(SMP, 100), 100);
+    zh_smp_stats after = stats();
+    print_message("active %zu KiB before, %zu full, %zu freed, %zu after the delay; cached %zu KiB\n",
+                  before.active >> 10, full.active >> 10, freed.active >> 10, after.active >> 10,
+                  after.cached >> 10);
+    assert_true(full.active > before.active + ((size_t)8 << 20));
+    /* Once the pages stayed empty for the delay they go back: at most the page of
+     * the class just used may stay. */
+    assert_true(after.active <= before.active + 65536);
+    if (zh__os_info_get()->caps & ZH__OS_CAN_PURGE) assert_true(after.cached <= 65536);
+}
+
 /* Out of memory from the platform: with every map refused, requests that need new
  * memory return NULL (small, large and huge), blocks already handed out stay
  * intact, and once the OS gives memory again the allocator carries on. */
@@ -363,6 +408,7 @@ int main(void) {
         cmocka_unit_test(test_smp_stats),
         cmocka_unit_test(test_smp_large_cache_steady_state),
         cmocka_unit_test(test_smp_memory_returns_after_free),
+        cmocka_unit_test(test_smp_idle_pages_return_without_trim),
         cmocka_unit_test(test_smp_out_of_memory_from_platform),
         cmocka_unit_test(test_smp_contract_violations_abort),
     };

@@ -60,8 +60,10 @@ ZH_EXTERN void zh_smp_free_unsized(void *p);
 ZH_EXTERN bool zh_smp_owns(const void *p);
 
 /* Gives retained free memory back to the OS now: every free unit and cached
- * mapping is purged or unmapped (the bounded policy of docs/smp.md does this
- * gradually by itself). The calling thread's own empty pages are released too.
+ * mapping is purged or unmapped (the bounded policy of docs/smp.md does this by
+ * itself once memory stayed free for 100 ms, including each thread's empty pages,
+ * which that thread gives back on its next slow path). The calling thread's own
+ * empty pages are released too, however recent.
  * Thread-safe; takes the allocator's global lock. */
 ZH_EXTERN void zh_smp_trim(void);
 

@@ -210,7 +210,8 @@ uint64_t zh__os_thread_id(void);
 
 /* Milliseconds of a monotonic clock (any origin), for delays such as purging memory
  * that stayed free for a while. 0 when the backend has no clock (it declines):
- * callers then fall back to counting their own operations. Cheap (vDSO), no lock. */
+ * callers then fall back to counting their own operations. Cheap (vDSO), no lock;
+ * the resolution may be a few ms (a coarse clock). */
 uint64_t zh__os_monotonic_ms(void);
 
 /* ---- diagnostics ------------------------------------------------------------------------ */

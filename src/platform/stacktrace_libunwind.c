@@ -34,9 +34,19 @@ unsigned zh__os_stack_caps(void) {
 
 const char *zh__os_stack_provider(void) { return unwinder() != NULL ? "libunwind" : "frame-pointer"; }
 
-/* Frames usually found above first_address (zheap's own): learnt, so that
- * unw_backtrace walks little more than the trace needs; a miss retries in full. */
+/* Frames found above first_address (zheap's own, unwind() included): the most seen
+ * so far, so that unw_backtrace walks no more than the trace needs on the deepest
+ * path into the allocator (each frame costs ~10 ns); a deeper path retries in full
+ * once and raises it. */
 static _Atomic(unsigned) learnt_skip = 4;
+
+static void learn_skip(size_t skip) {
+    unsigned seen = atomic_load_explicit(&learnt_skip, memory_order_relaxed);
+    while (skip > seen && !atomic_compare_exchange_weak_explicit(
+                              &learnt_skip, &seen, (unsigned)skip, memory_order_relaxed,
+                              memory_order_relaxed)) {
+    }
+}
 
 __attribute__((noinline)) static size_t unwind(uintptr_t first_address, uintptr_t *frames, size_t max, size_t cap) {
     uintptr_t buf[ZH__ELF_WALK_MAX];
@@ -46,7 +56,7 @@ __attribute__((noinline)) static size_t unwind(uintptr_t first_address, uintptr_
     if (first_address == 0) return zh__elf_trim_frames(0, 2, buf, found, frames, max);
     for (size_t i = 0; i < found; i++)
         if (buf[i] == first_address) {
-            atomic_store_explicit(&learnt_skip, (unsigned)i, memory_order_relaxed);
+            learn_skip(i);
             /* Cut short by the learnt depth (the stack goes on): unwind in full. */
             if (found == cap && found - i < max) return 0;
             return zh__elf_trim_frames(first_address, 0, buf + i, found - i, frames, max);
@@ -62,9 +72,10 @@ size_t zh__os_stack_capture(zh__stack_method method, uintptr_t first_address,
         __asm__ volatile("" ::: "memory"); /* no tail call: this frame must exist */
         return n;
     }
-    /* buf[0] is in unwind(), buf[1] in this function. */
-    size_t skip = atomic_load_explicit(&learnt_skip, memory_order_relaxed);
-    size_t n = unwind(first_address, frames, max, max + skip + 2);
+    /* buf[0] is in unwind(), buf[1] in this function; first_address is at
+     * buf[learnt_skip] or below. */
+    size_t skip = first_address != 0 ? atomic_load_explicit(&learnt_skip, memory_order_relaxed) : 2;
+    size_t n = unwind(first_address, frames, max, max + skip);
     if (n == 0 && first_address != 0) n = unwind(first_address, frames, max, max + ZH__ELF_WALK_EXTRA);
     if (n == 0 && first_address != 0) frames[n++] = first_address; /* not on the stack */
     __asm__ volatile("" ::: "memory");

@@ -344,7 +344,11 @@ static unsigned sbrk_class(size_t len, zh_align align, size_t *slot_bytes) {
     unsigned k = 0;
     while (((size_t)1 << k) < pages) k++;
     /* A run aligned above a bigpage is a class of its own here: the engine's free
-     * runs of its size may sit at any bigpage, so they need not serve it. */
+     * runs of its size may sit at any bigpage, so they need not serve it. The two
+     * peaks together bound the runs of the size because the engine takes the least
+     * aligned free run that suits a request (take_least_aligned in
+     * src/core/size_classes.c): an aligned run serves a bigpage-aligned request
+     * only while every other run of the size is live. */
     return 16 + k + (zh_align_to_bytes(align) > ZH_SBRK_BIGPAGE_SIZE ? 32 : 0);
 }
 
