@@ -52,14 +52,6 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
 #define ZH_RETURN_ADDRESS() ((uintptr_t)0)
 #endif
 
-/* Makes the compiler forget what it knows of a register value (no code): keeps a
- * value it could prove equal to another from being replaced by it. */
-#if defined(__GNUC__) || defined(__clang__)
-#define ZH__HIDE_VALUE(x) __asm__("" : "+r"(x))
-#else
-#define ZH__HIDE_VALUE(x) ((void)0)
-#endif
-
 /* Thread-local storage for internal state (C11 _Thread_local; the compiler's
  * spelling where it has its own). Only for plain data: a destructor at thread exit
  * needs the platform's zh__tls_key. */

@@ -321,19 +321,8 @@ static char *unit_address(smp_segment *seg, size_t index) {
     return (char *)seg + (index << SMP_UNIT_SHIFT);
 }
 
-/* The record of the run holding p. Almost always p's unit is the run's first (every
- * page of blocks up to 8 KiB is one unit), whose record is its own head: returning
- * the computed address then lets the CPU read the record's hot half on the
- * predicted branch at once instead of after the head load (two dependent cache
- * misses per free become two parallel ones). */
 static smp_page *page_of(smp_segment *seg, const void *p) {
-    smp_page *rec = &seg->pages[unit_of(seg, p)];
-    smp_page *head = rec->head;
-    /* Compared through an opaque difference: a plain head == rec would let the
-     * compiler use head on both paths. */
-    uintptr_t apart = (uintptr_t)head - (uintptr_t)rec;
-    ZH__HIDE_VALUE(apart);
-    return ZH__LIKELY(apart == 0) ? rec : head;
+    return seg->pages[unit_of(seg, p)].head;
 }
 
 /* ---- ownership (zh_smp_owns) ------------------------------------------------------------ */
