@@ -36,11 +36,13 @@ if(TARGET mimalloc)
   set(ZHEAP_PEER_MIMALLOC mimalloc)
 endif()
 
-find_program(ZHEAP_VALGRIND valgrind)
-mark_as_advanced(ZHEAP_VALGRIND)
+# Not ZHEAP_VALGRIND: that is the memcheck-hooks option, and a find_program()
+# cache entry of the same name turned the hooks on in every build with bench.
+find_program(ZHEAP_VALGRIND_PROGRAM valgrind)
+mark_as_advanced(ZHEAP_VALGRIND_PROGRAM)
 set(ZHEAP_PEER_VALGRIND "")
-if(ZHEAP_VALGRIND)
-  set(ZHEAP_PEER_VALGRIND "${ZHEAP_VALGRIND}")
+if(ZHEAP_VALGRIND_PROGRAM)
+  set(ZHEAP_PEER_VALGRIND "${ZHEAP_VALGRIND_PROGRAM}")
 endif()
 
 set(ZHEAP_BENCH_PEERS_FOUND "")

@@ -1044,8 +1044,11 @@ static void *resize_large(zh_debug *d, large *e, size_t new_len, const trace *t,
     if (new_backing < new_len) return NULL;
     /* never_unmap keeps a moved-from block mapped (and checked): only grow in place. */
     if (may_move && d->cfg.never_unmap) may_move = false;
-    if (may_move && d->cfg.retain_metadata && !large_reserve(d, 1)) return NULL;
     uintptr_t old_addr = e->addr;
+    if (may_move && d->cfg.retain_metadata) {
+        if (!large_reserve(d, 1)) return NULL;
+        e = large_find(d, old_addr); /* a grown table holds the entry elsewhere */
+    }
     const zh_allocator_vtable *v = d->cfg.backing.vtable;
     unsigned char *p;
     if (may_move)
@@ -1231,14 +1234,19 @@ zh_allocator zh_debug_allocator(zh_debug *d) {
 /* Locked. The live block starting at addr: its length and alignment. */
 static bool block_info_locked(zh_debug *d, uintptr_t addr, size_t *len, size_t *alignment) {
     large *e = d->large.count > 0 ? large_find(d, addr) : NULL;
-    if (e != NULL) {
-        if (e->freed) return false;
+    if (e != NULL && !e->freed) {
         *len = e->len, *alignment = zh_align_to_bytes(e->align);
         return true;
     }
+    /* A retained (freed) large block's address may since be a bucket's, as in
+     * find_slot. Every class's header position is probed: one that holds another instance's
+     * header (a page it gave back, now this instance's) does not end the search. */
     bucket *b = NULL;
-    for (unsigned c = 0; b == NULL && c < d->class_count; c++) b = probe(d, addr, c);
-    if (b == NULL || b->owner != d) return false;
+    for (unsigned c = 0; b == NULL && c < d->class_count; c++) {
+        b = probe(d, addr, c);
+        if (b != NULL && b->owner != d) b = NULL;
+    }
+    if (b == NULL) return false;
     size_t offset = addr - page_of(d, addr);
     uint32_t slot = (uint32_t)(offset >> b->class_index);
     if (slot >= b->allocated_count || (offset & (((size_t)1 << b->class_index) - 1)) != 0 ||
@@ -1380,6 +1388,7 @@ zh_check zh_debug_destroy(zh_debug *d) {
     while (d->retired != NULL) {
         bucket *b = d->retired;
         d->retired = b->next;
+        b->canary = 0; /* as in free_bucket_page: leave no header for probe() to find */
         backing.vtable->free(backing.ctx, (void *)page_of(d, (uintptr_t)b), d->cfg.page_size,
                              page_align, ZH_RETURN_ADDRESS());
     }

@@ -1184,6 +1184,136 @@ static void allocating_sink(void *user, zh_debug_event event, const char *text, 
     r->calls++;
 }
 
+/* A backing allocator that serves every request up to 8 KiB with one of the same
+ * 8 KiB pages (LIFO, never cleared), as a C heap may reuse memory: what one block or
+ * instance leaves in a page, the next sees. */
+#define RECYCLED_PAGE 8192
+static struct {
+    void *free[8];
+    size_t count;
+} recycler;
+static void *recycler_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr) {
+    (void)ctx;
+    if (len > RECYCLED_PAGE || zh_align_to_bytes(align) > RECYCLED_PAGE)
+        return zh_c_allocator.vtable->alloc(NULL, len, align, ret_addr);
+    if (recycler.count > 0) return recycler.free[--recycler.count];
+    return aligned_alloc(RECYCLED_PAGE, RECYCLED_PAGE);
+}
+static bool recycler_resize(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                            uintptr_t ret_addr) {
+    (void)ctx, (void)mem, (void)len, (void)align, (void)new_len, (void)ret_addr;
+    return false;
+}
+static void *recycler_remap(void *ctx, void *mem, size_t len, zh_align align, size_t new_len,
+                            uintptr_t ret_addr) {
+    (void)ctx, (void)mem, (void)len, (void)align, (void)new_len, (void)ret_addr;
+    return NULL;
+}
+static void recycler_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
+    (void)ctx;
+    if (len > RECYCLED_PAGE || zh_align_to_bytes(align) > RECYCLED_PAGE) {
+        zh_c_allocator.vtable->free(NULL, mem, len, align, ret_addr);
+        return;
+    }
+    assert_true(recycler.count < 8);
+    recycler.free[recycler.count++] = mem;
+}
+static const zh_allocator_vtable recycler_vtable = {recycler_alloc, recycler_resize,
+                                                    recycler_remap, recycler_free};
+
+/* Found by the fuzzer: a never_unmap instance gave its buckets back with their
+ * headers intact, and zh_debug_block_info of the next instance, probing the header
+ * positions of every class in a recycled page, stopped at the stale one. */
+static void test_debug_block_info_in_recycled_page(void **state) {
+    (void)state;
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.stack_trace_frames = 0;
+    cfg.page_size = RECYCLED_PAGE;
+    cfg.backing = (zh_allocator){NULL, &recycler_vtable};
+    cfg.backing_allocator_zeroes = false;
+    cfg.never_unmap = true;
+    zh_debug *first = zh_debug_create(&cfg);
+    assert_non_null(first);
+    void *p = zh_alloc(zh_debug_allocator(first), 16); /* a bucket of the 16-byte class */
+    assert_non_null(p);
+    uintptr_t page = (uintptr_t)p & ~(uintptr_t)(RECYCLED_PAGE - 1);
+    zh_free(zh_debug_allocator(first), p, 16);
+    assert_int_equal(zh_debug_destroy(first), ZH_CHECK_OK);
+
+    cfg.never_unmap = false;
+    zh_debug *second = zh_debug_create(&cfg);
+    assert_non_null(second);
+    unsigned char *q = zh_alloc(zh_debug_allocator(second), 64); /* the 64-byte class */
+    assert_non_null(q);
+    assert_true(((uintptr_t)q & ~(uintptr_t)(RECYCLED_PAGE - 1)) == page); /* the same page */
+    size_t len = 0, alignment = 0;
+    assert_true(zh_debug_block_info(second, q, &len, &alignment));
+    assert_int_equal(len, 64);
+    zh_free(zh_debug_allocator(second), q, 64);
+    assert_false(zh_debug_block_info(second, q, &len, &alignment));
+    assert_int_equal(zh_debug_destroy(second), ZH_CHECK_OK);
+    while (recycler.count > 0) free(recycler.free[--recycler.count]);
+}
+
+/* Found by the fuzzer (ASan: a use after free): with retain_metadata, a remap of a
+ * large block first reserves a table entry for the moved block, and when that grew
+ * the table, the entry of the old block was read from the freed table. Eight live
+ * large blocks fill the first table to its load limit. */
+static void test_debug_remap_grows_the_large_table(void **state) {
+    (void)state;
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.stack_trace_frames = 0;
+    cfg.retain_metadata = true;
+    zh_debug *d = zh_debug_create(&cfg);
+    assert_non_null(d);
+    zh_allocator a = zh_debug_allocator(d);
+    enum { BLOCKS = 8 };
+    const size_t len = 65536, grown = (size_t)4 << 20;
+    unsigned char *p[BLOCKS];
+    for (size_t i = 0; i < BLOCKS; i++) {
+        p[i] = zh_alloc(a, len);
+        assert_non_null(p[i]);
+        memset(p[i], (int)i + 1, len);
+    }
+    unsigned char *q = zh_remap(a, p[0], len, grown);
+    if (q != NULL) {
+        assert_true(zht_all_bytes(q, len, 1));
+        size_t got = 0;
+        assert_true(zh_debug_block_info(d, q, &got, NULL));
+        assert_int_equal(got, grown);
+        p[0] = q;
+    }
+    for (size_t i = 0; i < BLOCKS; i++) zh_free(a, p[i], i == 0 && q != NULL ? grown : len);
+    assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
+}
+
+/* Found by the fuzzer: with retain_metadata, zh_debug_block_info of a small block
+ * at the address of a freed large one (its memory reused for the bucket) saw the
+ * retained record and answered "no block". */
+static void test_debug_block_info_over_retained_large(void **state) {
+    (void)state;
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.stack_trace_frames = 0;
+    cfg.page_size = RECYCLED_PAGE;
+    cfg.backing = (zh_allocator){NULL, &recycler_vtable};
+    cfg.backing_allocator_zeroes = false;
+    cfg.retain_metadata = true;
+    zh_debug *d = zh_debug_create(&cfg);
+    assert_non_null(d);
+    zh_allocator a = zh_debug_allocator(d);
+    void *big = zh_alloc(a, 3000); /* above page_size / 4: a large block, on a page */
+    assert_non_null(big);
+    zh_free(a, big, 3000);
+    void *small = zh_alloc(a, 16); /* its bucket takes that page back */
+    assert_ptr_equal(small, big);
+    size_t len = 0;
+    assert_true(zh_debug_block_info(d, small, &len, NULL));
+    assert_int_equal(len, 16);
+    zh_free(a, small, 16);
+    assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
+    while (recycler.count > 0) free(recycler.free[--recycler.count]);
+}
+
 static void test_debug_reentrant_sink(void **state) {
     (void)state;
     reenter r = {NULL, 0};
@@ -1334,6 +1464,9 @@ int main(void) {
         cmocka_unit_test(test_debug_stack_capture),
         cmocka_unit_test(test_debug_stack_walk_bad_link),
         cmocka_unit_test(test_debug_reentrant_sink),
+        cmocka_unit_test(test_debug_block_info_in_recycled_page),
+        cmocka_unit_test(test_debug_remap_grows_the_large_table),
+        cmocka_unit_test(test_debug_block_info_over_retained_large),
         cmocka_unit_test(test_debug_reentrant_backing_aborts),
         cmocka_unit_test(test_debug_oom_sweep),
     };

@@ -9,8 +9,10 @@
  * serves the whole workload once the faults are disarmed.
  *
  * Covered: the page allocator, the arena over pages (all three reset modes), the
- * pool over pages (growable and fixed), the debug allocator over pages. The SMP
- * allocator joins this table when it lands (one entry in `sweeps`). */
+ * pool over pages (growable and fixed), the debug allocator over pages, and the SMP
+ * allocator (the process-wide singleton, which caches memory: its own statistics
+ * after zh_smp_trim() prove nothing leaked). Another allocator is one entry in
+ * `sweeps`. */
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
@@ -33,6 +35,7 @@
 #include "zheap/debug.h"
 #include "zheap/page.h"
 #include "zheap/pool.h"
+#include "zheap/smp.h"
 
 #define MAX_SWEEP 400
 
@@ -190,6 +193,7 @@ typedef struct sweep {
     void (*release)(subject *s, held h[HELD]);
     void (*close)(subject *s); /* frees everything; the counter must balance after */
     size_t variants;
+    void (*baseline)(void); /* after a fault-free warm-up run: the resting state (or NULL) */
 } sweep;
 
 static bool run_allocator(subject *s, unsigned seed, held h[HELD]) { return workload(s->a, h, seed); }
@@ -276,15 +280,126 @@ static void open_debug(subject *s, size_t variant) {
 }
 static void close_debug(subject *s) { assert_int_equal(zh_debug_destroy(s->debug), ZH_CHECK_OK); }
 
+/* The SMP allocator behind a counting layer. It keeps freed memory for reuse, so
+ * "nothing leaked" is judged on its statistics at rest (after everything is freed
+ * and zh_smp_trim()): bytes in live blocks, active bytes and large blocks as at the
+ * start of the sweep, nothing cached, and no more mapped than then. Variant 1 adds
+ * blocks that need mappings of their own: runs of 4 MiB enough for a second segment,
+ * a huge block remapped and reallocated larger (more fault points than the first
+ * segment's map). */
+static zh_smp_stats smp_rest;
+static size_t smp_variant;
+static void smp_at_rest(zh_smp_stats *out) {
+    zh_smp_trim();
+    zh_smp_get_stats(out);
+}
+static void baseline_smp(void) { smp_at_rest(&smp_rest); }
+static void open_smp(subject *s, size_t variant) {
+    smp_variant = variant;
+    zh_failing_init(&s->counter, zh_smp_allocator, SIZE_MAX);
+    s->a = zh_failing_allocator(&s->counter);
+}
+
+/* Blocks of megabytes carry the pattern at the start of every page only: enough to
+ * see a lost or misplaced copy without touching every byte. */
+static void mark_pages(const held *h) {
+    for (size_t i = 0; i < h->len; i += 4096) h->p[i] = (unsigned char)(h->seed + i / 4096);
+    h->p[h->len - 1] = (unsigned char)h->seed;
+}
+static void assert_pages_marked(const held *h, size_t upto) {
+    for (size_t i = 0; i < upto; i += 4096)
+        if (h->p[i] != (unsigned char)(h->seed + i / 4096))
+            fail_msg("big block %p (len %zu): page %zu lost its mark", (void *)h->p, h->len, i / 4096);
+    if (upto == h->len && h->p[h->len - 1] != (unsigned char)h->seed)
+        fail_msg("big block %p (len %zu): last byte lost", (void *)h->p, h->len);
+}
+
+#define SMP_RUNS 5
+#define MIB ((size_t)1 << 20)
+/* Allocates, remaps and reallocates big blocks and frees them again (they do not
+ * outlive the call). True when every allocation and realloc succeeded. */
+static bool smp_big_blocks(zh_allocator a, unsigned seed) {
+    held big[SMP_RUNS + 1];
+    bool ok = true;
+    for (size_t i = 0; i <= SMP_RUNS; i++) {
+        size_t len = i < SMP_RUNS ? 4 * MIB : 5 * MIB + 3; /* the last one: huge */
+        big[i] = (held){zh_alloc_aligned(a, len, 16), len, 16, seed + 40 + (unsigned)i};
+        if (big[i].p == NULL) {
+            ok = false;
+            continue;
+        }
+        mark_pages(&big[i]);
+    }
+    held *huge = &big[SMP_RUNS];
+    if (huge->p != NULL) {
+        unsigned char *q = zh_remap_aligned(a, huge->p, huge->len, 9 * MIB, 16);
+        if (q != NULL) {
+            huge->p = q;
+            huge->len = 9 * MIB;
+            mark_pages(huge);
+        }
+        assert_pages_marked(huge, huge->len);
+        q = zh_realloc_aligned(a, huge->p, huge->len, 14 * MIB, 16);
+        if (q == NULL) {
+            ok = false;
+            assert_pages_marked(huge, huge->len);
+        } else {
+            held moved = *huge;
+            moved.p = q;
+            assert_pages_marked(&moved, huge->len);
+            huge->p = q;
+            huge->len = 14 * MIB;
+            mark_pages(huge);
+        }
+    }
+    for (size_t i = 0; i <= SMP_RUNS; i++) {
+        if (big[i].p == NULL) continue;
+        assert_pages_marked(&big[i], big[i].len);
+        zh_free_aligned(a, big[i].p, big[i].len, 16);
+    }
+    return ok;
+}
+static bool run_smp(subject *s, unsigned seed, held h[HELD]) {
+    bool ok = workload(s->a, h, seed);
+    if (smp_variant == 1 && !smp_big_blocks(s->a, seed)) ok = false;
+    return ok;
+}
+static void close_smp(subject *s) {
+    (void)s;
+    zh_smp_stats now;
+    smp_at_rest(&now);
+    assert_int_equal(now.allocated, smp_rest.allocated);
+    assert_int_equal(now.active, smp_rest.active);
+    assert_int_equal(now.large_live, smp_rest.large_live);
+    assert_int_equal(now.cached, 0);
+    if (now.mapped > smp_rest.mapped)
+        fail_msg("smp: %zu bytes mapped at rest, %zu at the start", now.mapped, smp_rest.mapped);
+}
+
 static const sweep sweeps[] = {
-    {"page", open_page, run_allocator, release_allocator, close_nothing, 1},
-    {"arena over pages", open_arena_mode, run_arena, release_arena, close_arena, 3},
-    {"pool over pages", open_pool, run_pool, release_pool, close_pool, 2},
-    {"debug over pages", open_debug, run_allocator, release_allocator, close_debug, 1},
+    {"page", open_page, run_allocator, release_allocator, close_nothing, 1, NULL},
+    {"arena over pages", open_arena_mode, run_arena, release_arena, close_arena, 3, NULL},
+    {"pool over pages", open_pool, run_pool, release_pool, close_pool, 2, NULL},
+    {"debug over pages", open_debug, run_allocator, release_allocator, close_debug, 1, NULL},
+    {"smp", open_smp, run_smp, release_allocator, close_smp, 2, baseline_smp},
 };
+
+/* One fault-free run: whatever an allocator maps once and keeps (the SMP
+ * allocator's own records) is then part of the baseline. */
+static void warm_up(const sweep *sw, size_t variant) {
+    subject s;
+    held h[HELD];
+    sw->open(&s, variant);
+    if (!sw->run(&s, 1, h)) fail_msg("%s: the warm-up run failed", sw->name);
+    sw->release(&s, h);
+    if (sw->baseline != NULL) sw->baseline();
+    sw->close(&s);
+    assert_balanced(&s.counter);
+}
 
 /* Runs one sweep: n = 0, 1, ... until the workload meets no injected fault. */
 static size_t run_sweep(const sweep *sw, size_t variant) {
+    warm_up(sw, variant);
     size_t baseline = returns_memory() ? mapped_bytes() : 0;
     for (size_t n = 0; n < MAX_SWEEP; n++) {
         subject s;

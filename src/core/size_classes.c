@@ -230,7 +230,13 @@ static zh__sc_entry *page_entry(const zh__sc_heap *h, const void *slot) {
 
 /* ---- the source ---------------------------------------------------------------------------- */
 
-/* The link of a free run of `bytes` right before or right after `run`, or NULL. */
+/* Takes `cur` out of `list`; `prev` is the block before it (NULL: it is the head). */
+static void unlink_after(const zh__sc_heap *h, void **list, void *prev, void *cur) {
+    void *next = link_get(h, cur);
+    if (prev == NULL) *list = next;
+    else link_set(h, prev, next);
+}
+
 /* The free run of `bytes` right before or right after `run` is unlinked from `list`
  * and returned; 0 when there is none. */
 static uintptr_t unlink_neighbour(const zh__sc_heap *h, void **list, uintptr_t run,
@@ -239,9 +245,7 @@ static uintptr_t unlink_neighbour(const zh__sc_heap *h, void **list, uintptr_t r
     for (void *cur = *list; cur != NULL; prev = cur, cur = link_get(h, cur)) {
         uintptr_t other = (uintptr_t)cur;
         if (other != run + bytes && other + bytes != run) continue;
-        void *next = link_get(h, cur);
-        if (prev == NULL) *list = next;
-        else link_set(h, prev, next);
+        unlink_after(h, list, prev, cur);
         return other;
     }
     return 0;
@@ -381,9 +385,7 @@ static void *carve_aligned(zh__sc_heap *h, unsigned k, unsigned last, size_t byt
             uintptr_t block = (uintptr_t)cur, end = block + block_bytes;
             uintptr_t run = zh__align_forward_addr(block, alignment);
             if (run < block || run > end || end - run < bytes) continue;
-            void *next = link_get(h, cur);
-            if (prev == NULL) h->big_free[j] = next;
-            else link_set(h, prev, next);
+            unlink_after(h, &h->big_free[j], prev, cur);
             salvage(h, block, run);
             salvage(h, run + bytes, end);
             return (void *)run;
@@ -414,6 +416,36 @@ static void *take_free_run(zh__sc_heap *h, unsigned k, size_t alignment) {
 
 static bool reclaim_empty_pages(zh__sc_heap *h);
 
+/* The largest power of two that divides `addr` (> 0): the alignment it has. */
+static uintptr_t address_alignment(uintptr_t addr) { return addr & (~addr + 1); }
+
+/* Grow first: of the class's free runs (2^k bigpages) that start at a multiple of
+ * `alignment`, the least aligned one, unlinked; NULL if none. Once the heap has
+ * been asked for an alignment above a bigpage, a request leaves the runs such a
+ * request needs to it: taking a run at a multiple of 128 KiB for a request that
+ * needs 64 KiB while one at an odd bigpage lay free made the next 128 KiB-aligned
+ * request grow the break by a run and its padding (the fuzzer's usage bound). So a
+ * run serves an alignment it does not need only while every run less aligned is
+ * live, and (for one alignment above a bigpage) the class's runs number at most
+ * the peak of its live bigpage-aligned runs plus the peak of its live over-aligned
+ * ones. Until such a request, and for 1-bigpage runs (an alignment above a bigpage
+ * needs at least two), a pop: the walk, O(free runs of the class), is paid only
+ * where it matters. */
+static void *take_least_aligned(zh__sc_heap *h, unsigned k, size_t alignment) {
+    if (alignment > BIGPAGE) h->over_aligned = true;
+    if (!h->over_aligned || k == 0) return pop(h, &h->big_free[k]);
+    void *best = NULL, *best_prev = NULL, *prev = NULL;
+    uintptr_t best_alignment = 0;
+    for (void *cur = h->big_free[k]; cur != NULL; prev = cur, cur = link_get(h, cur)) {
+        uintptr_t a = address_alignment((uintptr_t)cur);
+        if (a < alignment || (best != NULL && a >= best_alignment)) continue;
+        best = cur, best_prev = prev, best_alignment = a;
+        if (a == alignment) break; /* none can be less aligned */
+    }
+    if (best != NULL) unlink_after(h, &h->big_free[k], best_prev, best);
+    return best;
+}
+
 /* Every free run merged with its free neighbours of its size, level after level. */
 static void merge_free_runs(zh__sc_heap *h) {
     for (unsigned k = 0; k < ZH__SC_BIG_CLASSES; k++) {
@@ -439,13 +471,13 @@ static void *run_alloc_shared(zh__sc_heap *h, unsigned k, size_t alignment) {
 /* Grow first (the sbrk allocator): a run of the class's own list, else the source
  * (extending free runs at the top of a break), and only when the source refuses,
  * free runs merged and split across classes. A class then asks for memory only
- * when all its runs are live, so it never holds more than its peak; splitting
+ * when all its runs are live (all that suit the alignment, taken least aligned
+ * first: take_least_aligned), so it never holds more than its peak; splitting
  * early would leave the rest of a larger run on lists of classes that may never
  * use it, and the larger class would grow again (size_classes.h). Emptied
  * small-class pages are 1-bigpage runs: they serve a bigpage request at once. */
 static void *run_alloc_grow_first(zh__sc_heap *h, unsigned k, size_t alignment) {
-    void *block = alignment > BIGPAGE ? carve_aligned(h, k, k, run_bytes(k), alignment)
-                                      : pop(h, &h->big_free[k]);
+    void *block = take_least_aligned(h, k, alignment);
     if (block == NULL && k == 0 && reclaim_empty_pages(h)) block = pop(h, &h->big_free[0]);
     if (block == NULL) block = obtain(h, run_bytes(k), alignment > BIGPAGE ? alignment : BIGPAGE);
     if (block != NULL) return block;
@@ -491,8 +523,7 @@ static bool unlink_empty_slots(zh__sc_heap *h, unsigned index) {
         void *next = link_get(h, cur);
         if (page_is_empty(h, cur)) {
             any = true;
-            if (prev == NULL) h->small_free[index] = next;
-            else link_set(h, prev, next);
+            unlink_after(h, &h->small_free[index], prev, cur);
         } else {
             prev = cur;
         }

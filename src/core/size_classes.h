@@ -91,6 +91,7 @@ typedef struct zh__sc_heap {
     size_t map_capacity, map_count;
     bool map_growing;
     bool grow_first;         /* ZH__SC_GROW_FIRST */
+    bool over_aligned;       /* a run aligned above a bigpage was asked for (grow first) */
     uint8_t track;           /* memory checkers: off, wanted (decided at first memory), on */
     uint16_t empty_classes;  /* bit i: a page of small class i may have no live slot */
     zh__sc_entry map_inline[ZH__SC_MAP_INLINE];

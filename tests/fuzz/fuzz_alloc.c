@@ -128,6 +128,10 @@ typedef struct env {
     zh_sbrk sbrk;
     zh_debug *debug;
     size_t debug_limit; /* 0: no memory limit */
+    void (*audit)(bool all);     /* the target's own view of the live blocks, or NULL */
+    void (*free_unsized)(void *); /* frees without a length (every other block), or NULL */
+    size_t smp_allocated;        /* the SMP allocator's live bytes when the input began */
+    bool smp_trim;               /* trim the SMP allocator at teardown */
     block live[MAX_LIVE];
     size_t n;
     uint8_t next_seed;
@@ -157,32 +161,89 @@ static env E;
 #define NO_COVERAGE
 #endif
 
-static uint8_t ramp[512];
+static uint8_t ramp[512]; /* ramp[k] == k % 256: any phase, 256 bytes on */
 
 static void init_ramp(void) {
     for (size_t k = 0; k < sizeof ramp; k++) ramp[k] = (uint8_t)k;
 }
 
+/* Bytes [from, len) of b: one period from the table, then copies of what is written
+ * already, doubling (the ramp repeats every 256 bytes), so a large block takes a few
+ * memcpy calls rather than one per 256 bytes. */
 NO_COVERAGE static void fill(const block *b, size_t from) {
-    for (size_t i = from; i < b->len;) {
-        size_t n = b->len - i < 256 ? b->len - i : 256;
-        memcpy(b->p + i, ramp + ((b->seed + i) & 255), n);
-        i += n;
+    if (from >= b->len) return;
+    size_t done = b->len - from < 256 ? b->len - from : 256;
+    memcpy(b->p + from, ramp + ((b->seed + from) & 255), done);
+    while (from + done < b->len) {
+        size_t n = b->len - from - done < done ? b->len - from - done : done;
+        memcpy(b->p + from + done, b->p + from, n);
+        done += n;
     }
 }
 
+/* The compare loop is the harness's hottest code, so it is built without ASan's and
+ * UBSan's per-load checks (they made it ~45 instructions per word); under ASan the
+ * range is instead checked as a whole first, so reading a block the allocator has
+ * poisoned is still a finding. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FUZZ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FUZZ_ASAN 1
+#endif
+#endif
+#if defined(FUZZ_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+#if defined(__clang__)
+#define UNCHECKED_LOADS __attribute__((no_sanitize("address", "undefined", "coverage")))
+#elif defined(__GNUC__)
+#define UNCHECKED_LOADS __attribute__((no_sanitize_address, no_sanitize_undefined))
+#else
+#define UNCHECKED_LOADS
+#endif
+
+NO_COVERAGE static void expect_addressable(const block *b, size_t from, size_t upto) {
+#if defined(FUZZ_ASAN)
+    void *bad = __asan_region_is_poisoned(b->p + from, upto - from);
+    if (bad != NULL)
+        fail("byte %zu of live block %p (len %zu) is poisoned", (size_t)((unsigned char *)bad - b->p),
+             (void *)b->p, b->len);
+#else
+    (void)b, (void)from, (void)upto;
+#endif
+}
+
+/* Whether the RAMP_STEP bytes at p continue the ramp from phase k (0..255). */
+#define RAMP_STEP 64
+UNCHECKED_LOADS static inline bool ramp_matches(const unsigned char *p, size_t k) {
+    uint64_t g[RAMP_STEP / 8], w[RAMP_STEP / 8], diff = 0;
+    memcpy(g, p, RAMP_STEP);
+    memcpy(w, ramp + k, RAMP_STEP);
+    for (size_t j = 0; j < RAMP_STEP / 8; j++) diff |= g[j] ^ w[j];
+    return diff == 0;
+}
+
 /* The first byte of [from, upto) that breaks the ramp, or upto. */
-NO_COVERAGE static size_t first_wrong(const block *b, size_t from, size_t upto) {
+UNCHECKED_LOADS static size_t first_wrong_unchecked(const unsigned char *p, uint8_t seed,
+                                                    size_t from, size_t upto) {
     size_t i = from;
+    while (i + RAMP_STEP <= upto && ramp_matches(p + i, (size_t)((seed + i) & 255))) i += RAMP_STEP;
     for (; i + 8 <= upto; i += 8) {
         uint64_t got, want;
-        memcpy(&got, b->p + i, 8);
-        memcpy(&want, ramp + ((b->seed + i) & 255), 8);
+        memcpy(&got, p + i, 8);
+        memcpy(&want, ramp + ((seed + i) & 255), 8);
         if (got != want) break;
     }
     for (; i < upto; i++)
-        if (b->p[i] != (uint8_t)(b->seed + i)) return i;
+        if (p[i] != (uint8_t)(seed + i)) return i;
     return upto;
+}
+
+NO_COVERAGE static size_t first_wrong(const block *b, size_t from, size_t upto) {
+    if (from >= upto) return upto;
+    expect_addressable(b, from, upto);
+    return first_wrong_unchecked(b->p, b->seed, from, upto);
 }
 
 NO_COVERAGE static void expect_intact(const block *b, size_t upto, const char *what) {
@@ -242,7 +303,11 @@ NO_COVERAGE static void check_blocks(bool full) {
     }
 }
 
-static void checkpoint(void) { check_blocks(false); }
+/* A checkpoint also asks the target's own bookkeeping (E.audit) about the live blocks. */
+static void checkpoint(void) {
+    check_blocks(false);
+    if (E.audit != NULL) E.audit(false);
+}
 
 /* ---- operand decoding ------------------------------------------------------------------ */
 
@@ -341,7 +406,11 @@ static unsigned sbrk_class(size_t len, zh_align align, size_t *slot_bytes) {
     unsigned k = 0;
     while (((size_t)1 << k) < pages) k++;
     /* A run aligned above a bigpage is a class of its own here: the engine's free
-     * runs of its size may sit at any bigpage, so they need not serve it. */
+     * runs of its size may sit at any bigpage, so they need not serve it. The two
+     * peaks together bound the runs of the size because the engine takes the least
+     * aligned free run that suits a request (take_least_aligned in
+     * src/core/size_classes.c): an aligned run serves a bigpage-aligned request
+     * only while every other run of the size is live. */
     return 16 + k + (zh_align_to_bytes(align) > ZH_SBRK_BIGPAGE_SIZE ? 32 : 0);
 }
 
@@ -497,6 +566,8 @@ static void free_slot(size_t i) {
     expect_intact(b, b->len, "free");
     if (exact_model()) fba_apply_free(b);
     if (E.t->is_pool) zh_pool_destroy(&E.pool, b->p);
+    else if (E.free_unsized != NULL && E.a.vtable == E.inner.vtable && (b->seed & 1))
+        E.free_unsized(b->p);
     else zh_raw_free(E.a, b->p, b->len, b->align, 0);
     drop_block(i);
 }
@@ -637,7 +708,43 @@ static void counter_teardown(env *e) { (void)e, expect_counter_balanced(); }
 
 static void setup_page(env *e, uint8_t f, uint8_t p) { (void)f, (void)p, e->inner = zh_page_allocator; }
 static void setup_c(env *e, uint8_t f, uint8_t p) { (void)f, (void)p, e->inner = zh_c_allocator; }
-static void setup_smp(env *e, uint8_t f, uint8_t p) { (void)f, (void)p, e->inner = zh_smp_allocator; }
+/* The SMP singleton. Checkpoints ask it whether it owns every live block and can
+ * tell its size from the address; every other block is freed unsized (unless
+ * wrapped). The allocator serves no one else in the harness, so at teardown its live
+ * bytes are back where the input found them; flags bits 1-3 == 7 trims it then
+ * (nothing may stay cached). */
+static size_t smp_allocated_now(void) {
+    zh_smp_stats st;
+    zh_smp_get_stats(&st);
+    return st.allocated;
+}
+static void smp_audit(bool all) {
+    (void)all; /* a few loads per block: always all of them */
+    for (size_t i = 0; i < E.n; i++) {
+        const block *b = &E.live[i];
+        if (!zh_smp_owns(b->p)) fail("smp does not own live block %p (len %zu)", (void *)b->p, b->len);
+        size_t usable = zh_smp_usable_size(b->p);
+        if (usable < b->len)
+            fail("smp usable size of %p is %zu, below its length %zu", (void *)b->p, usable, b->len);
+    }
+}
+static void setup_smp(env *e, uint8_t f, uint8_t p) {
+    (void)p;
+    e->inner = zh_smp_allocator;
+    e->audit = smp_audit;
+    e->free_unsized = zh_smp_free_unsized;
+    e->smp_allocated = smp_allocated_now();
+    e->smp_trim = ((f >> 1) & 7) == 7;
+}
+static void teardown_smp(env *e) {
+    if (e->smp_trim) zh_smp_trim();
+    zh_smp_stats st;
+    zh_smp_get_stats(&st);
+    if (st.allocated != e->smp_allocated)
+        fail("smp holds %zu live bytes after every block was freed, %zu before the input",
+             st.allocated, e->smp_allocated);
+    if (e->smp_trim && st.cached != 0) fail("smp keeps %zu bytes cached after a trim", st.cached);
+}
 static void setup_raw_c(env *e, uint8_t f, uint8_t p) {
     (void)f, (void)p, e->inner = zh_raw_c_allocator;
 }
@@ -806,18 +913,53 @@ static void setup_sbrk(env *e, uint8_t f, uint8_t p) {
     e->inner = zh_sbrk_allocator(&e->sbrk);
 }
 
-/* The debug allocator over the C heap (counted), no stack traces (speed); param bit 7
- * sets a memory limit of 4 KiB .. 512 KiB. Any report is a finding: the harness
- * never frees twice or with a wrong length. */
+/* The debug allocator over the C heap (counted), no stack traces (speed); flags bits
+ * 1-3 pick the bucket size (7: the default 128 KiB, else 4 .. 32 KiB: buckets that
+ * small come from ASan's size classes, which recycle resident memory, where 128 KiB
+ * ones are a fresh mapping each - most of this target's time), bits 4-6 turn on
+ * never_unmap, retain_metadata and Zig's quarantine of 0; param bit 7 sets a memory
+ * limit of 4 KiB .. 512 KiB. Any report is a finding: the harness never frees twice
+ * or with a wrong length. Checkpoints compare the allocator's statistics and
+ * zh_debug_block_info with the model; teardown wants zh_debug_detect_leaks() == 0. */
+static size_t debug_page_size(uint8_t flags) {
+    static const size_t kib[8] = {16, 4, 8, 32, 16, 8, 32, 0};
+    size_t k = kib[(flags >> 1) & 7];
+    return k == 0 ? ZH_DEBUG_PAGE_SIZE_DEFAULT : k * 1024;
+}
 static void debug_report(void *user, zh_debug_event event, const char *text, size_t len) {
     (void)user;
     if (event != ZH_DEBUG_LOG) fail("debug allocator reported (event %d): %.*s", (int)event, (int)len, text);
 }
+static void debug_expect_block_info(const block *b) {
+    size_t len = 0, alignment = 0;
+    if (!zh_debug_block_info(E.debug, b->p, &len, &alignment) || len != b->len ||
+        alignment != zh_align_to_bytes(b->align))
+        fail("debug block info of %p: len %zu align %zu, the model's %zu / %zu", (void *)b->p, len,
+             alignment, b->len, zh_align_to_bytes(b->align));
+}
+/* Statistics at every checkpoint; block info (a probe per size class, most of an
+ * audit's cost) for one block in turn, and for all of them at teardown. */
+static void debug_audit(bool all) {
+    zh_debug_stats st;
+    zh_debug_get_stats(E.debug, &st);
+    size_t bytes = 0;
+    for (size_t i = 0; i < E.n; i++) {
+        if (all || i == op_index % E.n) debug_expect_block_info(&E.live[i]);
+        bytes += E.live[i].len;
+    }
+    if (st.live_count != E.n || st.live_bytes != bytes)
+        fail("debug stats: %zu blocks of %zu bytes live, the model has %zu of %zu", st.live_count,
+             st.live_bytes, E.n, bytes);
+}
 static void setup_debug(env *e, uint8_t f, uint8_t p) {
-    (void)f;
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.stack_trace_frames = 0;
+    cfg.page_size = debug_page_size(f);
     cfg.backing = counter_over(zh_c_allocator, SIZE_MAX);
+    cfg.backing_allocator_zeroes = false; /* the C heap does not promise it */
+    cfg.never_unmap = (f & 0x10) != 0;
+    cfg.retain_metadata = (f & 0x20) != 0;
+    if (f & 0x40) cfg.bucket_quarantine = 0;
     cfg.report = debug_report;
     cfg.enable_memory_limit = (p & 0x80) != 0;
     e->debug = zh_debug_create(&cfg);
@@ -825,8 +967,12 @@ static void setup_debug(env *e, uint8_t f, uint8_t p) {
     e->debug_limit = cfg.enable_memory_limit ? ((size_t)(p & 0x7f) + 1) * 4096 : 0;
     if (e->debug_limit != 0) zh_debug_set_memory_limit(e->debug, e->debug_limit);
     e->inner = zh_debug_allocator(e->debug);
+    e->audit = debug_audit;
 }
 static void teardown_debug(env *e) {
+    debug_audit(true); /* nothing live: the counters must say so */
+    zh_debug_flush_retained_metadata(e->debug);
+    if (zh_debug_detect_leaks(e->debug) != 0) fail("the debug allocator found a leak");
     if (zh_debug_destroy(e->debug) != ZH_CHECK_OK) fail("the debug allocator saw a leak");
     expect_counter_balanced();
 }
@@ -851,7 +997,7 @@ static const target targets[] = {
     {"sbrk", 17, NULL_SBRK, false, setup_sbrk, no_teardown, NULL},
     {"failing", 12, NULL_INDUCED, false, setup_failing, counter_teardown, NULL},
     {"debug", 12, NULL_DEBUG, false, setup_debug, teardown_debug, NULL},
-    {"smp", 16, NULL_NEVER, false, setup_smp, no_teardown, NULL},
+    {"smp", 16, NULL_NEVER, false, setup_smp, teardown_smp, NULL},
 };
 #define TARGET_COUNT (sizeof targets / sizeof targets[0])
 
@@ -934,10 +1080,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (op_index % CHECK_EVERY == 0) checkpoint();
     }
     op_name = "teardown";
-    check_blocks(true);
-    /* Free from the newest block down, so a bump allocator reclaims everything. */
+    if (E.audit != NULL) E.audit(true);
+    /* Free from the newest block down, so a bump allocator reclaims everything; each
+     * free checks its block whole first. Targets that let a reset end their blocks
+     * check them whole here instead. */
     if (t->reset == NULL || t->is_pool || exact_model())
         while (E.n != 0) free_slot(E.n - 1);
+    else check_blocks(true);
     E.n = 0;
     t->teardown(&E);
     return 0;

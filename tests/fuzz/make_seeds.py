@@ -106,6 +106,17 @@ def split_loop(times=16):
     return ops
 
 
+def aligned_run_kept(shift):
+    """A 4-bigpage run freed, then a 128 KiB-aligned one (padded to it), freed; a
+    request of the first class, small blocks (and a class-map table), and the
+    128 KiB-aligned request again: it must get its run back, not grow the break.
+    `shift` live 1-bigpage blocks first: the fake break may start at either parity."""
+    ops = sum((alloc(65536, 3) for _ in range(shift)), [])
+    ops += alloc(3 * 65536 + 1, 3) + free(shift) + alloc(3 * 65536 + 1, 17) + free(shift)
+    ops += alloc(100, 0) + alloc(3 * 65536 + 1, 4) + alloc(1, 8) + alloc(4, 2)
+    return ops + alloc(3 * 65536 + 1, 17)
+
+
 def class_cycle(times=6):
     """Many blocks of one class freed, then of the next class: each class's peak."""
     ops = []
@@ -163,10 +174,24 @@ SEEDS = {
              ("shrink_free_small", 0, 3, shrink_free_loop(big=16384, times=40)),
              # once a finding (fixed: a freed run merges with its free neighbours)
              ("sbrk_split_loop", 0, 31, split_loop()),
-             ("big_align", 0, 31, alloc(100, 17) + alloc(70000, 17) + free(0) + free(0))],
+             ("big_align", 0, 31, alloc(100, 17) + alloc(70000, 17) + free(0) + free(0)),
+             # once a finding (fixed: a request takes the least aligned free run of its
+             # class, leaving 128 KiB-aligned runs to the requests that need them)
+             ("aligned_run_kept", 0, 31, aligned_run_kept(0)),
+             ("aligned_run_kept_shifted", 0, 31, aligned_run_kept(1))],
+    # flags bits 1-3 pick the bucket size (0 is 16 KiB, 7 the default 128 KiB); bits 4-6
+    # turn on never_unmap, retain_metadata, a quarantine of 0
     "debug": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo()),
-              ("limit", 0, 0x80 | 7, exhaust(40, 2000)), ("classes", 0, 0, class_cycle(4))],
+              ("limit", 0, 0x80 | 7, exhaust(40, 2000)), ("classes", 0, 0, class_cycle(4)),
+              ("basic_128k", 7 << 1, 0, basic()), ("classes_128k", 7 << 1, 0, class_cycle(6)),
+              ("classes_4k", 1 << 1, 0, class_cycle(6)),
+              ("never_unmap", 0x10, 0, basic() + class_cycle(3)),
+              ("retain_metadata", 0x20, 0, basic() + lifo()),
+              ("no_quarantine", 0x40 | (2 << 1), 0, class_cycle(5)),
+              ("all_options", 0x70 | (3 << 1), 0, basic() + lifo() + exhaust(20, 3000))],
+    # flags bits 1-3 == 7: trim at the end (nothing may stay cached)
     "smp": [("basic", 0, 0, basic()), ("lifo", 1, 0, lifo()), ("classes", 0, 0, class_cycle(5)),
+            ("trim", 7 << 1, 0, basic() + class_cycle(3)),
             ("large_align", 0, 0, alloc(5000, 15) + alloc(70000, 16) + realloc(0, 200000) + free(1))],
     "failing": [("basic_f%d" % i, 0xFE, i, basic()) for i in (0, 2, 5)] +
                [("resize_f%d" % i, 2 * i, 255, lifo()) for i in (0, 1)],
