@@ -367,11 +367,13 @@ static inline void track_giveback(void *p) {
     if (ZH__TRACK_ENABLED) zh__track_group_free(&track_pool, p, block_usable(p));
 }
 
-/* The live block p changed length in place; the rest of its (new) slot is closed. */
+/* The live block p changed length in place; the rest of its (new) slot is closed.
+ * What a shrink gave away (tail units, a mapping's tail) is no longer described:
+ * others may use it now (large_resize closed its units before giving them back). */
 static void track_resized(void *p, size_t old_len, size_t new_len) {
     if (!ZH__TRACK_ENABLED) return;
     size_t usable = block_usable(p);
-    zh__track_group_resize(&track_pool, p, old_len, new_len);
+    zh__track_group_resize(&track_pool, p, old_len < usable ? old_len : usable, new_len);
     if (usable > new_len) zh__track_mem_noaccess((char *)p + new_len, usable - new_len);
 }
 
@@ -1139,6 +1141,7 @@ static bool large_resize(smp_page *run, size_t n) {
     smp_segment *seg = segment_of(run);
     size_t i = run->index, old = run->span;
     bool ok = true;
+    if (n < old) track_close(unit_address(seg, i + n), (old - n) * SMP_UNIT_SIZE);
     global_lock();
     if (n < old) {
         units_release(seg, i + n, old - n);
