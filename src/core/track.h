@@ -221,10 +221,16 @@ static inline void zh__track_group_resize(const void *group, void *p, size_t old
 static inline void zh__track_group_widen(const void *group, void *p, size_t len) {
 #if defined(ZH__TRACK_VALGRIND)
     VALGRIND_MEMPOOL_CHANGE(group, p, p, len);
-#else
-    (void)group;
-#endif
     zh__track_mem_defined(p, len);
+#elif defined(ZH__TRACK_ASAN)
+    /* The closed part of a live block is a suffix: nothing to do when its last byte
+     * is open (a repeated query then costs one shadow load, not a shadow fill). */
+    (void)group;
+    if (len != 0 && __asan_address_is_poisoned((char *)p + len - 1))
+        ASAN_UNPOISON_MEMORY_REGION(p, len);
+#else
+    (void)group, (void)p, (void)len;
+#endif
 }
 
 #endif /* ZHEAP_CORE_TRACK_H */
