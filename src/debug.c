@@ -497,17 +497,17 @@ static unsigned char *slot_addr(const zh_debug *d, bucket *b, uint32_t slot) {
  * allocator's own reads and writes of those bytes are bracketed by open_bytes and
  * close_bytes. Metadata stays accessible (the program never sees it). */
 
+static bool tracking(const zh_debug *d) { return ZH__TRACK_ENABLED && d->track; }
+
 /* Under ASan, classes below one 8-byte shadow granule share granules between slots,
  * which its shadow cannot describe: those slots are left undescribed. */
-#if defined(ZH__TRACK_ASAN)
-#define TRACK_MIN_CLASS 3
-#else
-#define TRACK_MIN_CLASS 0
-#endif
-
-static bool tracking(const zh_debug *d) { return ZH__TRACK_ENABLED && d->track; }
 static bool slot_tracked(const zh_debug *d, unsigned cls) {
-    return tracking(d) && cls >= TRACK_MIN_CLASS;
+#if defined(ZH__TRACK_ASAN)
+    return tracking(d) && cls >= 3;
+#else
+    (void)cls;
+    return tracking(d);
+#endif
 }
 
 /* Opens no-access bytes for the allocator's own access (defined: it reads back
