@@ -5,7 +5,9 @@
  * (16 B - 2 KiB, fixed pseudo-random order), so the lookup misses caches the way a
  * program's frees do. Groups (cases interleaved, first = baseline):
  *   smp:   sized vtable free | zh_smp_free_unsized (address -> size class) |
- *          zh_smp_owns + zh_smp_free_unsized (what the preload library's free does)
+ *          zh_smp_owns + zh_smp_free_unsized (the preload library's free before
+ *          zh_smp_free_owned) | zh_smp_free_owned (check and free in one lookup:
+ *          what the preload library's free does)
  *   debug: sized vtable free | zh_debug_block_info + sized free (the preload's free)
  * The debug instance captures no traces here (stack_trace_frames 0), so the table
  * isolates the lookup from the unwinder. */
@@ -67,6 +69,15 @@ static void run_smp_owns_unsized(void *ctx, size_t iterations) {
     }
 }
 
+static void run_smp_free_owned(void *ctx, size_t iterations) {
+    fb *b = ctx;
+    for (size_t it = 0; it < iterations; it++) {
+        alloc_batch(b);
+        for (size_t i = 0; i < BATCH; i++)
+            if (!zh_smp_free_owned(b->p[i])) abort();
+    }
+}
+
 static void run_debug_lookup(void *ctx, size_t iterations) {
     fb *b = ctx;
     for (size_t it = 0; it < iterations; it++) {
@@ -81,8 +92,8 @@ static void run_debug_lookup(void *ctx, size_t iterations) {
 
 int main(int argc, char **argv) {
     zhb_init(argc, argv, "zheap-bench-free_unsized"); /* free without a size, as libzheap-malloc.so does */
-    static fb smp[3], dbg[2];
-    for (size_t k = 0; k < 3; k++) smp[k].a = zh_smp_allocator, fill_lengths(&smp[k]);
+    static fb smp[4], dbg[2];
+    for (size_t k = 0; k < 4; k++) smp[k].a = zh_smp_allocator, fill_lengths(&smp[k]);
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.stack_trace_frames = 0;
     zh_debug *d = zh_debug_create(&cfg);
@@ -92,8 +103,9 @@ int main(int argc, char **argv) {
         {"sized free (vtable)", run_sized, &smp[0], 2 * BATCH, NULL, NULL},
         {"zh_smp_free_unsized", run_smp_unsized, &smp[1], 2 * BATCH, NULL, NULL},
         {"zh_smp_owns + free_unsized", run_smp_owns_unsized, &smp[2], 2 * BATCH, NULL, NULL},
+        {"zh_smp_free_owned", run_smp_free_owned, &smp[3], 2 * BATCH, NULL, NULL},
     };
-    zhb_run_group("smp (ns per alloc or free)", smp_cases, 3, NULL);
+    zhb_run_group("smp (ns per alloc or free)", smp_cases, 4, NULL);
     const zhb_case_spec debug_cases[] = {
         {"sized free (vtable)", run_sized, &dbg[0], 2 * BATCH, NULL, NULL},
         {"zh_debug_block_info + free", run_debug_lookup, &dbg[1], 2 * BATCH, NULL, NULL},

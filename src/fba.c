@@ -13,8 +13,17 @@
  * are simply not reclaimed) but never grow. The thread-safe variant advances `end`
  * with a compare-and-swap loop and does nothing else.
  *
+ * Under AddressSanitizer, in a buffer ASan is told about (one on the heap,
+ * core/track.h), every block is preceded by a poisoned redzone of at least
+ * ZH__REDZONE (16) bytes and starts on an 8-byte granule (zh__bump_pad in
+ * zheap/internal.h), so a write past one block's end faults before it reaches the
+ * next; freeing the last block gives its redzone back too. In every other build,
+ * and for other buffers, there is no redzone and the layout is Zig's.
+ *
  * Costs: O(1) everything, no per-block header, no bytes of overhead beyond
- * alignment padding; freed memory below the top is only reclaimed by a reset.
+ * alignment padding (under ASan, over a heap buffer, also the redzone: 16 to 23
+ * bytes a block); freed
+ * memory below the top is only reclaimed by a reset.
  * `end` is a plain integer, so the inline fast path is an ordinary bump pointer the
  * compiler may keep in a register across a loop (an _Atomic cursor is reloaded and
  * stored on every call, even with relaxed ordering). The thread-safe variant uses
@@ -41,8 +50,23 @@ void zh_fba_init(zh_fba *fba, void *buffer, size_t len) {
         zh__track_mem_noaccess(buffer, len); /* until handed out */
 }
 
+size_t zh__track_redzone(void) { return ZH__REDZONE; }
+
 void zh__fba_track_alloc(const zh_fba *fba, void *p, size_t len) {
     if (zh__track_buffer_ok(fba->buffer)) zh__track_alloc(p, len);
+}
+
+/* The redzone before each block of `fba`: ZH__REDZONE where ASan is told about its
+ * buffer (poison is what makes a redzone one), else none. */
+static size_t redzone_of(const zh_fba *fba) {
+    return ZH__REDZONE && zh__track_buffer_ok(fba->buffer) ? ZH__REDZONE : 0;
+}
+
+void *zh__fba_bump_tracked(zh_fba *fba, size_t len, size_t alignment) {
+    size_t redzone = redzone_of(fba);
+    void *p = zh__fba_bump_gap(fba, len, alignment, redzone);
+    if (redzone != 0 && p != NULL) zh__track_alloc(p, len);
+    return p;
 }
 
 void zh_fba_reset(zh_fba *fba) {
@@ -114,7 +138,9 @@ static void fba_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t
     zh_fba *fba = ctx;
     (void)align, (void)ret_addr;
     check_owned(fba, mem, len, "zh_fba_allocator free");
-    if (zh_fba_is_last_allocation(fba, mem, len)) set_end(fba, end_of(fba) - len);
+    /* the last block goes back with the redzone before it (ASan builds) */
+    if (zh_fba_is_last_allocation(fba, mem, len))
+        set_end(fba, end_of(fba) - len - redzone_of(fba));
     if (ZH__TRACK_ENABLED && zh__track_buffer_ok(fba->buffer)) zh__track_free(mem, len);
 }
 
@@ -131,7 +157,7 @@ void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment) {
 /* ---- zh_fba_thread_safe_allocator --------------------------------------------------------
  * Claims [start, start + len) by moving `end` from the value `start` was computed
  * from; if another thread moved it first, the CAS reloads it and we recompute.
- * The bounds check is zh__fba_bump's (see the header for why it cannot wrap).
+ * The bounds check is zh__fba_bump_gap's (see the header for why it cannot wrap).
  * Acquire/release on success orders the claim with whatever the caller publishes
  * afterwards; the block itself needs no further synchronisation. */
 
@@ -140,13 +166,15 @@ static void *fba_thread_safe_alloc(void *ctx, size_t len, zh_align align, uintpt
     size_t alignment = zh_align_to_bytes(align);
     (void)ret_addr;
     uintptr_t limit = fba->limit;
+    size_t redzone = redzone_of(fba);
     uintptr_t cur = end_of(fba);
     for (;;) {
-        uintptr_t start = zh__align_forward_addr(cur, alignment);
+        uintptr_t start = zh__bump_start(cur, alignment, redzone);
         if (start - 1 >= limit || limit - start < len) return NULL;
         if (zh__atomic_cas_weak_uintptr(&fba->end, &cur, start + len)) {
-            if (ZH__TRACK_ENABLED && zh__track_buffer_ok(fba->buffer))
-                zh__track_alloc_shared((void *)start, len, fba->buffer, fba->len);
+            /* Under ASan a described block starts on a granule of its own after
+             * its redzone: threads unpoisoning neighbours write disjoint shadow. */
+            if (ZH__TRACK_ENABLED) zh__fba_track_alloc(fba, (void *)start, len);
             return (void *)start;
         }
     }

@@ -12,7 +12,8 @@
  * Costs: create and destroy are O(1) - a pointer pop/push when the free list has
  * items, an arena bump otherwise, and a backing-allocator call only when the
  * arena's buffer is full. No per-item header: memory use is item_size per item
- * plus the arena's per-buffer overhead. Reset costs O(arena buffers) plus, for
+ * plus the arena's per-buffer overhead (under ASan also the arena's redzone before
+ * each item carved on its own, arena.c). Reset costs O(arena buffers) plus, for
  * a non-growable pool, O(items) to rebuild its free list. */
 #include "zheap/pool.h"
 

@@ -119,6 +119,8 @@ typedef struct smp_page {
     uint16_t index;            /* unit index in the segment */
     uint8_t kind;              /* PAGE_* */
     uint8_t class_index;
+    uint32_t blocks_len;       /* small: bytes from the page start to its last block's end */
+    uint64_t start_test;       /* small: block_start_test(block_size) */
     _Alignas(SMP_HALF_LINE) smp_block *free; /* owner's free list */
     uintptr_t bump;                          /* next never-used block */
     uintptr_t bump_end;
@@ -606,10 +608,24 @@ static void list_remove(smp_page **list, smp_page *pg) {
 
 /* ---- small pages ------------------------------------------------------------------------ */
 
-static char *page_start(smp_page *pg) { return unit_address(segment_of(pg), pg->index); }
+static char *page_start(const smp_page *pg) { return unit_address(segment_of(pg), pg->index); }
 
 static bool page_has_room(const smp_page *pg) {
     return pg->free != NULL || pg->bump < pg->bump_end;
+}
+
+/* Whether a 32-bit offset is a multiple of d, by one multiplication (Lemire,
+ * Kaser and Kurz, "Faster remainder by direct computation", 2019): with
+ * t = 2^64 / d rounded up, n % d == 0 exactly when n * t (mod 2^64) < t. */
+static uint64_t block_start_test(uint32_t d) { return UINT64_MAX / d + 1; }
+
+static bool is_multiple(uint32_t n, uint64_t test) { return (uint64_t)n * test < test; }
+
+/* Whether p is the start of one of a small page's block slots (handed out or
+ * not): the page's own fields only, no division. */
+static bool page_block_start(const smp_page *pg, const void *p) {
+    uintptr_t offset = (uintptr_t)p - (uintptr_t)page_start(pg);
+    return offset < pg->blocks_len && is_multiple((uint32_t)offset, pg->start_test);
 }
 
 /* Turns a fresh run into an empty page of class c owned by h. */
@@ -622,6 +638,8 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     pg->used = 0;
     pg->unfull_at = (uint32_t)(capacity - (capacity >= 16 ? capacity / 8 : 1));
     pg->block_size = (uint32_t)size;
+    pg->blocks_len = (uint32_t)(capacity * size);
+    pg->start_test = block_start_test((uint32_t)size);
     pg->class_index = (uint8_t)c;
     pg->in_full = false;
     pg->prev = pg->next = NULL;
@@ -1204,8 +1222,7 @@ static void check_live(const char *call, const void *p, smp_where w) {
         zh__panic(call, "%p is not a block of zh_smp_allocator", p);
     if (w.page != NULL && w.page->kind == PAGE_FREE)
         zh__panic(call, "%p is not a live block (double free?)", p);
-    if (w.page != NULL && w.page->kind == PAGE_SMALL &&
-        ((uintptr_t)p - (uintptr_t)page_start(w.page)) % w.page->block_size != 0)
+    if (w.page != NULL && w.page->kind == PAGE_SMALL && !page_block_start(w.page, p))
         zh__panic(call, "%p is not the start of a block", p);
 }
 
@@ -1315,16 +1332,26 @@ void zh_smp_free_unsized(void *p) {
     free_block(p, w);
 }
 
-/* The start of a small block handed out (live or free: no per-block bit exists), of
- * a live large run or of a huge block; reads only the allocator's own records. */
-bool zh_smp_owns(const void *p) {
+/* Whether p starts a block: a small block slot, a live large run or a huge block.
+ * Reads only the allocator's own records (the granule bit first). */
+static bool owned_block(const void *p, smp_where *w) {
     if (p == NULL || !owned_granule(segment_of(p))) return false;
-    smp_where w = where_is(p);
-    if (w.page == NULL) return ((const smp_huge *)w.seg)->block == p;
-    char *start = page_start(w.page);
-    if (w.page->kind == PAGE_LARGE) return (char *)p == start;
-    return w.page->kind == PAGE_SMALL && (uintptr_t)p < w.page->bump &&
-           ((uintptr_t)p - (uintptr_t)start) % w.page->block_size == 0;
+    *w = where_is(p);
+    if (ZH__UNLIKELY(w->page == NULL)) return ((const smp_huge *)w->seg)->block == p;
+    if (ZH__LIKELY(w->page->kind == PAGE_SMALL)) return page_block_start(w->page, p);
+    return w->page->kind == PAGE_LARGE && (char *)p == page_start(w->page);
+}
+
+bool zh_smp_owns(const void *p) {
+    smp_where w;
+    return owned_block(p, &w);
+}
+
+bool zh_smp_free_owned(void *p) {
+    smp_where w;
+    if (!owned_block(p, &w)) return false;
+    free_block(p, w);
+    return true;
 }
 
 /* A dirty unit eligible for purging: any, or (aged_only) one freed long ago. */

@@ -204,6 +204,61 @@ static void test_smp_stats(void **state) {
     assert_true(after.allocated <= during.allocated - N * 48 - 200000);
 }
 
+/* zh_smp_free_owned frees block starts of every kind (small, large, huge, over-
+ * aligned) and leaves everything else alone: pointers inside a block, NULL, memory
+ * of other allocators, addresses never mapped, a huge block already unmapped. */
+static void test_smp_free_owned(void **state) {
+    (void)state;
+    static const size_t lens[] = {1, 16, 48, 100, 1000, 4096, 7000, 32768, 40000,
+                                  (size_t)1 << 20, (size_t)8 << 20};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        for (zh_align a = 0; a <= 12; a += 4) {
+            unsigned char *p = zh_raw_alloc(SMP, lens[i], a, 0);
+            assert_non_null(p);
+            size_t usable = zh_smp_usable_size(p);
+            memset(p, 0x5a, usable);
+            zh_smp_stats before = stats();
+            /* Block starts are 16-aligned: p + 8 is always inside; p + 16 is the
+             * next 16-byte slot, inside unless the block is one slot. */
+            assert_false(zh_smp_free_owned(p + 8));
+            if (usable > 16) assert_false(zh_smp_free_owned(p + 16));
+            assert_false(zh_smp_free_owned(p + usable - 1));
+            assert_true(zht_all_bytes(p, usable, 0x5a));
+            assert_int_equal(stats().allocated, before.allocated);
+            assert_true(zh_smp_free_owned(p));
+            assert_true(stats().allocated < before.allocated);
+        }
+    }
+    int on_stack = 0;
+    static int in_data;
+    void *from_libc = malloc(64);
+    assert_non_null(from_libc);
+    zh_smp_stats before = stats();
+    assert_false(zh_smp_free_owned(NULL));
+    assert_false(zh_smp_free_owned(&on_stack));
+    assert_false(zh_smp_free_owned(&in_data));
+    assert_false(zh_smp_free_owned(from_libc));
+    assert_false(zh_smp_free_owned((void *)(uintptr_t)0x10));
+    assert_false(zh_smp_free_owned((void *)~(uintptr_t)0xf)); /* beyond the map */
+    assert_int_equal(stats().allocated, before.allocated);
+    free(from_libc);
+    /* The slack after a page's last block and a segment's header unit are no
+     * blocks: the 48-byte class leaves 16 bytes at the end of its 64 KiB page. */
+    unsigned char *b48 = zh_alloc(SMP, 48);
+    assert_non_null(b48);
+    unsigned char *page = (unsigned char *)((uintptr_t)b48 & ~(uintptr_t)0xffff);
+    assert_false(zh_smp_free_owned(page + 65536 - 48)); /* 65488 = 1364.33 blocks */
+    assert_false(zh_smp_free_owned(page + 65536 - 16)); /* 65520: a multiple of 48, past the last block */
+    unsigned char *segment = (unsigned char *)((uintptr_t)b48 & ~(((uintptr_t)1 << 24) - 1));
+    assert_false(zh_smp_free_owned(segment + 64));
+    assert_true(zh_smp_free_owned(b48));
+    void *huge = zh_raw_alloc(SMP, (size_t)16 << 20, 4, 0);
+    assert_non_null(huge);
+    assert_true(zh_smp_free_owned(huge));
+    zh_smp_trim();
+    assert_false(zh_smp_free_owned(huge));
+}
+
 /* Large and huge blocks freed and allocated again come from the cache: in the
  * steady state well under 0.1 map/unmap calls per alloc/free pair. */
 static void test_smp_large_cache_steady_state(void **state) {
@@ -406,6 +461,7 @@ int main(void) {
         cmocka_unit_test(test_smp_large_grows_in_place),
         cmocka_unit_test(test_smp_huge_blocks),
         cmocka_unit_test(test_smp_stats),
+        cmocka_unit_test(test_smp_free_owned),
         cmocka_unit_test(test_smp_large_cache_steady_state),
         cmocka_unit_test(test_smp_memory_returns_after_free),
         cmocka_unit_test(test_smp_idle_pages_return_without_trim),

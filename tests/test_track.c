@@ -2,7 +2,8 @@
  *
  * Each case plants one bug in a child process: a use after an arena reset, a use
  * after a pool destroy, a write past the end of a fixed-buffer block, a leaked pool
- * item; for the sbrk allocator (its size-class engine, shared with the wasm
+ * item, an overflow from one arena or fixed-buffer block into the next one (ASan:
+ * the redzone between them, reported at the first byte past the block); for the sbrk allocator (its size-class engine, shared with the wasm
  * allocator) a use after free over the real break, a write past the requested end
  * over a fake break in a heap buffer, a write past a block shrunk in place, a
  * leaked block; for the debug allocator a use after free, a write into the slack
@@ -94,6 +95,52 @@ static void fba_past_the_end(bool bug) {
     touch(p + (bug ? 10 : 9));
     free(buffer);
 }
+
+/* Tells the parent where the planted write first leaves its block: ASan's report
+ * must name that address ("on address ..."). */
+static void planted_at(const void *p) {
+    fprintf(stderr, "planted at %p\n", p);
+    fflush(stderr);
+}
+
+/* An overflow that runs from one arena block into the next one (both from the
+ * inline fast path): under ASan the redzone between them faults at the first
+ * byte past the first block's end. */
+static void arena_into_next_block(bool bug) {
+    zh_arena arena;
+    zh_arena_init(&arena, zh_c_allocator);
+    unsigned char *first = zh_arena_alloc_inline(&arena, 24, 8);
+    unsigned char *second = zh_arena_alloc_inline(&arena, 24, 8);
+    assert_non_null(first);
+    assert_non_null(second);
+    assert_true(second >= first + 24); /* the same buffer, the next block */
+    memset(second, 1, 24);
+    planted_at(first + 24);
+    memset(first, 2, bug ? (size_t)(second - first) + 1 : 24);
+    zh_arena_deinit(&arena);
+}
+
+/* The same in a fixed buffer on the heap (ASan is told about it), the first block
+ * from the inline path, the second through the plain or the lock-free interface. */
+static void fba_into_next_block(bool bug, bool thread_safe) {
+    unsigned char *buffer = malloc(256);
+    assert_non_null(buffer);
+    zh_fba fba;
+    zh_fba_init(&fba, buffer, 256);
+    zh_allocator a = thread_safe ? zh_fba_thread_safe_allocator(&fba) : zh_fba_allocator(&fba);
+    unsigned char *first = zh_fba_alloc_inline(&fba, 10, 1);
+    unsigned char *second = zh_alloc_aligned(a, 10, 1);
+    assert_non_null(first);
+    assert_non_null(second);
+    assert_true(second >= first + 10);
+    memset(second, 3, 10);
+    planted_at(first + 10);
+    memset(first, 4, bug ? (size_t)(second - first) + 1 : 10);
+    free(buffer);
+}
+
+static void fba_into_next_block_plain(bool bug) { fba_into_next_block(bug, false); }
+static void fba_into_next_block_thread_safe(bool bug) { fba_into_next_block(bug, true); }
 
 /* The sbrk allocator over the process's break. */
 static void sbrk_use_after_free(bool bug) {
@@ -329,6 +376,42 @@ static void expect_reported(void (*plant)(bool), bool is_leak, const char *asan_
 #endif
 }
 
+/* expect_reported, and ASan's report is at the address the child planted_at. The
+ * redzones exist under ASan only: memcheck (no redzones in its builds) would see
+ * a write into a live neighbour, which is legal to it, so it skips these. */
+static void expect_reported_at(void (*plant)(bool), const char *asan_kind) {
+#if defined(ZH__TRACK_ASAN)
+    expect_reported(plant, false, asan_kind);
+    static char out[1 << 16];
+    assert_int_equal(run_child(plant, true, false, out, sizeof out), REPORTED);
+    const char *at = strstr(out, "planted at ");
+    assert_non_null(at);
+    char want[64];
+    assert_int_equal(sscanf(at, "planted at %40s", want + strlen("on address ")), 1);
+    memcpy(want, "on address ", strlen("on address "));
+    if (strstr(out, want) == NULL) fail_msg("expected the report %s:\n%s", want, out);
+    if (strstr(out, "WRITE of size") == NULL) fail_msg("expected a WRITE report:\n%s", out);
+#else
+    (void)plant, (void)asan_kind;
+    skip();
+#endif
+}
+
+static void test_arena_overflow_into_next_block(void **state) {
+    (void)state;
+    expect_reported_at(arena_into_next_block, "use-after-poison");
+}
+
+static void test_fba_overflow_into_next_block(void **state) {
+    (void)state;
+    expect_reported_at(fba_into_next_block_plain, "use-after-poison");
+}
+
+static void test_fba_thread_safe_overflow_into_next_block(void **state) {
+    (void)state;
+    expect_reported_at(fba_into_next_block_thread_safe, "use-after-poison");
+}
+
 static void test_arena_use_after_reset(void **state) {
     (void)state;
     expect_reported(arena_use_after_reset, false, "use-after-poison");
@@ -406,6 +489,9 @@ int main(void) {
         cmocka_unit_test(test_arena_use_after_reset),
         cmocka_unit_test(test_pool_use_after_destroy),
         cmocka_unit_test(test_fba_past_the_end),
+        cmocka_unit_test(test_arena_overflow_into_next_block),
+        cmocka_unit_test(test_fba_overflow_into_next_block),
+        cmocka_unit_test(test_fba_thread_safe_overflow_into_next_block),
         cmocka_unit_test(test_pool_item_leak),
         cmocka_unit_test(test_sbrk_use_after_free),
         cmocka_unit_test(test_sbrk_past_the_end),

@@ -43,6 +43,10 @@
  * one free per round. zh_arena_deinit forgets it (the sequence starts at the
  * first step again).
  *
+ * Under AddressSanitizer (and only there) the arena leaves a poisoned redzone of
+ * 16 bytes or more before every block, so a write past a block's end is reported;
+ * blocks then take 16 to 23 bytes more of the buffers (zh__track_redzone, fba.h).
+ *
  * Ownership: the zh_arena struct is caller-owned and must outlive every allocator
  * value obtained from it and every block allocated from it. The buffers belong to
  * the arena until deinit/reset returns them to the child.
@@ -156,13 +160,13 @@ ZH_EXTERN void *zh__arena_alloc_slow(zh_arena *arena, size_t len, size_t alignme
 static inline bool zh__arena_fits(const zh_arena *arena, size_t len, size_t alignment) {
     /* Integer arithmetic: an empty arena has cur == end == NULL and no room. */
     size_t avail = (size_t)((uintptr_t)arena->end - (uintptr_t)arena->cur);
-    size_t pad = zh__align_padding((uintptr_t)arena->cur, alignment);
+    size_t pad = zh__bump_pad((uintptr_t)arena->cur, alignment, ZH__REDZONE);
     /* len - 1 < avail also rejects len == 0. */
     return len - 1 < avail && pad <= avail - len;
 }
 
 static inline void *zh__arena_take(zh_arena *arena, size_t len, size_t alignment) {
-    unsigned char *p = arena->cur + zh__align_padding((uintptr_t)arena->cur, alignment);
+    unsigned char *p = arena->cur + zh__bump_pad((uintptr_t)arena->cur, alignment, ZH__REDZONE);
     arena->cur = p + len;
     ZH__TRACK_INLINE_ALLOC(p, len);
     return p;

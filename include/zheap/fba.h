@@ -7,6 +7,11 @@
  * be freed, shrunk or grown in place; freeing any other block does nothing, and
  * zh_fba_reset makes the whole buffer available again.
  *
+ * Under AddressSanitizer, for a buffer on the heap (the only kind ASan is told
+ * about), a poisoned redzone of 16 bytes or more precedes every block, so a write
+ * past a block's end is reported; each block then takes 16 to 23 bytes more of the
+ * buffer (zh__track_redzone below). Nothing changes in any other build.
+ *
  * Ownership: the caller owns both the zh_fba struct and the buffer; both must
  * outlive every allocator obtained from them and every block handed out. The
  * allocator never frees the buffer.
@@ -99,19 +104,38 @@ ZH_EXTERN void *zh_fba_alloc(zh_fba *fba, size_t len, size_t alignment);
  * the buffer is one they are told about (src/core/track.h). */
 ZH_EXTERN void zh__fba_track_alloc(const zh_fba *fba, void *p, size_t len);
 
-/* The bump: `len` bytes at `alignment` (a power of two, unchecked), or NULL. */
-static inline void *zh__fba_bump(zh_fba *fba, size_t len, size_t alignment) {
-    /* A bump pointer on the cursor address. The buffer cannot end past the top of
-     * memory, so the only possible overflow is `cur + alignment - 1`, and then
-     * `start` wraps to exactly 0 (the mask clears the low bits, and the wrapped sum
-     * is below `alignment`): `start - 1 >= limit` rejects that and `start > limit`
-     * in one compare. A buffer that is NULL (length 0) has limit 0 and fails too. */
-    uintptr_t start = zh__align_forward_addr(fba->end, alignment);
+/* AddressSanitizer builds only (ZH__REDZONE): the bump with a redzone before the
+ * block when ASan is told about the buffer, and the block unpoisoned. */
+ZH_EXTERN void *zh__fba_bump_tracked(zh_fba *fba, size_t len, size_t alignment);
+
+/* Tests and harnesses only: ZH__REDZONE as libzheap itself was compiled, the
+ * least gap the arena, and a fixed buffer on the heap, leave before every block
+ * under AddressSanitizer (16; 0 in every other build, and for a fixed buffer that
+ * ASan is not told about - see zheap/internal.h). For code that computes exact
+ * capacities. */
+ZH_EXTERN size_t zh__track_redzone(void);
+
+/* The bump arithmetic: `len` bytes at `alignment` (a power of two, unchecked)
+ * leaving `redzone` bytes after the cursor (a constant 0 but under ASan), or NULL.
+ * The buffer cannot end past the top of memory, so the only possible overflow is
+ * a block that would start past it, and then `start` wraps to exactly 0
+ * (zh__bump_start): `start - 1 >= limit` rejects that and `start > limit` in one
+ * compare. A buffer that is NULL (length 0) has limit 0 and fails too. */
+static inline void *zh__fba_bump_gap(zh_fba *fba, size_t len, size_t alignment, size_t redzone) {
+    uintptr_t start = zh__bump_start(fba->end, alignment, redzone);
     uintptr_t limit = fba->limit;
     if (start - 1 >= limit || limit - start < len) return NULL;
     fba->end = start + len;
-    if (ZH__TRACK_INLINE) zh__fba_track_alloc(fba, (void *)start, len);
     return (void *)start;
+}
+
+/* The bump: `len` bytes at `alignment` (a power of two, unchecked), or NULL. Under
+ * ASan out of line, where the library knows which buffers ASan is told about. */
+static inline void *zh__fba_bump(zh_fba *fba, size_t len, size_t alignment) {
+    if (ZH__REDZONE) return zh__fba_bump_tracked(fba, len, alignment);
+    void *p = zh__fba_bump_gap(fba, len, alignment, 0);
+    if (ZH__TRACK_INLINE && p != NULL) zh__fba_track_alloc(fba, p, len);
+    return p;
 }
 
 /* zh_fba_alloc inline: the same result and checks in every build; the alignment

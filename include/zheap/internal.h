@@ -26,8 +26,15 @@
  * fast path. */
 /* The inline fast paths hand out bytes that the allocators keep poisoned for memory
  * checkers (src/core/track.h): ZH__TRACK_INLINE_ALLOC makes them addressable.
- * Nothing unless the program is compiled with AddressSanitizer, or libzheap was
- * configured with ZHEAP_VALGRIND=ON (zheap/config.h). */
+ * Nothing unless libzheap was configured with ZHEAP_VALGRIND=ON (zheap/config.h)
+ * or the program is compiled with AddressSanitizer; valgrind takes precedence, as
+ * in track.h (the two checkers do not run together). */
+#include "zheap/config.h"
+#if ZH__CONFIG_VALGRIND
+#include <valgrind/memcheck.h>
+#define ZH__TRACK_INLINE 1
+#define ZH__TRACK_INLINE_ALLOC(p, len) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (len)))
+#else
 #if defined(__SANITIZE_ADDRESS__)
 #define ZH__INLINE_ASAN 1
 #elif defined(__has_feature)
@@ -40,16 +47,30 @@
 #define ZH__TRACK_INLINE 1
 #define ZH__TRACK_INLINE_ALLOC(p, len) __asan_unpoison_memory_region((p), (len))
 #else
-#include "zheap/config.h"
-#if ZH__CONFIG_VALGRIND
-#include <valgrind/memcheck.h>
-#define ZH__TRACK_INLINE 1
-#define ZH__TRACK_INLINE_ALLOC(p, len) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (len)))
-#else
 #define ZH__TRACK_INLINE 0
 #define ZH__TRACK_INLINE_ALLOC(p, len) ((void)0)
 #endif
 #endif
+
+/* Redzones between bump allocations (the arena, and a fixed buffer that ASan is
+ * told about: one on the heap), under ASan only: every block starts at least
+ * ZH__REDZONE bytes after the cursor and on an ASan granule (8 bytes), so the
+ * bytes between one block's end and the next block - never handed out, so
+ * poisoned - make a write past the end fault at once. The gap sits before each
+ * block, not after it: "is this the last block" and resize in place compare the
+ * block's end with the cursor exactly as without it, the last block may grow to
+ * the very end of its buffer (what lies beyond is not the allocator's to hand
+ * out), and freeing the last block moves the cursor back over its redzone too, so
+ * alloc/free loops do not leak. In every other build ZH__REDZONE is 0 and the bump
+ * is unchanged. The program and libzheap must agree on ASan (both instrumented or
+ * neither), as for the poisoning itself; zh__track_redzone() (fba.h) tells tests
+ * and harnesses the library's value. */
+#if defined(ZH__INLINE_ASAN)
+#define ZH__REDZONE 16
+#else
+#define ZH__REDZONE 0
+#endif
+#define ZH__REDZONE_GRANULE 8 /* ASan's shadow granule: a block after a redzone starts on one */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ZH__ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -107,6 +128,23 @@ static inline uintptr_t zh__align_backward_addr(uintptr_t x, size_t alignment) {
 /* Bytes from address x up to the next multiple of `alignment` (a power of two). */
 static inline size_t zh__align_padding(uintptr_t x, size_t alignment) {
     return (size_t)(0 - x) & (alignment - 1);
+}
+/* Where a bump allocator whose cursor is at `cur` starts the next block at
+ * `alignment`, leaving `redzone` bytes after the cursor; and zh__bump_pad, the
+ * bytes that skips. Without a redzone (a constant 0 in every build but ASan) that
+ * is the alignment padding alone; with one (ZH__REDZONE above) the redzone too,
+ * and the block starts on an ASan granule. When the block would start past the top
+ * of memory the start is exactly 0 (the pad takes the cursor there), which no
+ * bound admits. */
+static inline uintptr_t zh__bump_start(uintptr_t cur, size_t alignment, size_t redzone) {
+    if (redzone == 0) return zh__align_forward_addr(cur, alignment);
+    if (alignment < ZH__REDZONE_GRANULE) alignment = ZH__REDZONE_GRANULE;
+    uintptr_t start = zh__align_forward_addr(cur + redzone, alignment);
+    return start > cur ? start : 0;
+}
+static inline size_t zh__bump_pad(uintptr_t cur, size_t alignment, size_t redzone) {
+    if (redzone == 0) return zh__align_padding(cur, alignment);
+    return (size_t)(zh__bump_start(cur, alignment, redzone) - cur);
 }
 /* False on overflow. */
 static inline bool zh__align_forward_checked(size_t x, size_t alignment, size_t *out) {

@@ -51,13 +51,25 @@ ZH_EXTERN size_t zh_smp_usable_size(const void *p);
  * free() needs). NULL is a no-op. Costs the same as the sized free. Thread-safe. */
 ZH_EXTERN void zh_smp_free_unsized(void *p);
 
-/* Whether `p` is the start of a block this allocator handed out: false for NULL,
- * for any address it never mapped (read without touching that memory), for a
- * pointer inside a block and for a large or huge block already freed. A small block
- * freed since is still "owned" (a double free is not detected). The preload library
- * checks it before free(). Thread-safe, lock-free: one bitmap load and a few reads
- * of the allocator's own records. */
+/* Whether `p` is the start of a block of this allocator: false for NULL, for any
+ * address it never mapped (read without touching that memory), for a pointer
+ * inside a block and for a large or huge block already freed. A small block slot
+ * is "owned" whether it is live, freed since or not yet handed out (a double free
+ * is not detected). Thread-safe, lock-free: one bitmap load and a few reads of the
+ * allocator's own records, no division. */
 ZH_EXTERN bool zh_smp_owns(const void *p);
+
+/* zh_smp_owns(p) and, when true, zh_smp_free_unsized(p) in one lookup: what free()
+ * needs when it may be given memory of another allocator (the preload library's
+ * free). Returns false and touches nothing (no memory of p, no allocator state) when
+ * zh_smp_owns(p) is false, including NULL; then p is still the caller's.
+ *   Ownership: on true the block went back to the allocator, as with
+ *     zh_smp_free_unsized; freeing a small block twice is not detected.
+ *   Thread safety: any thread, lock-free for small blocks (large and huge blocks
+ *     take the global lock, as their sized free does).
+ *   Alignment: any block start, whatever alignment it was allocated with.
+ * Costs the sized free plus the granule bit and a bounds and multiple test. */
+ZH_EXTERN bool zh_smp_free_owned(void *p);
 
 /* Gives retained free memory back to the OS now: every free unit and cached
  * mapping is purged or unmapped (the bounded policy of docs/smp.md does this by

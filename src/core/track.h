@@ -161,23 +161,6 @@ static inline int zh__track_readable(const void *p, size_t n) {
 /* A block of len bytes at p is handed out. */
 static inline void zh__track_alloc(void *p, size_t len) { zh__track_mem_undefined(p, len); }
 
-/* As zh__track_alloc, for allocators whose threads hand out neighbouring blocks at
- * the same time (the lock-free fba): ASan keeps one shadow byte per 8 bytes, so
- * the block's first and last 8-byte granules, clipped to the region [lo, lo + n),
- * are unpoisoned whole - every thread writes the same "addressable" value and
- * none can re-poison a neighbour's bytes. */
-static inline void zh__track_alloc_shared(void *p, size_t len, void *lo, size_t n) {
-#if defined(ZH__TRACK_ASAN)
-    uintptr_t first = (uintptr_t)p & ~(uintptr_t)7, last = ((uintptr_t)p + len + 7) & ~(uintptr_t)7;
-    if (first < (uintptr_t)lo) first = (uintptr_t)lo;
-    if (last > (uintptr_t)lo + n) last = (uintptr_t)lo + n;
-    ASAN_UNPOISON_MEMORY_REGION((void *)first, (size_t)(last - first));
-#else
-    (void)lo, (void)n;
-    zh__track_alloc(p, len);
-#endif
-}
-
 /* The block is given back: no access until it is handed out again. */
 static inline void zh__track_free(void *p, size_t len) { zh__track_mem_noaccess(p, len); }
 

@@ -9,7 +9,8 @@
  * free_sized, free_aligned_sized and glibc's __libc_* / __posix_memalign names) is one
  * hidden function with exported aliases. A block's owner is found from its address,
  * checked in this order: the bootstrap arena (config.c; never freed), the SMP
- * allocator (zh_smp_owns: a bitmap of its 16 MiB granules, then its page record),
+ * allocator (zh_smp_owns: a bitmap of its 16 MiB granules, then its page record;
+ * free() asks zh_smp_free_owned, which checks and frees with one lookup),
  * the debug instance's backing granules, the C library (ZHEAP_ALLOCATOR=c).
  * Anything else is a foreign pointer: an abort naming it (SMP mode) or an
  * invalid-free report (debug mode). Blocks made by nested calls (zhp__depth > 0:
@@ -133,7 +134,10 @@ static size_t usable_size(void *p) {
 
 /* free, free_sized (len != 0) and free_aligned_sized (alignment != 0). */
 static void release(void *p, size_t len, size_t alignment, const char *call, uintptr_t ret) {
-    if (p == NULL) return;
+    if (p == NULL || ZH__UNLIKELY(zhp__in_bootstrap(p))) return;
+    /* SMP mode: the ownership check and the free in one lookup (a debug instance's
+     * backing is checked first, by owner_of). */
+    if (zhp__state.mode != ZHP_DEBUG && ZH__LIKELY(zh_smp_free_owned(p))) return;
     switch (owner_of(p)) {
     case OWNER_BOOTSTRAP: return;
     case OWNER_SMP: zh_smp_free_unsized(p); return;

@@ -120,6 +120,7 @@ typedef struct env {
     zh_fba fba;
     uintptr_t fba_base;    /* model of the fixed buffer: start, capacity, end */
     size_t fba_cap, fba_end;
+    size_t fba_redzone;    /* the redzone before each block (ASan: the buffer is on the heap) */
     zh_arena arena;
     zh_pool pool;
     size_t pool_lo, pool_hi; /* items the pool surely / at most holds */
@@ -345,11 +346,13 @@ static size_t induced_count;
 static size_t induced_failures(void) { return induced_count; }
 
 /* Reference model of the fixed buffer: the address the next block of (len, align)
- * must get, or 0 when it does not fit. */
+ * must get, or 0 when it does not fit. Under ASan (a redzone) a block starts at
+ * least the redzone after the end and on an 8-byte granule (zheap/internal.h). */
 static uintptr_t fba_predict(size_t len, zh_align align) {
     size_t alignment = zh_align_to_bytes(align);
+    if (E.fba_redzone != 0 && alignment < 8) alignment = 8;
     uintptr_t cur = E.fba_base + E.fba_end;
-    uintptr_t start = (cur + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    uintptr_t start = (cur + E.fba_redzone + alignment - 1) & ~(uintptr_t)(alignment - 1);
     if (start < cur || start - E.fba_base > E.fba_cap || E.fba_cap - (start - E.fba_base) < len)
         return 0;
     return start;
@@ -372,7 +375,7 @@ static void fba_apply_resize(const block *b, size_t new_len) {
 }
 
 static void fba_apply_free(const block *b) {
-    if (E.t->null_oracle != NULL_FBA_TS && fba_is_last(b)) E.fba_end -= b->len;
+    if (E.t->null_oracle != NULL_FBA_TS && fba_is_last(b)) E.fba_end -= b->len + E.fba_redzone;
 }
 
 /* The sbrk allocator's documented classes: max(len, alignment, 8) rounded up to a
@@ -473,7 +476,9 @@ static bool null_allowed(size_t len, zh_align align) {
         size_t worst_pad = zh_align_to_bytes(align) > ZH_MALLOC_ALIGNMENT
                                ? zh_align_to_bytes(align) - ZH_MALLOC_ALIGNMENT : 0;
         size_t room = E.fba.len - zh_fba_end_index(&E.fba);
-        return room < ZH_ARENA_HEADER_SIZE + worst_pad + len + 2 * ZH_MALLOC_ALIGNMENT;
+        /* and under ASan the redzones before the block and before its buffer */
+        return room < ZH_ARENA_HEADER_SIZE + worst_pad + len + 2 * ZH_MALLOC_ALIGNMENT +
+                          2 * E.fba_redzone;
     }
     case NULL_SBRK: {
         size_t bytes;
@@ -758,6 +763,7 @@ static void fba_model_init(env *e, uint8_t flags, uint8_t param, size_t scale) {
     e->fba_base = (uintptr_t)buf;
     e->fba_cap = cap;
     e->fba_end = 0;
+    e->fba_redzone = zh__track_redzone(); /* fba_buffer is on the heap: ASan is told */
 }
 
 static void setup_fba(env *e, uint8_t f, uint8_t p) {
@@ -858,12 +864,14 @@ static void setup_pool_failing(env *e, uint8_t f, uint8_t p) {
 }
 /* A fixed pool keeps, as free items, what fits in the capacity the arena retains
  * (pool.h): at most the items it had, and at least those that fit in the bytes of
- * the items it surely had, less the padding its alignment may need. */
+ * the items it surely had, less the padding its alignment may need (and under
+ * ASan the redzone before the run). */
 static void reset_pool(env *e, uint8_t mode, uint8_t limit) {
     zh_arena_reset_mode m = (zh_arena_reset_mode)(mode % 3);
     size_t size = e->pool.item_size, had_lo = e->pool_lo;
-    size_t worst_pad = e->pool.item_align > ZH_MALLOC_ALIGNMENT
-                           ? e->pool.item_align - ZH_MALLOC_ALIGNMENT : 0;
+    size_t worst_pad = (e->pool.item_align > ZH_MALLOC_ALIGNMENT
+                            ? e->pool.item_align - ZH_MALLOC_ALIGNMENT : 0) +
+                       zh__track_redzone(); /* the arena's redzone before the run (ASan) */
     bool ok = zh_pool_reset(&e->pool, m, (size_t)limit * 64);
     if (!ok && induced_failures() == e->induced_before) fail("pool reset failed");
     if (e->pool.growable) return;
@@ -951,12 +959,28 @@ static void debug_audit(bool all) {
         fail("debug stats: %zu blocks of %zu bytes live, the model has %zu of %zu", st.live_count,
              st.live_bytes, E.n, bytes);
 }
+/* The debug allocator's backing: an arena over pages kept across inputs and reset
+ * (capacity retained) after each one. Fresh C-heap memory for every bucket cost a
+ * page fault per page touched, about half of this target's time; the arena's
+ * memory stays mapped, and the arena's own checker hooks keep what the debug
+ * allocator gave back unaddressable until it is handed out again. */
+static zh_arena debug_backing_arena;
+static bool debug_backing_ready;
+static zh_allocator debug_backing(void) {
+    if (!debug_backing_ready) zh_arena_init(&debug_backing_arena, zh_page_allocator);
+    debug_backing_ready = true;
+    return zh_arena_allocator(&debug_backing_arena);
+}
+static void debug_backing_recycle(void) {
+    (void)zh_arena_reset(&debug_backing_arena, ZH_ARENA_RETAIN_WITH_LIMIT, (size_t)64 << 20);
+}
+
 static void setup_debug(env *e, uint8_t f, uint8_t p) {
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.stack_trace_frames = 0;
     cfg.page_size = debug_page_size(f);
-    cfg.backing = counter_over(zh_c_allocator, SIZE_MAX);
-    cfg.backing_allocator_zeroes = false; /* the C heap does not promise it */
+    cfg.backing = counter_over(debug_backing(), SIZE_MAX);
+    cfg.backing_allocator_zeroes = false; /* recycled memory is not zeroed */
     cfg.never_unmap = (f & 0x10) != 0;
     cfg.retain_metadata = (f & 0x20) != 0;
     if (f & 0x40) cfg.bucket_quarantine = 0;
@@ -975,6 +999,7 @@ static void teardown_debug(env *e) {
     if (zh_debug_detect_leaks(e->debug) != 0) fail("the debug allocator found a leak");
     if (zh_debug_destroy(e->debug) != ZH_CHECK_OK) fail("the debug allocator saw a leak");
     expect_counter_balanced();
+    debug_backing_recycle();
 }
 
 /* The table. Adding an allocator (debug, SMP) is one line here plus its setup. */
