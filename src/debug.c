@@ -30,6 +30,10 @@
  *   A thread-local guard serves calls nested in a report (a sink or symbolizer that
  *   allocates) without traces or reports, and aborts with a message instead of
  *   deadlocking when the backing allocator or lock hook calls back in.
+ * - Memory checkers (core/track.h, checker_hooks): under ASan or memcheck only the
+ *   requested bytes of live blocks are addressable and an instance is a memcheck
+ *   mempool; the allocator's own canary and fill accesses open and close the bytes.
+ *   Outside checker builds the hooks are empty and fold away.
  * Costs: an allocation is a trace capture (0 frames: none; ~30 ns by frame
  * pointer, ~200 ns through libunwind), a lock, a bit set, a few stores and the slack
  * canary; a free also checks the canary and fills the slot, and the slot is scanned
