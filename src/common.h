@@ -54,9 +54,15 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
 
 /* Thread-local storage for internal state (C11 _Thread_local; the compiler's
  * spelling where it has its own). Only for plain data: a destructor at thread exit
- * needs the platform's zh__tls_key. */
+ * needs the platform's zh__tls_key. On ELF the model is initial-exec: in
+ * libzheap.so a global-dynamic access is a __tls_get_addr call on every
+ * allocation and free, and its first use in a thread may allocate, from inside an
+ * allocation. libzheap's few words fit the static-TLS surplus glibc keeps for
+ * libraries loaded with dlopen. */
 #if defined(_MSC_VER) && !defined(__clang__)
 #define ZH__THREAD_LOCAL __declspec(thread)
+#elif defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+#define ZH__THREAD_LOCAL _Thread_local __attribute__((tls_model("initial-exec")))
 #else
 #define ZH__THREAD_LOCAL _Thread_local
 #endif

@@ -137,16 +137,9 @@ typedef struct report {
 
 /* ---- thread-local guard -------------------------------------------------------------- */
 
-/* initial-exec on ELF: a global-dynamic access in a shared library may allocate
- * the thread's block on first use, from inside an allocation. */
-#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
-#define DEBUG_TLS ZH__THREAD_LOCAL __attribute__((tls_model("initial-exec")))
-#else
-#define DEBUG_TLS ZH__THREAD_LOCAL
-#endif
-static DEBUG_TLS unsigned tl_reporting;    /* >0 inside a report of this thread */
-static DEBUG_TLS const zh_debug *tl_holder; /* instance whose lock we hold */
-static DEBUG_TLS uint32_t tl_tid;
+static ZH__THREAD_LOCAL unsigned tl_reporting;    /* >0 inside a report of this thread */
+static ZH__THREAD_LOCAL const zh_debug *tl_holder; /* instance whose lock we hold */
+static ZH__THREAD_LOCAL uint32_t tl_tid;
 
 static uint32_t current_tid(void) {
     if (ZH__UNLIKELY(tl_tid == 0)) {

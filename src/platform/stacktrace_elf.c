@@ -35,13 +35,8 @@
 
 /* ---- thread stack bounds ------------------------------------------------------------- */
 
-#if defined(__GNUC__) || defined(__clang__)
-#define ZH__TLS_IE __attribute__((tls_model("initial-exec")))
-#else
-#define ZH__TLS_IE
-#endif
-static ZH__THREAD_LOCAL ZH__TLS_IE uintptr_t tl_stack_lo, tl_stack_hi;
-static ZH__THREAD_LOCAL ZH__TLS_IE bool tl_stack_known;
+static ZH__THREAD_LOCAL uintptr_t tl_stack_lo, tl_stack_hi;
+static ZH__THREAD_LOCAL bool tl_stack_known;
 
 #if defined(__GLIBC__)
 extern void *__libc_stack_end; /* the main thread's stack top */
