@@ -30,6 +30,10 @@
  *   A thread-local guard serves calls nested in a report (a sink or symbolizer that
  *   allocates) without traces or reports, and aborts with a message instead of
  *   deadlocking when the backing allocator or lock hook calls back in.
+ * - Memory checkers (core/track.h, checker_hooks): under ASan or memcheck only the
+ *   requested bytes of live blocks are addressable and an instance is a memcheck
+ *   mempool; the allocator's own canary and fill accesses open and close the bytes.
+ *   Outside checker builds the hooks are empty and fold away.
  * Costs: an allocation is a trace capture (0 frames: none; ~30 ns by frame
  * pointer, ~200 ns through libunwind), a lock, a bit set, a few stores and the slack
  * canary; a free also checks the canary and fills the slot, and the slot is scanned
@@ -43,6 +47,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "core/track.h"
 #include "platform/platform.h"
 #include "zheap/page.h"
 
@@ -103,6 +108,7 @@ struct zh_debug {
         backing_bytes;
     _Atomic(size_t) reports;
     zh__lock lock;
+    bool track; /* blocks are described to a memory checker (core/track.h) */
 };
 
 typedef enum trace_kind { TRACE_ALLOC, TRACE_FREE } trace_kind;
@@ -481,6 +487,55 @@ static unsigned char *slot_addr(const zh_debug *d, bucket *b, uint32_t slot) {
     return (unsigned char *)page_of(d, (uintptr_t)b) + ((size_t)slot << b->class_index);
 }
 
+/* ---- memory checkers (core/track.h) --------------------------------------------------------------
+ * With checker_hooks in a checker build, the instance is a group (a memcheck mempool)
+ * and only the requested bytes of live blocks are accessible: slack (canary), freed
+ * and never-handed-out slots, and a large block's canary tail are no-access. The
+ * allocator's own reads and writes of those bytes are bracketed by open_bytes and
+ * close_bytes. Metadata stays accessible (the program never sees it). */
+
+static bool tracking(const zh_debug *d) { return ZH__TRACK_ENABLED && d->track; }
+
+/* Under ASan, classes below one 8-byte shadow granule share granules between slots,
+ * which its shadow cannot describe: those slots are left undescribed. */
+static bool slot_tracked(const zh_debug *d, unsigned cls) {
+#if defined(ZH__TRACK_ASAN)
+    return tracking(d) && cls >= 3;
+#else
+    (void)cls;
+    return tracking(d);
+#endif
+}
+
+/* Opens no-access bytes for the allocator's own access (defined: it reads back
+ * what it wrote), and closes them again. */
+static void open_bytes(bool tracked, void *p, size_t n) {
+    if (tracked) zh__track_mem_defined(p, n);
+}
+static void close_bytes(bool tracked, void *p, size_t n) {
+    if (tracked) zh__track_mem_noaccess(p, n);
+}
+
+/* A block of len bytes in a slot (or a large block) of `bytes` is handed out: the
+ * requested bytes become usable, the rest no-access. */
+static void track_handout(zh_debug *d, bool tracked, void *p, size_t len, size_t bytes) {
+    if (!tracked) return;
+    zh__track_mem_noaccess(p, bytes);
+    zh__track_group_alloc(d, p, len);
+}
+
+/* The block is given back: all of its `bytes` no-access. */
+static void track_giveback(zh_debug *d, bool tracked, void *p, size_t len, size_t bytes) {
+    if (!tracked) return;
+    zh__track_group_free(d, p, len);
+    zh__track_mem_noaccess(p, bytes);
+}
+
+/* Memory goes back to the backing allocator as it came (no poison left behind). */
+static void track_return(const zh_debug *d, void *p, size_t n) {
+    if (tracking(d)) zh__track_mem_undefined(p, n);
+}
+
 /* Copies a slot's metadata into a report. */
 static void describe_slot(const zh_debug *d, bucket *b, uint32_t slot, report *r) {
     r->addr = (uintptr_t)slot_addr(d, b, slot);
@@ -612,7 +667,9 @@ static unsigned char *bucket_page(zh_debug *d, uintptr_t ret_addr, bool *dirty) 
         d->ready_count--;
         old->canary = 0; /* stale pointers into the page no longer find this header */
         *dirty = true;
-        return (unsigned char *)page_of(d, (uintptr_t)old);
+        unsigned char *page = (unsigned char *)page_of(d, (uintptr_t)old);
+        track_return(d, page, d->cfg.page_size); /* another class: another layout */
+        return page;
     }
     *dirty = !d->cfg.backing_allocator_zeroes;
     unsigned char *page = d->cfg.backing.vtable->alloc(
@@ -628,6 +685,7 @@ static bucket *new_bucket(zh_debug *d, unsigned cls, uintptr_t ret_addr) {
     if (page == NULL) return NULL;
     bucket *b = (bucket *)(void *)(page + lay->header_offset);
     if (dirty) memset(used_bits(b), 0, lay->sizes - sizeof(bucket));
+    if (slot_tracked(d, cls)) zh__track_mem_noaccess(page, (size_t)lay->slot_count << cls);
     b->allocated_count = b->freed_count = 0;
     b->canary = d->cfg.canary;
     b->owner = d;
@@ -654,7 +712,11 @@ static void *alloc_small(zh_debug *d, size_t len, zh_align align, unsigned cls,
     slot_tids(d, b, slot)[0] = current_tid();
     store_trace(d, slot_trace(d, b, slot, TRACE_ALLOC), t);
     unsigned char *p = slot_addr(d, b, slot);
-    if (d->cfg.check_overflow) memset(p + len, CANARY_BYTE, ((size_t)1 << cls) - len);
+    size_t size = (size_t)1 << cls;
+    bool tracked = slot_tracked(d, cls);
+    open_bytes(tracked, p + len, size - len);
+    if (d->cfg.check_overflow) memset(p + len, CANARY_BYTE, size - len);
+    track_handout(d, tracked, p, len, size);
     return p;
 }
 
@@ -675,6 +737,7 @@ static void *alloc_large(zh_debug *d, size_t len, zh_align align, const trace *t
     store_trace(d, large_trace(d, e, TRACE_ALLOC), t);
     memset(large_trace(d, e, TRACE_FREE), 0, d->frames * sizeof(uintptr_t));
     memset(p + len, CANARY_BYTE, large_tail(d));
+    track_handout(d, tracking(d), p, len, backing_len);
     d->large_count++;
     d->backing_bytes += backing_len;
     return p;
@@ -709,6 +772,11 @@ typedef enum lookup { FOUND, FOUND_LARGE, REFUSED } lookup;
 /* The bucket that owns `addr` if its size class were `cls`, or NULL. */
 static bucket *probe(const zh_debug *d, uintptr_t addr, unsigned cls) {
     bucket *b = header_of(d, page_of(d, addr), cls);
+    /* Most positions are not a header but slot memory: one the checker would object
+     * to reading (no-access, or undefined to memcheck) is not a header either. */
+    if (!zh__track_readable(&b->canary, sizeof b->canary) ||
+        !zh__track_readable(&b->class_index, sizeof b->class_index))
+        return NULL;
     if (b->canary != d->cfg.canary || b->class_index != cls) return NULL;
     return b;
 }
@@ -717,8 +785,12 @@ static bucket *probe(const zh_debug *d, uintptr_t addr, unsigned cls) {
  * helpers fill before they free): restore the patterns so that the write is not
  * reported again as a write after free. */
 static void refill_freed_slot(const zh_debug *d, bucket *b, uint32_t slot) {
-    if (d->cfg.check_use_after_free)
-        memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
+    if (!d->cfg.check_use_after_free) return;
+    bool tracked = slot_tracked(d, b->class_index);
+    size_t size = (size_t)1 << b->class_index;
+    open_bytes(tracked, slot_addr(d, b, slot), size);
+    memset(slot_addr(d, b, slot), FREE_BYTE, size);
+    close_bytes(tracked, slot_addr(d, b, slot), size);
 }
 
 /* Locates the slot of `mem` for free/resize/remap, reporting into r what makes the
@@ -786,9 +858,13 @@ static void check_slot_canary(const zh_debug *d, bucket *b, uint32_t slot, const
                               report *r) {
     if (!d->cfg.check_overflow) return;
     report tmp;
-    size_t len = slot_sizes(d, b)[slot];
-    if (!find_damage(slot_addr(d, b, slot), len, (size_t)1 << b->class_index, CANARY_BYTE, &tmp))
-        return;
+    size_t len = slot_sizes(d, b)[slot], size = (size_t)1 << b->class_index;
+    unsigned char *p = slot_addr(d, b, slot);
+    bool tracked = slot_tracked(d, b->class_index);
+    open_bytes(tracked, p + len, size - len);
+    bool damaged = find_damage(p, len, size, CANARY_BYTE, &tmp);
+    close_bytes(tracked, p + len, size - len);
+    if (!damaged) return;
     *r = tmp;
     start_report(r, ZH_DEBUG_OVERFLOW, op);
     describe_slot(d, b, slot, r);
@@ -813,13 +889,19 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
     if (!d->cfg.check_use_after_free) return 0;
     size_t damaged = 0;
     size_t size = (size_t)1 << b->class_index;
-    const unsigned char *base = slot_addr(d, b, 0);
+    unsigned char *base = slot_addr(d, b, 0);
     bool all_freed = b->freed_count == b->allocated_count;
-    for (uint32_t s = 0; s < b->allocated_count; s++) {
+    bool tracked = slot_tracked(d, b->class_index);
+    /* Every slot freed: all of them open at once (a sink that allocates from this
+     * instance may take a slot beyond them, which stays out of the range). */
+    uint32_t slots = b->allocated_count;
+    size_t opened = all_freed ? (size_t)slots * size : 0;
+    open_bytes(tracked, base, opened);
+    for (uint32_t s = 0; s < slots; s++) {
         /* A bucket with every slot freed is one run of FREE_BYTE: one scan finds the
          * first damaged slot. */
         if (all_freed) {
-            size_t from = (size_t)s * size, end = (size_t)b->allocated_count * size;
+            size_t from = (size_t)s * size, end = opened;
             size_t bad = from + first_mismatch(base + from, end - from, FREE_BYTE);
             if (bad == end) break;
             s = (uint32_t)(bad / size);
@@ -827,7 +909,10 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
             continue;
         }
         report r;
-        if (!find_damage(slot_addr(d, b, s), 0, size, FREE_BYTE, &r)) continue;
+        if (!all_freed) open_bytes(tracked, slot_addr(d, b, s), size);
+        bool bad = find_damage(slot_addr(d, b, s), 0, size, FREE_BYTE, &r);
+        if (!all_freed) close_bytes(tracked, slot_addr(d, b, s), size);
+        if (!bad) continue;
         unsigned char expected = r.expected;
         size_t off = r.bad_offset, count = r.bad_count;
         unsigned char found[REPORT_BYTES_SHOWN];
@@ -839,6 +924,7 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
         if (tl_reporting == 0) emit(d, &r, NULL);
         damaged++;
     }
+    close_bytes(tracked, base, opened);
     return damaged;
 }
 
@@ -847,6 +933,7 @@ static void free_bucket_page(zh_debug *d, bucket *b, uintptr_t ret_addr) {
      * find a stale header there that probe() takes for a live bucket. */
     b->canary = 0;
     d->backing_bytes -= d->cfg.page_size;
+    track_return(d, (void *)page_of(d, (uintptr_t)b), d->cfg.page_size);
     d->cfg.backing.vtable->free(d->cfg.backing.ctx, (void *)page_of(d, (uintptr_t)b),
                                 d->cfg.page_size, (zh_align)zh__log2_pow2(d->cfg.page_size),
                                 ret_addr);
@@ -903,8 +990,12 @@ static bucket *free_small(zh_debug *d, bucket *b, uint32_t slot, const trace *t)
     slot_tids(d, b, slot)[1] = current_tid();
     store_trace(d, slot_trace(d, b, slot, TRACE_FREE), t);
     /* The whole slot (its slack was checked above): retirement scans one run. */
-    if (d->cfg.check_use_after_free)
-        memset(slot_addr(d, b, slot), FREE_BYTE, (size_t)1 << b->class_index);
+    unsigned char *p = slot_addr(d, b, slot);
+    size_t size = (size_t)1 << b->class_index;
+    bool tracked = slot_tracked(d, b->class_index);
+    open_bytes(tracked, p, size);
+    if (d->cfg.check_use_after_free) memset(p, FREE_BYTE, size);
+    track_giveback(d, tracked, p, len, size);
     account(d, len, 0);
     d->live_count--;
     d->total_frees++;
@@ -920,7 +1011,10 @@ static void check_large_canary(zh_debug *d, large *e, const char *op, report *r)
     if (!d->cfg.check_overflow || e->freed) return;
     report tmp;
     unsigned char *p = (unsigned char *)e->addr;
-    if (!find_damage(p, e->len, e->len + large_tail(d), CANARY_BYTE, &tmp)) return;
+    open_bytes(tracking(d), p + e->len, large_tail(d));
+    bool damaged = find_damage(p, e->len, e->len + large_tail(d), CANARY_BYTE, &tmp);
+    close_bytes(tracking(d), p + e->len, large_tail(d));
+    if (!damaged) return;
     start_report(r, ZH_DEBUG_OVERFLOW, op);
     describe_large(d, e, r);
     r->bad_offset = tmp.bad_offset, r->bad_count = tmp.bad_count, r->expected = tmp.expected;
@@ -942,8 +1036,11 @@ static large *find_large(zh_debug *d, void *mem, size_t len, zh_align align, con
     if (e->freed) {
         start_report(&reps[0], ZH_DEBUG_DOUBLE_FREE, op);
         describe_large(d, e, &reps[0]);
-        if (d->cfg.never_unmap && d->cfg.check_use_after_free) /* see refill_freed_slot */
+        if (d->cfg.never_unmap && d->cfg.check_use_after_free) { /* see refill_freed_slot */
+            open_bytes(tracking(d), (void *)e->addr, e->len + large_tail(d));
             memset((void *)e->addr, FREE_BYTE, e->len + large_tail(d));
+            close_bytes(tracking(d), (void *)e->addr, e->len + large_tail(d));
+        }
         return NULL;
     }
     check_mismatch(d, len, align, e->len, e->align, op, &reps[0]);
@@ -961,9 +1058,13 @@ static void free_large(zh_debug *d, large *e, const trace *t, uintptr_t ret_addr
     d->large_count--;
     d->total_frees++;
     bool retain = d->cfg.retain_metadata || d->cfg.never_unmap;
+    track_giveback(d, tracking(d), p, e->len, backing_len);
     if (d->cfg.never_unmap) {
+        open_bytes(tracking(d), p, backing_len);
         if (d->cfg.check_use_after_free) memset(p, FREE_BYTE, backing_len);
+        close_bytes(tracking(d), p, backing_len);
     } else {
+        track_return(d, p, backing_len);
         d->backing_bytes -= backing_len;
         d->cfg.backing.vtable->free(d->cfg.backing.ctx, p, backing_len, e->align, ret_addr);
     }
@@ -1021,10 +1122,24 @@ static bool resize_small(zh_debug *d, bucket *b, uint32_t slot, size_t new_len, 
     unsigned char *p = slot_addr(d, b, slot);
     if (new_len < len) memset(p + new_len, d->cfg.check_overflow ? CANARY_BYTE : ZH_UNDEFINED_BYTE,
                               len - new_len);
+    if (slot_tracked(d, cls)) zh__track_group_resize(d, p, len, new_len);
     account(d, len, new_len);
     slot_sizes(d, b)[slot] = (uint32_t)new_len;
     if (d->cfg.resize_stack_traces) store_trace(d, slot_trace(d, b, slot, TRACE_ALLOC), t);
     return true;
+}
+
+/* A large block was resized or moved by the backing allocator (its old tail
+ * opened): grown bytes become usable; bytes an in-place shrink gives back are the
+ * backing allocator's again (the new tail is closed by the caller). */
+static void track_large_resized(zh_debug *d, unsigned char *old_p, unsigned char *p,
+                                size_t old_len, size_t new_len) {
+    if (!tracking(d)) return;
+    zh__track_group_move(d, old_p, p, new_len);
+    if (new_len > old_len)
+        zh__track_mem_undefined(p + old_len, new_len - old_len);
+    else if (p == old_p)
+        zh__track_mem_undefined(p + new_len, old_len - new_len);
 }
 
 /* Zig's resizeLarge; may_move: remap. Returns the block's new address or NULL. */
@@ -1044,6 +1159,8 @@ static void *resize_large(zh_debug *d, large *e, size_t new_len, const trace *t,
     }
     const zh_allocator_vtable *v = d->cfg.backing.vtable;
     unsigned char *p;
+    /* The backing allocator may copy or reuse the tail: its memory again. */
+    track_return(d, (unsigned char *)old_addr + e->len, tail);
     if (may_move)
         p = v->remap(d->cfg.backing.ctx, (void *)old_addr, old_backing, e->align, new_backing,
                      ret_addr);
@@ -1052,10 +1169,16 @@ static void *resize_large(zh_debug *d, large *e, size_t new_len, const trace *t,
                       ret_addr)
                 ? (unsigned char *)old_addr
                 : NULL;
-    if (p == NULL) return NULL;
+    if (p == NULL) {
+        close_bytes(tracking(d), (unsigned char *)old_addr + e->len, tail);
+        return NULL;
+    }
+    track_large_resized(d, (unsigned char *)old_addr, p, e->len, new_len);
     account(d, e->len, new_len);
     d->backing_bytes = d->backing_bytes - old_backing + new_backing;
+    open_bytes(tracking(d), p + new_len, tail);
     memset(p + new_len, CANARY_BYTE, tail);
+    close_bytes(tracking(d), p + new_len, tail);
     if (d->cfg.resize_stack_traces) store_trace(d, large_trace(d, e, TRACE_ALLOC), t);
     e->len = new_len;
     if ((uintptr_t)p == old_addr) return p;
@@ -1212,6 +1335,8 @@ zh_debug *zh_debug_create(const zh_debug_config *config) {
     d->large.stride = zh__align_forward(sizeof(large) + 2 * frames * sizeof(uintptr_t), _Alignof(large));
     d->limit = SIZE_MAX;
     atomic_init(&d->reports, 0);
+    d->track = cfg.checker_hooks && zh__track_region_ok(d);
+    if (tracking(d)) zh__track_group_create(d);
     /* Load unwind tables now, outside any lock, so captures never enter the loader. */
     if (frames > 0) zh__os_stack_warm_up();
     return d;
@@ -1293,8 +1418,11 @@ static size_t detect_leaks(zh_debug *d, const char *op, bool report_leaks) {
         r.active = false;
         if (e->freed) {
             if (!d->cfg.never_unmap || !d->cfg.check_use_after_free) continue;
-            if (!find_damage((unsigned char *)e->addr, 0, e->len + large_tail(d), FREE_BYTE, &r))
-                continue;
+            size_t n = e->len + large_tail(d);
+            open_bytes(tracking(d), (void *)e->addr, n);
+            bool damaged = find_damage((unsigned char *)e->addr, 0, n, FREE_BYTE, &r);
+            close_bytes(tracking(d), (void *)e->addr, n);
+            if (!damaged) continue;
             size_t off = r.bad_offset, count = r.bad_count;
             unsigned char found[REPORT_BYTES_SHOWN];
             memcpy(found, r.found, sizeof found);
@@ -1331,6 +1459,7 @@ static void release_retained(zh_debug *d, bool forget) {
         if (d->cfg.never_unmap) {
             size_t backing_len = e->len + large_tail(d);
             d->backing_bytes -= backing_len;
+            track_return(d, (void *)e->addr, backing_len);
             d->cfg.backing.vtable->free(d->cfg.backing.ctx, (void *)e->addr, backing_len, e->align,
                                         ZH_RETURN_ADDRESS());
         }
@@ -1364,11 +1493,29 @@ static void free_empty_buckets(zh_debug *d) {
     }
 }
 
+/* The group dies with the instance; leaked blocks stay valid (reported already). */
+static void untrack_survivors(zh_debug *d) {
+    if (!tracking(d)) return;
+    zh__track_group_destroy(d);
+    for (unsigned c = 0; c < d->class_count; c++)
+        for (bucket *b = d->current[c]; b != NULL; b = b->prev)
+            for (uint32_t s = 0; s < b->allocated_count; s++)
+                if (slot_tracked(d, c) && slot_used(b, s))
+                    zh__track_mem_defined(slot_addr(d, b, s), slot_sizes(d, b)[s]);
+    for (size_t i = 0; i < d->large.cap; i++) {
+        large *e = large_at(&d->large, i);
+        /* with its tail: the program may give it back to the backing allocator */
+        if (e->addr != 0 && !e->freed)
+            zh__track_mem_defined((void *)e->addr, e->len + large_tail(d));
+    }
+}
+
 zh_check zh_debug_destroy(zh_debug *d) {
     /* Zig reports leaks at deinit only with safety; the fills are checked always. */
     bool leaked = detect_leaks(d, "destroy", d->cfg.safety) > 0 && d->cfg.safety;
     release_retained(d, false);
     free_empty_buckets(d);
+    untrack_survivors(d);
     zh_allocator backing = d->cfg.backing;
     zh_align page_align = (zh_align)zh__log2_pow2(d->cfg.page_size);
     for (bucket **list = &d->quarantine_head; list != NULL;
@@ -1382,6 +1529,7 @@ zh_check zh_debug_destroy(zh_debug *d) {
         bucket *b = d->retired;
         d->retired = b->next;
         b->canary = 0; /* as in free_bucket_page: leave no header for probe() to find */
+        track_return(d, (void *)page_of(d, (uintptr_t)b), d->cfg.page_size);
         backing.vtable->free(backing.ctx, (void *)page_of(d, (uintptr_t)b), d->cfg.page_size,
                              page_align, ZH_RETURN_ADDRESS());
     }

@@ -7,8 +7,11 @@
  * allocator) a use after free over the real break, a write past the requested end
  * over a fake break in a heap buffer, a write past a block shrunk in place, a
  * leaked block; for the SMP allocator a use after a local, a remote, a size-less
- * (zh_smp_free_unsized, zh_smp_free_owned), a large-run and a huge (cached mapping) free, writes past the requested end of a
- * small and a large block (into the slot's slack), and a leaked block. With the hooks of src/core/track.h active the checker must report it:
+ * (zh_smp_free_unsized, zh_smp_free_owned), a large-run and a huge (cached mapping)
+ * free, writes past the requested end of a small and a large block (into the slot's
+ * slack), and a leaked block; for the debug allocator a use after free, a write
+ * into the slack after a block (its canary), a leaked block. With the hooks of
+ * src/core/track.h active the checker must report it:
  *
  * - AddressSanitizer builds (the asan preset): the child's stderr must carry
  *   ASan's "use-after-poison" report; a leak of a pool item or an sbrk block is
@@ -34,6 +37,7 @@
 #include "platform/platform.h" /* zh__os_sbrk: the real break */
 #include "zheap/arena.h"
 #include "zheap/c.h"
+#include "zheap/debug.h"
 #include "zheap/fba.h"
 #include "zheap/pool.h"
 #include "zheap/sbrk.h"
@@ -332,6 +336,76 @@ ZH_NOINLINE_TEST static void smp_leak_one_block(bool bug) {
 static void smp_leak(bool bug) { smp_leak_one_block(bug); }
 #endif
 
+/* ---- the debug allocator (src/debug.c) -------------------------------------------- */
+
+/* Reports of the debug allocator itself are not what these cases look for. */
+static void quiet_sink(void *user, zh_debug_event event, const char *text, size_t len) {
+    (void)user, (void)event, (void)text, (void)len;
+}
+
+static zh_debug *debug_instance(void) {
+    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
+    cfg.report = quiet_sink;
+    zh_debug *d = zh_debug_create(&cfg);
+    assert_non_null(d);
+    return d;
+}
+
+static void debug_use_after_free(bool bug) {
+    zh_debug *d = debug_instance();
+    zh_allocator a = zh_debug_allocator(d);
+    void *keep = zh_alloc(a, 64); /* the bucket stays (no retirement) */
+    unsigned char *p = zh_alloc(a, 64);
+    assert_non_null(keep);
+    assert_non_null(p);
+    memset(p, 9, 64);
+    zh_free(a, p, 64);
+    if (!bug) p = zh_alloc(a, 64);
+    touch(p + 20);
+    if (!bug) zh_free(a, p, 64);
+    zh_free(a, keep, 64);
+    zh_debug_destroy(d);
+}
+
+static void debug_past_the_end(bool bug) {
+    zh_debug *d = debug_instance();
+    zh_allocator a = zh_debug_allocator(d);
+    unsigned char *p = zh_alloc(a, 20); /* a 32-byte slot: 12 bytes of canary */
+    assert_non_null(p);
+    memset(p, 10, 20);
+    touch(p + (bug ? 24 : 19));
+    zh_free(a, p, 20);
+    zh_debug_destroy(d);
+}
+
+static void debug_large_past_the_end(bool bug) {
+    zh_debug *d = debug_instance();
+    zh_allocator a = zh_debug_allocator(d);
+    size_t len = ZH_DEBUG_PAGE_SIZE_DEFAULT + 3; /* large: its canary tail follows */
+    unsigned char *p = zh_alloc(a, len);
+    assert_non_null(p);
+    memset(p, 11, len);
+    touch(p + (bug ? len + 1 : len - 1));
+    zh_free(a, p, len);
+    zh_debug_destroy(d);
+}
+
+#if defined(ZH__TRACK_VALGRIND)
+/* As leak_one_item: the block's only pointer dies with the frame. */
+ZH_NOINLINE_TEST static void leak_one_debug_block(zh_allocator a, bool bug) {
+    unsigned char *p = zh_alloc(a, 40);
+    assert_non_null(p);
+    memset(p, 12, 40);
+    if (!bug) zh_free(a, p, 40);
+}
+
+static void debug_leak(bool bug) {
+    static zh_debug *d; /* static: the instance stays reachable (no destroy) */
+    d = debug_instance();
+    leak_one_debug_block(zh_debug_allocator(d), bug);
+}
+#endif
+
 /* ---- running one in a child ------------------------------------------------------ */
 
 typedef enum verdict { REPORTED, SILENT } verdict;
@@ -537,6 +611,30 @@ static void test_smp_block_leak(void **state) {
 #endif
 }
 
+static void test_debug_use_after_free(void **state) {
+    (void)state;
+    expect_reported(debug_use_after_free, false, "use-after-poison");
+}
+
+static void test_debug_past_the_end(void **state) {
+    (void)state;
+    expect_reported(debug_past_the_end, false, "use-after-poison");
+}
+
+static void test_debug_large_past_the_end(void **state) {
+    (void)state;
+    expect_reported(debug_large_past_the_end, false, "use-after-poison");
+}
+
+static void test_debug_block_leak(void **state) {
+    (void)state;
+#if defined(ZH__TRACK_VALGRIND)
+    expect_reported(debug_leak, true, "");
+#else
+    skip(); /* as for pool items: LeakSanitizer has no interface for them */
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_use_after_reset),
@@ -561,6 +659,11 @@ int main(void) {
         cmocka_unit_test(test_smp_large_past_the_end),
         cmocka_unit_test(test_smp_past_a_shrunk_block),
         cmocka_unit_test(test_smp_block_leak),
+        /* the debug allocator */
+        cmocka_unit_test(test_debug_use_after_free),
+        cmocka_unit_test(test_debug_past_the_end),
+        cmocka_unit_test(test_debug_large_past_the_end),
+        cmocka_unit_test(test_debug_block_leak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

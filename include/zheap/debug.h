@@ -144,6 +144,13 @@ typedef struct zh_debug_config {
      * bucket retires, at zh_debug_detect_leaks and at destroy. */
     bool check_overflow;
     bool check_use_after_free;
+    /* Beyond Zig: in a build with a memory checker (AddressSanitizer, or libzheap
+     * configured with ZHEAP_VALGRIND=ON and run under memcheck), describe the blocks
+     * to it: a use after free or a write into the slack is reported by the checker
+     * at the access, a leaked block by memcheck's leak check. No effect (and no
+     * cost) in other builds. Set it false for a program that plants such bugs on
+     * purpose for the checks above to find (the checker would stop it first). */
+    bool checker_hooks;
 } zh_debug_config;
 
 /* The defaults (an initialiser): Zig's Config defaults over zh_page_allocator.
@@ -166,7 +173,8 @@ typedef struct zh_debug_config {
             {NULL, NULL},            /* backing: zh_page_allocator */                  \
             NULL, NULL,              /* report (stderr), report_user */                \
             ZH_DEBUG_UNWIND_DEFAULT, /* unwinder */                                    \
-            true, true               /* check_overflow, check_use_after_free */        \
+            true, true,              /* check_overflow, check_use_after_free */        \
+            true                     /* checker_hooks */                               \
     }
 /* A backing allocator left as {NULL, NULL} means zh_page_allocator. */
 

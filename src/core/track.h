@@ -133,6 +133,34 @@ static inline int zh__track_region_ok(void *p) {
 #endif
 }
 
+/* Whether the allocator may read the n bytes at p without the checker objecting:
+ * they are addressable (ASan, memcheck) and defined (memcheck). For probes that
+ * read memory which may or may not be the allocator's own (the debug allocator's
+ * would-be bucket headers): bytes the checker would object to are not what the
+ * probe looks for. Always true without a checker, or natively in a valgrind build.
+ * Asks without reporting and without changing the bytes' state. */
+static inline int zh__track_readable(const void *p, size_t n) {
+#if defined(ZH__TRACK_VALGRIND)
+    unsigned char vbits[64];
+    const unsigned char *b = p;
+    while (n > 0) {
+        size_t k = n < sizeof vbits ? n : sizeof vbits;
+        unsigned ret = (unsigned)VALGRIND_GET_VBITS(b, vbits, k);
+        if (ret == 0) return 1; /* not running on valgrind */
+        if (ret != 1) return 0; /* unaddressable */
+        for (size_t i = 0; i < k; i++)
+            if (vbits[i] != 0) return 0; /* undefined bits */
+        b += k, n -= k;
+    }
+    return 1;
+#elif defined(ZH__TRACK_ASAN)
+    return __asan_region_is_poisoned((void *)(uintptr_t)p, n) == NULL;
+#else
+    (void)p, (void)n;
+    return 1;
+#endif
+}
+
 /* ---- single blocks (no group): fixed buffer ----------------------------------------- */
 
 /* A block of len bytes at p is handed out. */
@@ -198,6 +226,17 @@ static inline void zh__track_group_free(const void *group, void *p, size_t len) 
 #else
     (void)group;
     zh__track_free(p, len);
+#endif
+}
+
+/* A block of the group moved from old_p to new_p with new_len bytes (a remap):
+ * only the group's record of it; the bytes' states are the caller's to set. */
+static inline void zh__track_group_move(const void *group, void *old_p, void *new_p,
+                                        size_t new_len) {
+#if defined(ZH__TRACK_VALGRIND)
+    VALGRIND_MEMPOOL_CHANGE(group, old_p, new_p, new_len);
+#else
+    (void)group, (void)old_p, (void)new_p, (void)new_len;
 #endif
 }
 
