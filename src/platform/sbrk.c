@@ -31,6 +31,7 @@
 #include "common.h"
 #include "core/fault.h"
 #include "core/size_classes.h"
+#include "core/track.h"
 #include "platform/checks.h"
 #include "platform/platform.h"
 
@@ -75,7 +76,13 @@ void *zh__os_map(size_t len, size_t alignment, void *hint) {
     zh__lock_acquire(&heap_lock);
     void *p = zh__sc_alloc(&heap, c, alignment, len);
     zh__lock_release(&heap_lock);
-    if (p != NULL) memset(p, 0, len); /* a reused block holds old bytes */
+    if (p == NULL) return NULL;
+    /* A mapping is fresh memory, as mmap's is: whatever a checker was told about
+     * these bytes under their previous owner (an allocator that poisoned a block
+     * inside a mapping it then gave back, or a shrunk tail this backend kept in
+     * the block) ends here. Then zero: a reused block holds old bytes. */
+    zh__track_mem_undefined(p, len);
+    memset(p, 0, len);
     return p;
 }
 
