@@ -603,6 +603,15 @@ static double dump_total(const char *path) {
 /* Instructions of workload w on peer p at `scale`, or -1. The child runs under
  * callgrind (not traced by a callgrind this driver may itself run under); its
  * first dump holds the workload alone. */
+/* The CSV report (NULL: none asked for, or it cannot be opened), header written. */
+static FILE *open_csv(const char *path) {
+    FILE *csv = path ? fopen(path, "w") : NULL;
+    if (csv)
+        fprintf(csv, "bench,group,case,median_ns,min_ns,max_ns,ratio,iterations,reps,"
+                     "instructions_per_op,instructions_ratio\n");
+    return csv;
+}
+
 static double count_child(const workload *w, const peer *p, double count_scale) {
     char out[128], dump[160], scale_text[32];
     snprintf(out, sizeof out, "/tmp/zheap-bench-smp-%ld.cg", (long)getpid());
@@ -651,10 +660,7 @@ static int count_main(double count_scale, const char *filter, const char *csv_pa
         }
     }
     FILE *md = md_path ? fopen(md_path, "w") : NULL;
-    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
-    if (csv)
-        fprintf(csv, "bench,group,case,median_ns,min_ns,max_ns,ratio,iterations,reps,"
-                     "instructions_per_op,instructions_ratio\n");
+    FILE *csv = open_csv(csv_path);
     FILE *outs[2] = {stdout, md};
     for (int o = 0; o < 2; o++) {
         FILE *f = outs[o];
@@ -803,10 +809,7 @@ int main(int argc, char **argv) {
 
     /* Report: a table per workload, ratios to glibc, and a text chart. */
     FILE *md = md_path ? fopen(md_path, "w") : NULL;
-    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
-    if (csv)
-        fprintf(csv, "bench,group,case,median_ns,min_ns,max_ns,ratio,iterations,reps,"
-                     "instructions_per_op,instructions_ratio\n");
+    FILE *csv = open_csv(csv_path);
     FILE *outs[2] = {stdout, md};
     for (int o = 0; o < 2; o++) {
         FILE *f = outs[o];

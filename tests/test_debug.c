@@ -1232,16 +1232,22 @@ static void recycler_free(void *ctx, void *mem, size_t len, zh_align align, uint
 static const zh_allocator_vtable recycler_vtable = {recycler_alloc, recycler_resize,
                                                     recycler_remap, recycler_free};
 
-/* Found by the fuzzer: a never_unmap instance gave its buckets back with their
- * headers intact, and zh_debug_block_info of the next instance, probing the header
- * positions of every class in a recycled page, stopped at the stale one. */
-static void test_debug_block_info_in_recycled_page(void **state) {
-    (void)state;
+/* No traces, RECYCLED_PAGE buckets from the recycler, which does not zero. */
+static zh_debug_config recycled_page_config(void) {
     zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
     cfg.stack_trace_frames = 0;
     cfg.page_size = RECYCLED_PAGE;
     cfg.backing = (zh_allocator){NULL, &recycler_vtable};
     cfg.backing_allocator_zeroes = false;
+    return cfg;
+}
+
+/* Found by the fuzzer: a never_unmap instance gave its buckets back with their
+ * headers intact, and zh_debug_block_info of the next instance, probing the header
+ * positions of every class in a recycled page, stopped at the stale one. */
+static void test_debug_block_info_in_recycled_page(void **state) {
+    (void)state;
+    zh_debug_config cfg = recycled_page_config();
     cfg.never_unmap = true;
     zh_debug *first = zh_debug_create(&cfg);
     assert_non_null(first);
@@ -1303,11 +1309,7 @@ static void test_debug_remap_grows_the_large_table(void **state) {
  * retained record and answered "no block". */
 static void test_debug_block_info_over_retained_large(void **state) {
     (void)state;
-    zh_debug_config cfg = ZH_DEBUG_CONFIG_DEFAULT;
-    cfg.stack_trace_frames = 0;
-    cfg.page_size = RECYCLED_PAGE;
-    cfg.backing = (zh_allocator){NULL, &recycler_vtable};
-    cfg.backing_allocator_zeroes = false;
+    zh_debug_config cfg = recycled_page_config();
     cfg.retain_metadata = true;
     zh_debug *d = zh_debug_create(&cfg);
     assert_non_null(d);
