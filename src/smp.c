@@ -62,16 +62,21 @@
 
 #define SMP_SEGMENT_SHIFT 24
 #define SMP_SEGMENT_SIZE ((size_t)1 << SMP_SEGMENT_SHIFT)
-#define SMP_UNIT_SHIFT 16
+/* 16 KiB units: a thread's page of a size class is 16 KiB (docs/smp.md, "Memory
+ * layout"), so a class with few live blocks holds little memory. */
+#define SMP_UNIT_SHIFT 14
 #define SMP_UNIT_SIZE ((size_t)1 << SMP_UNIT_SHIFT)
-#define SMP_UNITS (SMP_SEGMENT_SIZE / SMP_UNIT_SIZE) /* 256; unit 0 is the header */
+#define SMP_UNITS (SMP_SEGMENT_SIZE / SMP_UNIT_SIZE) /* 1024; the first hold the header */
 #define SMP_BITMAP_WORDS (SMP_UNITS / 64)
-/* Large blocks up to this many units come from segments; larger ones are huge. */
-#define SMP_LARGE_MAX_UNITS 64
-#define SMP_LARGE_MAX (SMP_LARGE_MAX_UNITS * SMP_UNIT_SIZE)
-/* Size classes above this block size use pages of SMP_BIG_PAGE_UNITS units. */
-#define SMP_SMALL_PAGE_MAX_BLOCK 8192
-#define SMP_BIG_PAGE_UNITS 4
+/* Large blocks up to this size come from segments; larger ones are huge. */
+#define SMP_LARGE_MAX ((size_t)4 << 20)
+#define SMP_LARGE_MAX_UNITS (SMP_LARGE_MAX >> SMP_UNIT_SHIFT)
+/* A page spans the fewest units (a power of two) that hold this many blocks of its
+ * class: one unit up to 8 KiB blocks, 2 up to 16 KiB, 4 above. */
+#define SMP_PAGE_MIN_BLOCKS 2
+/* Runs of up to this many units (pages) prefer resident free units; larger ones
+ * (large blocks) take the best fit anywhere. */
+#define SMP_RESIDENT_FIRST_MAX 4
 #define SMP_CLASSES ZH_SMP_CLASS_COUNT
 #define SMP_NOT_SMALL SMP_CLASSES
 #define SMP_MIN_ALIGN 16
@@ -103,6 +108,21 @@
  * counts as empty since the earlier time (a lone alloc/free does not keep an idle
  * page resident). */
 #define SMP_IDLE_BRIEF_USE 4
+/* Empty pages a heap keeps for reuse without the global lock, over all classes. */
+#define SMP_HEAP_SPARES 32
+/* The bit of a heap's idle_classes that stands for its spares. */
+#define SMP_IDLE_SPARES ((uint64_t)1 << 63)
+/* A page switch runs the idle check (and takes the remote list) at least once in this
+ * many while some class has an empty page: switches are frequent, the check is due
+ * at most every SMP_PURGE_CHECK ms. */
+#define SMP_IDLE_CHECK_TRIPS 16
+/* Queued pages a page switch looks at before it takes the general path, and the
+ * general path before it takes a spare or fresh page. */
+#define SMP_QUEUE_PROBES 8
+#define SMP_QUEUE_SCAN 8
+/* A queued page is used again once this fraction of its blocks is free (1 / 5; at
+ * least one block). */
+#define SMP_REUSE_DIV 5
 /* Abandoned pages adopted at most per refill before a fresh page is taken. */
 #define SMP_ADOPT_MAX 8
 
@@ -137,10 +157,9 @@ typedef struct smp_page {
     uintptr_t bump;                          /* next never-used block */
     uintptr_t bump_end;
     uint32_t used;      /* blocks handed out, not yet freed locally */
-    uint32_t unfull_at; /* a full page becomes available again at this `used` */
+    uint32_t unfull_at; /* a queued page is used again at this `used` or below */
     uint32_t empty_since;     /* the heap's clock when it last became empty */
     uint32_t allocs_at_empty; /* its heap's allocations of the class then */
-    bool in_full;       /* in its heap's full list */
     struct smp_page *prev, *next;
 } smp_page;
 
@@ -167,21 +186,27 @@ typedef struct smp_huge {
 
 #define SMP_HUGE_HEADER 64
 
-_Static_assert(sizeof(smp_segment) <= SMP_UNIT_SIZE, "the segment header fits unit 0");
+/* The first units of a segment hold its header. */
+#define SMP_HEADER_UNITS ((sizeof(smp_segment) + SMP_UNIT_SIZE - 1) >> SMP_UNIT_SHIFT)
+_Static_assert(SMP_HEADER_UNITS * 8 <= SMP_UNITS, "the segment header takes few units");
 _Static_assert(sizeof(smp_huge) <= SMP_HUGE_HEADER, "the huge header fits before its block");
 
 struct smp_heap {
     _Alignas(ZH__CACHE_LINE) _Atomic(smp_block *) remote; /* pushed by other threads */
     _Atomic(bool) released; /* its thread has left: pushers drain it themselves */
     _Alignas(ZH__CACHE_LINE) smp_page *current[SMP_CLASSES];
-    smp_page *avail[SMP_CLASSES]; /* pages with free blocks, besides current */
-    smp_page *full[SMP_CLASSES];
-    smp_page *spare[SMP_CLASSES]; /* one empty page kept per class (in no list) */
+    /* The other pages of a class that hold blocks, in the order they ran out (a ring,
+     * oldest first; docs/smp.md, "Threads"). */
+    smp_page *queue[SMP_CLASSES];
+    /* Empty pages kept for reuse by any class (in no list), newest last. */
+    smp_page *spares[SMP_HEAP_SPARES];
+    uint32_t spare_count;
     /* Classes whose current or spare page was empty at its last free: the
      * candidates the idle check retires once they stayed empty for the delay. */
     uint64_t idle_classes;
     uint32_t clock;      /* the purge clock at this heap's last read of it */
     uint32_t last_idle_check;
+    uint32_t idle_trips; /* page switches while idle_classes was set */
     /* Written only by the owner (relaxed load + store: no locked instruction),
      * read by zh_smp_get_stats. */
     _Atomic(uint64_t) allocs[SMP_CLASSES];
@@ -234,7 +259,16 @@ static unsigned class_for(size_t len, zh_align align) {
 }
 
 static size_t class_page_units(unsigned c) {
-    return class_block_size[c] <= SMP_SMALL_PAGE_MAX_BLOCK ? 1 : SMP_BIG_PAGE_UNITS;
+    size_t units = 1;
+    while (units * SMP_UNIT_SIZE < SMP_PAGE_MIN_BLOCKS * (size_t)class_block_size[c]) units *= 2;
+    return units;
+}
+
+/* Where a page of class c may start, in units: at a multiple of the largest power of
+ * two dividing its block size, so that its blocks meet every alignment that size has. */
+static size_t class_page_step(unsigned c) {
+    size_t size_align = class_block_size[c] & (0u - class_block_size[c]);
+    return size_align > SMP_UNIT_SIZE ? size_align >> SMP_UNIT_SHIFT : 1;
 }
 
 /* ---- global state --------------------------------------------------------------------- */
@@ -479,7 +513,7 @@ static size_t find_run(const smp_segment *seg, size_t n, size_t step, bool resid
         }
         return 0;
     }
-    size_t i = step;
+    size_t i = zh__align_forward(SMP_HEADER_UNITS, step);
     while (i + n <= SMP_UNITS) {
         size_t k = 0;
         while (k < n && unit_usable(seg, i + k, resident)) k++;
@@ -509,13 +543,13 @@ static smp_segment *segment_new(void) {
     smp_segment *seg = os_map(SMP_SEGMENT_SIZE, SMP_SEGMENT_SIZE);
     if (seg == NULL) return NULL;
     seg->kind = SEGMENT_UNITS;
-    seg->free_units = SMP_UNITS - 1;
-    bits_set(seg->used, 0, 1, true);
-    seg->pages[0].head = &seg->pages[0];
+    seg->free_units = SMP_UNITS - SMP_HEADER_UNITS;
+    bits_set(seg->used, 0, SMP_HEADER_UNITS, true);
+    for (size_t k = 0; k < SMP_HEADER_UNITS; k++) seg->pages[k].head = &seg->pages[0];
     owned_mark(seg, true);
     segment_link(seg);
     g.mapped += SMP_SEGMENT_SIZE;
-    g.free_unit_bytes += (SMP_UNITS - 1) * SMP_UNIT_SIZE;
+    g.free_unit_bytes += (SMP_UNITS - SMP_HEADER_UNITS) * SMP_UNIT_SIZE;
     g.free_segments++;
     return seg;
 }
@@ -525,14 +559,16 @@ static void segment_free(smp_segment *seg) {
     owned_mark(seg, false);
     segment_unlink(seg);
     g.dirty_unit_bytes -= bits_count(seg->dirty, 0, SMP_UNITS) * SMP_UNIT_SIZE;
-    g.free_unit_bytes -= (SMP_UNITS - 1) * SMP_UNIT_SIZE;
+    g.free_unit_bytes -= (SMP_UNITS - SMP_HEADER_UNITS) * SMP_UNIT_SIZE;
     g.mapped -= SMP_SEGMENT_SIZE;
     g.free_segments--;
-    track_open(unit_address(seg, 1), SMP_SEGMENT_SIZE - SMP_UNIT_SIZE);
+    track_open(unit_address(seg, SMP_HEADER_UNITS), SMP_SEGMENT_SIZE - SMP_HEADER_UNITS * SMP_UNIT_SIZE);
     os_unmap(seg, SMP_SEGMENT_SIZE);
 }
 
-static bool segment_all_free(const smp_segment *seg) { return seg->free_units == SMP_UNITS - 1; }
+static bool segment_all_free(const smp_segment *seg) {
+    return seg->free_units == SMP_UNITS - SMP_HEADER_UNITS;
+}
 
 /* Locked. Takes units [i, i + n) of seg as one run and returns its record. */
 static smp_page *run_claim(smp_segment *seg, size_t i, size_t n) {
@@ -546,7 +582,7 @@ static smp_page *run_claim(smp_segment *seg, size_t i, size_t n) {
     g.dirty_unit_bytes -= dirty * SMP_UNIT_SIZE;
     active_add(n * SMP_UNIT_SIZE);
     smp_page *run = &seg->pages[i];
-    for (size_t k = 0; k < n; k++) seg->pages[i + k].head = run;
+    run->head = run; /* the other units' heads: page_init (a large run needs none) */
     run->span = (uint16_t)n;
     run->index = (uint16_t)i;
     return run;
@@ -559,15 +595,32 @@ typedef struct smp_fit {
     size_t start, slack;
 } smp_fit;
 
-static void best_hole(smp_segment *seg, size_t n, size_t step, smp_fit *best) {
-    size_t i = 1;
-    while ((i = bits_next(seg->used, i, false)) < SMP_UNITS) {
-        size_t end = bits_next(seg->used, i, true);
+/* A hole that leaves at most an eighth of the run over ends the search: the rest of
+ * the segments need not be looked at. */
+static bool fit_good_enough(const smp_fit *best, size_t n) {
+    return best->seg != NULL && best->slack <= n / 8;
+}
+
+static void best_hole(const smp_segment *seg, size_t n, size_t step, bool resident,
+                      smp_fit *best) {
+    /* The holes: runs of clear bits of `used`, or of set bits of free-and-dirty. */
+    uint64_t usable[SMP_BITMAP_WORDS];
+    const uint64_t *bits = seg->used;
+    bool hole = false;
+    if (resident) {
+        for (size_t w = 0; w < SMP_BITMAP_WORDS; w++) usable[w] = ~seg->used[w] & seg->dirty[w];
+        bits = usable;
+        hole = true;
+    }
+    size_t i = SMP_HEADER_UNITS;
+    while ((i = bits_next(bits, i, hole)) < SMP_UNITS) {
+        size_t end = bits_next(bits, i, !hole);
         size_t start = zh__align_forward(i, step);
         if (start + n <= end && (best->seg == NULL || end - start - n < best->slack)) {
-            best->seg = seg;
+            best->seg = (smp_segment *)seg;
             best->start = start;
             best->slack = end - start - n;
+            if (fit_good_enough(best, n)) return;
         }
         i = end;
     }
@@ -575,24 +628,25 @@ static void best_hole(smp_segment *seg, size_t n, size_t step, smp_fit *best) {
 
 static void enforce_retain_budget(void);
 
-/* Locked. A run of n units starting at a multiple of `step`, or NULL. A single
- * unit is any resident free one (then any free one); longer runs go where they
- * fit best. */
+/* Locked. A run of n units starting at a multiple of `step`, or NULL: resident free
+ * units first (reuse without page faults), then any free ones. A single unit is the
+ * first one found; longer runs go where they fit best. */
 static smp_page *run_take(size_t n, size_t step) {
     enforce_retain_budget(); /* the policy's clock also runs on claims */
-    if (n == 1 && step == 1) {
-        for (int resident = 1; resident >= 0; resident--) {
-            if (resident && g.dirty_unit_bytes == 0) continue;
-            for (smp_segment *seg = g.segments; seg != NULL; seg = seg->next) {
-                size_t i = seg->free_units != 0 ? find_run(seg, 1, 1, resident) : 0;
+    for (int resident = 1; resident >= 0; resident--) {
+        if (resident && (g.dirty_unit_bytes < n * SMP_UNIT_SIZE || n > SMP_RESIDENT_FIRST_MAX))
+            continue;
+        smp_fit best = {NULL, 0, 0};
+        for (smp_segment *seg = g.segments; seg != NULL && !fit_good_enough(&best, n);
+             seg = seg->next) {
+            if (seg->free_units < n) continue;
+            if (n == 1 && step == 1) {
+                size_t i = find_run(seg, 1, 1, resident);
                 if (i != 0) return run_claim(seg, i, 1);
+            } else {
+                best_hole(seg, n, step, resident, &best);
             }
         }
-    } else {
-        smp_fit best = {NULL, 0, 0};
-        for (smp_segment *seg = g.segments; seg != NULL && !(best.seg && best.slack == 0);
-             seg = seg->next)
-            if (seg->free_units >= n) best_hole(seg, n, step, &best);
         if (best.seg != NULL) return run_claim(best.seg, best.start, n);
     }
     smp_segment *seg = segment_new();
@@ -686,6 +740,48 @@ static void list_remove(smp_page **list, smp_page *pg) {
     pg->prev = pg->next = NULL;
 }
 
+/* A heap's queue of a class: a ring (circular, doubly linked) entered by its head,
+ * the oldest page; owner-only. */
+static void ring_push_back(smp_page **ring, smp_page *pg) {
+    smp_page *head = *ring;
+    if (head == NULL) {
+        pg->prev = pg->next = pg;
+        *ring = pg;
+        return;
+    }
+    pg->next = head;
+    pg->prev = head->prev;
+    head->prev->next = pg;
+    head->prev = pg;
+}
+
+static void ring_remove(smp_page **ring, smp_page *pg) {
+    if (pg->next == pg) {
+        *ring = NULL;
+    } else {
+        pg->prev->next = pg->next;
+        pg->next->prev = pg->prev;
+        if (*ring == pg) *ring = pg->next;
+    }
+    pg->prev = pg->next = NULL;
+}
+
+/* Takes the head out of a non-empty ring and puts pg at its back, in one step. */
+static smp_page *ring_swap_head(smp_page **ring, smp_page *pg) {
+    smp_page *head = *ring;
+    if (head->next == head) {
+        pg->prev = pg->next = pg;
+    } else {
+        pg->prev = head->prev;
+        pg->next = head->next;
+        head->prev->next = pg;
+        head->next->prev = pg;
+    }
+    *ring = pg->next;
+    head->prev = head->next = NULL;
+    return head;
+}
+
 /* ---- small pages ------------------------------------------------------------------------ */
 
 static char *page_start(const smp_page *pg) { return unit_address(segment_of(pg), pg->index); }
@@ -716,16 +812,17 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     pg->bump = (uintptr_t)page_start(pg);
     pg->bump_end = pg->bump + capacity * size;
     pg->used = 0;
-    pg->unfull_at = (uint32_t)(capacity - (capacity >= 16 ? capacity / 8 : 1));
+    pg->unfull_at = (uint32_t)(capacity - (capacity >= 2 * SMP_REUSE_DIV ? capacity / SMP_REUSE_DIV : 1));
     pg->block_size = (uint32_t)size;
     pg->blocks_len = (uint32_t)(capacity * size);
     pg->start_test = block_start_test((uint32_t)size);
     pg->class_index = (uint8_t)c;
-    pg->in_full = false;
     pg->prev = pg->next = NULL;
     pg->empty_since = h->clock;
     pg->allocs_at_empty = (uint32_t)zh__atomic_load_relaxed(&h->allocs[c]);
     pg->kind = PAGE_SMALL;
+    smp_segment *seg = segment_of(pg);
+    for (size_t k = 1; k < pg->span; k++) seg->pages[pg->index + k].head = pg;
     track_close(page_start(pg), pg->span * SMP_UNIT_SIZE); /* blocks open as handed out */
     zh__atomic_store_release(&pg->owner, h);
 }
@@ -733,7 +830,7 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
 /* An empty page of class c from the segments, or NULL when out of memory. */
 static smp_page *page_new(smp_heap *h, unsigned c) {
     global_lock();
-    smp_page *pg = run_take(class_page_units(c), 1);
+    smp_page *pg = run_take(class_page_units(c), class_page_step(c));
     global_unlock();
     if (pg != NULL) page_init(pg, h, c);
     return pg;
@@ -757,12 +854,8 @@ static smp_page *page_adopt(smp_heap *h, unsigned c) {
         list_remove(&g.abandoned[c], pg);
         zh__atomic_sub_relaxed(&g.abandoned_count[c], 1);
         zh__atomic_store_release(&pg->owner, h);
-        if (page_has_room(pg)) {
-            found = pg;
-        } else {
-            pg->in_full = true;
-            list_push(&h->full[c], pg);
-        }
+        if (page_has_room(pg)) found = pg;
+        else ring_push_back(&h->queue[c], pg);
     }
     global_unlock();
     return found;
@@ -773,8 +866,9 @@ static smp_page *page_adopt(smp_heap *h, unsigned c) {
 static void heap_reset_lists(smp_heap *h) {
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
         h->current[c] = &empty_page;
-        h->avail[c] = h->full[c] = h->spare[c] = NULL;
+        h->queue[c] = NULL;
     }
+    h->spare_count = 0;
     h->idle_classes = 0;
 }
 
@@ -812,17 +906,17 @@ static void heap_pass_on_remote(smp_heap *h);
 static void heap_release(smp_heap *h) {
     heap_drain_remote(h);
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
-        smp_page *lists[4] = {h->current[c] != &empty_page ? h->current[c] : NULL, h->spare[c],
-                              h->avail[c], h->full[c]};
+        smp_page *queue = h->queue[c];
+        if (queue != NULL) queue->prev->next = NULL; /* the ring as a list */
+        smp_page *lists[2] = {h->current[c] != &empty_page ? h->current[c] : NULL, queue};
         h->current[c] = &empty_page;
-        h->avail[c] = h->full[c] = h->spare[c] = NULL;
+        h->queue[c] = NULL;
         h->idle_classes = 0;
         global_lock();
-        for (int l = 0; l < 4; l++) {
+        for (int l = 0; l < 2; l++) {
             smp_page *pg = lists[l];
             while (pg != NULL) {
-                smp_page *next = l < 2 ? NULL : pg->next;
-                pg->in_full = false;
+                smp_page *next = l == 0 ? NULL : pg->next;
                 if (pg->used == 0) {
                     run_release(pg);
                 } else {
@@ -835,6 +929,9 @@ static void heap_release(smp_heap *h) {
         }
         global_unlock();
     }
+    global_lock();
+    while (h->spare_count > 0) run_release(h->spares[--h->spare_count]);
+    global_unlock();
     atomic_store_explicit(&h->released, true, memory_order_seq_cst);
     heap_pass_on_remote(h); /* frees that raced with the abandoning */
     global_lock();
@@ -901,19 +998,22 @@ static bool page_idle(const smp_page *pg, uint32_t now) {
  * delay (already aged: the purge that follows takes them); the classes left without
  * an empty page stop being candidates. */
 static void heap_retire_idle(smp_heap *h, uint32_t now) {
-    for (uint64_t bits = h->idle_classes; bits != 0; bits &= bits - 1) {
+    for (uint64_t bits = h->idle_classes & ~SMP_IDLE_SPARES; bits != 0; bits &= bits - 1) {
         unsigned c = (unsigned)__builtin_ctzll(bits);
-        if (h->spare[c] != NULL && page_idle(h->spare[c], now)) {
-            run_mark_free(h->spare[c], true);
-            h->spare[c] = NULL;
-        }
         if (page_idle(h->current[c], now)) {
             run_mark_free(h->current[c], true);
             h->current[c] = &empty_page;
         }
         bool empty_current = h->current[c] != &empty_page && h->current[c]->used == 0;
-        if (h->spare[c] == NULL && !empty_current) h->idle_classes &= ~((uint64_t)1 << c);
+        if (!empty_current) h->idle_classes &= ~((uint64_t)1 << c);
     }
+    uint32_t kept = 0;
+    for (uint32_t k = 0; k < h->spare_count; k++) {
+        if (page_idle(h->spares[k], now)) run_mark_free(h->spares[k], true);
+        else h->spares[kept++] = h->spares[k];
+    }
+    h->spare_count = kept;
+    if (kept == 0) h->idle_classes &= ~SMP_IDLE_SPARES;
 }
 
 /* The owner's idle check, at most every SMP_PURGE_CHECK: its idle pages go back,
@@ -963,24 +1063,82 @@ static inline void *page_pop(smp_heap *h, smp_page *pg, unsigned c) {
     return b;
 }
 
-static ZH_NOINLINE void *small_alloc_slow(smp_heap *h, unsigned c) {
-    heap_drain_remote(h);
-    if (h->idle_classes != 0) heap_idle_check(h, heap_clock(h));
+/* Whether a queued page has enough free blocks to be used again. */
+static bool page_reusable(const smp_page *pg) { return pg->used <= pg->unfull_at; }
+
+/* The first page of h's queue of class c that is reusable, taken out of the queue
+ * (the pages before it move to the back); NULL when none is. */
+static smp_page *queue_take(smp_heap *h, unsigned c) {
+    smp_page *head = h->queue[c];
+    if (head == NULL) return NULL;
+    smp_page *pg = head;
+    int n = 0;
+    do {
+        if (page_reusable(pg)) {
+            h->queue[c] = pg;
+            ring_remove(&h->queue[c], pg);
+            return pg;
+        }
+        pg = pg->next;
+    } while (pg != head && ++n < SMP_QUEUE_SCAN);
+    h->queue[c] = pg;
+    return NULL;
+}
+
+/* An empty page for class c from h's spares (the newest of the class's span, made
+ * over for c if it served another class), or NULL. */
+static smp_page *spare_take(smp_heap *h, unsigned c) {
+    if (h->spare_count == 0) return NULL;
+    size_t span = class_page_units(c), step = class_page_step(c);
+    for (uint32_t k = h->spare_count; k-- > 0;) {
+        smp_page *pg = h->spares[k];
+        if (pg->span != span || pg->index % step != 0) continue;
+        h->spares[k] = h->spares[--h->spare_count];
+        if (pg->class_index != c) page_init(pg, h, c);
+        return pg;
+    }
+    return NULL;
+}
+
+/* The current page of class c has no room: the general case. */
+static ZH_NOINLINE void *small_alloc_refill(smp_heap *h, unsigned c, bool idle_due) {
+    if (zh__atomic_load_relaxed(&h->remote) != NULL) heap_drain_remote(h);
+    if (idle_due) heap_idle_check(h, heap_clock(h));
     smp_page *pg = h->current[c];
     if (page_has_room(pg)) return page_pop(h, pg, c);
     if (pg != &empty_page) {
-        pg->in_full = true;
-        list_push(&h->full[c], pg);
+        ring_push_back(&h->queue[c], pg);
         h->current[c] = &empty_page;
     }
-    pg = h->avail[c];
-    if (pg != NULL) list_remove(&h->avail[c], pg);
-    else if ((pg = h->spare[c]) != NULL) h->spare[c] = NULL;
-    else pg = page_adopt(h, c);
+    pg = queue_take(h, c);
+    if (pg == NULL) pg = spare_take(h, c);
+    if (pg == NULL) {
+        /* To the global lists: idle pages first (they may be what is taken). */
+        if (!idle_due && h->idle_classes != 0) heap_idle_check(h, heap_clock(h));
+        pg = page_adopt(h, c);
+    }
     if (pg == NULL) pg = page_new(h, c);
     if (pg == NULL) return NULL;
     h->current[c] = pg;
     return page_pop(h, pg, c);
+}
+
+/* The current page of class c has no room. The common case - the oldest queued page
+ * is reusable, no remote frees wait and no idle check is due (one in
+ * SMP_IDLE_CHECK_TRIPS switches) - swaps the two without saving a register. */
+static ZH_NOINLINE void *small_alloc_slow(smp_heap *h, unsigned c) {
+    smp_page *pg = h->current[c], *next = h->queue[c];
+    bool idle_due = h->idle_classes != 0 && ++h->idle_trips % SMP_IDLE_CHECK_TRIPS == 0;
+    if (next == NULL || pg == &empty_page || zh__atomic_load_relaxed(&h->remote) != NULL ||
+        idle_due)
+        return small_alloc_refill(h, c, idle_due);
+    for (int k = 0; !page_reusable(next); k++) {
+        if (k == SMP_QUEUE_PROBES) return small_alloc_refill(h, c, false);
+        next = next->next;
+    }
+    h->queue[c] = next; /* the pages passed over move to the back */
+    h->current[c] = ring_swap_head(&h->queue[c], pg);
+    return page_pop(h, next, c);
 }
 
 static inline void *small_alloc(smp_heap *h, unsigned c) {
@@ -989,28 +1147,21 @@ static inline void *small_alloc(smp_heap *h, unsigned c) {
     return small_alloc_slow(h, c);
 }
 
-/* A page that just became empty or stopped being full. */
+/* A page of h that just became empty: the current page stays (until idle), a
+ * queued one becomes the class's spare or goes back. */
 static ZH_NOINLINE void page_free_slow(smp_heap *h, smp_page *pg) {
     unsigned c = pg->class_index;
-    if (pg == h->current[c]) { /* the current page stays, even empty, until idle */
-        if (pg->used == 0) page_became_idle(h, pg);
+    if (pg == h->current[c]) {
+        page_became_idle(h, pg);
         return;
     }
-    if (pg->in_full) {
-        list_remove(&h->full[c], pg);
-        pg->in_full = false;
-        if (pg->used != 0) {
-            list_push(&h->avail[c], pg);
-            return;
-        }
-    } else {
-        list_remove(&h->avail[c], pg);
-    }
+    ring_remove(&h->queue[c], pg);
     /* One empty page per class waits for reuse: churn around a page boundary then
      * costs no trip to the segments. */
-    if (h->spare[c] == NULL) {
-        h->spare[c] = pg;
+    if (h->spare_count < SMP_HEAP_SPARES) {
+        h->spares[h->spare_count++] = pg;
         page_became_idle(h, pg);
+        h->idle_classes |= SMP_IDLE_SPARES;
         return;
     }
     page_retire(pg);
@@ -1020,10 +1171,7 @@ static inline void small_free_local(smp_heap *h, smp_page *pg, smp_block *b) {
     link_set(b, pg->free);
     pg->free = b;
     count_owned(&h->frees[pg->class_index]);
-    /* A full page waits for an eighth of its blocks before it is used again, so
-     * allocation gets them in a batch instead of one slow path per block. */
-    if (ZH__UNLIKELY(--pg->used == 0 || (pg->in_full && pg->used <= pg->unfull_at)))
-        page_free_slow(h, pg);
+    if (ZH__UNLIKELY(--pg->used == 0)) page_free_slow(h, pg);
 }
 
 /* A free into a page without an owner, under the global lock (adoption takes it
@@ -1148,9 +1296,7 @@ static bool large_resize(smp_page *run, size_t n) {
         g.large_bytes -= (old - n) * SMP_UNIT_SIZE;
         run->span = (uint16_t)n;
     } else if (i + n <= SMP_UNITS && bits_count(seg->used, i + old, n - old) == 0) {
-        smp_page *tail = run_claim(seg, i + old, n - old);
-        for (size_t k = old; k < n; k++) seg->pages[i + k].head = run;
-        (void)tail;
+        run_claim(seg, i + old, n - old)->head = run;
         g.large_bytes += (n - old) * SMP_UNIT_SIZE;
         run->span = (uint16_t)n;
     } else {
@@ -1462,8 +1608,9 @@ static bool unit_purgeable(const smp_segment *seg, size_t k, bool aged_only) {
  * within the purge delay), one contiguous range at a time, until at most `target`
  * bytes stay resident process-wide. */
 static void purge_segment(smp_segment *seg, size_t target, bool aged_only) {
-    size_t i = 1;
-    while (i < SMP_UNITS && retained_bytes() > target) {
+    size_t i = SMP_HEADER_UNITS;
+    /* Dirty units only, found a bitmap word at a time. */
+    while ((i = bits_next(seg->dirty, i, true)) < SMP_UNITS && retained_bytes() > target) {
         if (!unit_purgeable(seg, i, aged_only)) {
             i++;
             continue;
@@ -1527,13 +1674,12 @@ static void purge_down_to(size_t target) {
 static void heap_trim(smp_heap *h) {
     heap_drain_remote(h);
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
-        if (h->spare[c] != NULL) page_retire(h->spare[c]);
-        h->spare[c] = NULL;
         smp_page *pg = h->current[c];
         if (pg == &empty_page || pg->used != 0) continue;
         h->current[c] = &empty_page;
         page_retire(pg);
     }
+    while (h->spare_count > 0) page_retire(h->spares[--h->spare_count]);
 }
 
 void zh_smp_trim(void) {
