@@ -4,17 +4,24 @@
  * process-wide singleton that gives freed memory back.
  *
  * Design (docs/smp.md has the pictures):
- * - Segments: 16 MiB mappings aligned to 16 MiB, cut into 256 units of 64 KiB.
- *   Unit 0 holds the segment header with one page record per unit, so the record
- *   of any address is found by masking it (segment) and shifting (unit). Units are
- *   handed out in runs under one global lock: a run is either a small page (one
- *   size class, owned by one thread heap) or one large block.
+ * - Segments: 16 MiB mappings aligned to 16 MiB, cut into 1024 units of 16 KiB.
+ *   The first 9 units hold the segment header with one page record per unit, so
+ *   the record of any address is found by masking it (segment) and shifting
+ *   (unit). Units are handed out in runs under one global lock: a run is either a
+ *   small page (one size class, owned by one thread heap: one unit up to 8 KiB
+ *   blocks, 2 or 4 above) or one large block. Small units keep what a thread holds
+ *   per size class small (a class with few live blocks costs one 16 KiB page).
  * - Huge blocks (above 4 MiB, or over-aligned) get their own mapping, also aligned
  *   to 16 MiB so that the same mask finds their header; a few freed mappings are
  *   cached.
  * - Thread heaps: each thread allocates from its own heap (found through a
  *   thread-local pointer) without any lock or atomic operation: per size class a
- *   current page with a free list and a bump pointer. Heaps are created on demand
+ *   current page with a free list and a bump pointer, and a queue of the class's
+ *   other pages in the order they ran out (a ring); when the current page runs
+ *   out it changes places with the oldest queued page that has an eighth of its
+ *   blocks free (the first of 8 looked at), so a free never moves a page between
+ *   lists. Up to 32 empty pages per heap wait as spares for any class (no lock to
+ *   reuse them). Heaps are created on demand
  *   (no thread cap) and recycled at thread exit through the platform's TLS
  *   destructor; the exiting thread's empty pages go back to the segments, the
  *   others are abandoned to a global list and adopted by the next thread that
@@ -31,7 +38,8 @@
  *   recent active peak; then they are purged (zh__os_purge) and fully free
  *   segments beyond SMP_KEEP_FREE_SEGMENTS are unmapped. A thread's current and
  *   spare pages that stayed empty for the delay are given back by that thread on
- *   its next slow path (an idle check). zh_smp_trim purges all.
+ *   a later slow path (an idle check, at most every 16th page switch or before it
+ *   takes a page from the segments). zh_smp_trim purges all.
  * - Fork: the global lock is taken around fork() (zh__os_atfork); the child keeps
  *   its own heap and the global state; other threads' heaps are left alone.
  * - Memory checkers (core/track.h; nothing in other builds): every block is a chunk
@@ -47,11 +55,13 @@
  *   huge mapping or its tail) is opened first, so no poison outlives the mapping.
  *
  * Costs: small alloc and same-thread free are a few loads and stores; a remote
- * free is one CAS; a page refill (every 64-256 KiB of allocation) takes the global
- * lock; large blocks take the global lock per alloc/free but no system call in the
- * steady state. Memory: 16-byte granularity up to 128 bytes, then at most 25 %
- * rounding; one 64 KiB unit per segment for headers; a large block is rounded up
- * to 64 KiB (address space; untouched pages cost nothing). */
+ * free is one CAS; a page switch (every eighth of a page's blocks, at least one) is
+ * a few dozen instructions without a lock; a page from the segments (every 16-64
+ * KiB of new allocation) takes the global lock; large blocks take the global lock
+ * per alloc/free but no system call in the steady state. Memory: 16-byte
+ * granularity up to 128 bytes, then at most 25 % rounding; 144 KiB of address
+ * space per segment for headers (resident only where records are used); a large
+ * block is rounded up to 16 KiB (address space; untouched pages cost nothing). */
 #include "zheap/smp.h"
 
 #include "common.h"
@@ -120,9 +130,9 @@
  * general path before it takes a spare or fresh page. */
 #define SMP_QUEUE_PROBES 8
 #define SMP_QUEUE_SCAN 8
-/* A queued page is used again once this fraction of its blocks is free (1 / 5; at
- * least one block). */
-#define SMP_REUSE_DIV 5
+/* A queued page is used again once this fraction of its blocks is free (an eighth;
+ * at least one block). */
+#define SMP_REUSE_DIV 8
 /* Abandoned pages adopted at most per refill before a fresh page is taken. */
 #define SMP_ADOPT_MAX 8
 
@@ -137,8 +147,11 @@ typedef struct smp_heap smp_heap;
 enum { PAGE_FREE = 0, PAGE_SMALL, PAGE_LARGE };
 enum { SEGMENT_UNITS = 1, SEGMENT_HUGE };
 
-/* One per unit. For a run, the first unit's record describes it and every unit's
- * `head` points to that record. Two halves on separate cache lines: what every
+/* One per unit. For a run, the first unit's record describes it; `head` of the
+ * run's first unit (and of every unit of a small page) points to that record - a
+ * large block is only ever looked up by its start, so its other units' heads are
+ * left as they were (a stale head leads to a free record or one whose range
+ * excludes the address). Two halves on separate cache lines: what every
  * freeing thread reads (set when the run changes hands), and what the owner writes
  * on each alloc and free - so remote frees do not bounce the owner's line. Padded
  * to ZH__CACHE_LINE: neighbouring units belong to different threads. */
@@ -157,7 +170,7 @@ typedef struct smp_page {
     uintptr_t bump;                          /* next never-used block */
     uintptr_t bump_end;
     uint32_t used;      /* blocks handed out, not yet freed locally */
-    uint32_t unfull_at; /* a queued page is used again at this `used` or below */
+    uint32_t reuse_at; /* a queued page is used again at this `used` or below */
     uint32_t empty_since;     /* the heap's clock when it last became empty */
     uint32_t allocs_at_empty; /* its heap's allocations of the class then */
     struct smp_page *prev, *next;
@@ -169,6 +182,8 @@ typedef struct smp_segment {
     uint32_t last_release; /* the purge clock at its last release */
     struct smp_segment *prev, *next;
     uint64_t used[SMP_BITMAP_WORDS];  /* unit handed out */
+    /* A bit per word of `used`: all set, none set (the hole search skips them). */
+    uint64_t used_full, used_none;
     uint64_t dirty[SMP_BITMAP_WORDS]; /* free unit that may be resident */
     uint32_t released_at[SMP_UNITS];  /* the purge clock when a dirty unit was freed */
     smp_page pages[SMP_UNITS];
@@ -189,6 +204,8 @@ typedef struct smp_huge {
 /* The first units of a segment hold its header. */
 #define SMP_HEADER_UNITS ((sizeof(smp_segment) + SMP_UNIT_SIZE - 1) >> SMP_UNIT_SHIFT)
 _Static_assert(SMP_HEADER_UNITS * 8 <= SMP_UNITS, "the segment header takes few units");
+_Static_assert(SMP_BITMAP_WORDS <= 64, "a word of bits summarises the unit bitmap");
+_Static_assert(SMP_CLASSES < 63, "idle_classes has a bit for each class and the spares");
 _Static_assert(sizeof(smp_huge) <= SMP_HUGE_HEADER, "the huge header fits before its block");
 
 struct smp_heap {
@@ -498,6 +515,35 @@ static size_t bits_count(const uint64_t *bits, size_t i, size_t n) {
     return c;
 }
 
+/* Marks units [i, i + n) of seg handed out or free, keeping the word summaries. */
+static void used_set(smp_segment *seg, size_t i, size_t n, bool on) {
+    bits_set(seg->used, i, n, on);
+    for (size_t w = i / 64; w <= (i + n - 1) / 64; w++) {
+        uint64_t bit = (uint64_t)1 << w;
+        seg->used_full &= ~bit;
+        seg->used_none &= ~bit;
+        if (seg->used[w] == ~(uint64_t)0) seg->used_full |= bit;
+        if (seg->used[w] == 0) seg->used_none |= bit;
+    }
+}
+
+/* The first unit >= i whose `used` bit is `value`, or SMP_UNITS: words that hold
+ * no such bit are skipped through the summary. */
+static size_t used_next(const smp_segment *seg, size_t i, bool value) {
+    if (i >= SMP_UNITS) return SMP_UNITS;
+    size_t w = i / 64;
+    uint64_t word = (value ? seg->used[w] : ~seg->used[w]) & (~(uint64_t)0 << (i % 64));
+    if (word == 0) {
+        uint64_t skip = value ? seg->used_none : seg->used_full; /* words without one */
+        uint64_t rest = ~skip & (w + 1 < 64 ? ~(uint64_t)0 << (w + 1) : 0);
+        if (SMP_BITMAP_WORDS < 64) rest &= ((uint64_t)1 << SMP_BITMAP_WORDS) - 1;
+        if (rest == 0) return SMP_UNITS;
+        w = (size_t)__builtin_ctzll(rest);
+        word = value ? seg->used[w] : ~seg->used[w];
+    }
+    return w * 64 + (size_t)__builtin_ctzll(word);
+}
+
 /* Whether unit k is free (and, when `resident`, not purged). */
 static bool unit_usable(const smp_segment *seg, size_t k, bool resident) {
     return !bit_get(seg->used, k) && (!resident || bit_get(seg->dirty, k));
@@ -544,7 +590,8 @@ static smp_segment *segment_new(void) {
     if (seg == NULL) return NULL;
     seg->kind = SEGMENT_UNITS;
     seg->free_units = SMP_UNITS - SMP_HEADER_UNITS;
-    bits_set(seg->used, 0, SMP_HEADER_UNITS, true);
+    seg->used_none = SMP_BITMAP_WORDS == 64 ? ~(uint64_t)0 : ((uint64_t)1 << SMP_BITMAP_WORDS) - 1;
+    used_set(seg, 0, SMP_HEADER_UNITS, true);
     for (size_t k = 0; k < SMP_HEADER_UNITS; k++) seg->pages[k].head = &seg->pages[0];
     owned_mark(seg, true);
     segment_link(seg);
@@ -562,7 +609,8 @@ static void segment_free(smp_segment *seg) {
     g.free_unit_bytes -= (SMP_UNITS - SMP_HEADER_UNITS) * SMP_UNIT_SIZE;
     g.mapped -= SMP_SEGMENT_SIZE;
     g.free_segments--;
-    track_open(unit_address(seg, SMP_HEADER_UNITS), SMP_SEGMENT_SIZE - SMP_HEADER_UNITS * SMP_UNIT_SIZE);
+    track_open(unit_address(seg, SMP_HEADER_UNITS),
+               SMP_SEGMENT_SIZE - SMP_HEADER_UNITS * SMP_UNIT_SIZE);
     os_unmap(seg, SMP_SEGMENT_SIZE);
 }
 
@@ -575,7 +623,7 @@ static smp_page *run_claim(smp_segment *seg, size_t i, size_t n) {
     if (segment_all_free(seg)) g.free_segments--;
     g.ops++;
     size_t dirty = bits_count(seg->dirty, i, n);
-    bits_set(seg->used, i, n, true);
+    used_set(seg, i, n, true);
     bits_set(seg->dirty, i, n, false);
     seg->free_units = (uint16_t)(seg->free_units - n);
     g.free_unit_bytes -= n * SMP_UNIT_SIZE;
@@ -595,32 +643,21 @@ typedef struct smp_fit {
     size_t start, slack;
 } smp_fit;
 
-/* A hole that leaves at most an eighth of the run over ends the search: the rest of
- * the segments need not be looked at. */
-static bool fit_good_enough(const smp_fit *best, size_t n) {
-    return best->seg != NULL && best->slack <= n / 8;
-}
-
 static void best_hole(const smp_segment *seg, size_t n, size_t step, bool resident,
                       smp_fit *best) {
-    /* The holes: runs of clear bits of `used`, or of set bits of free-and-dirty. */
+    /* The holes: runs of free units, or of free and resident ones. */
     uint64_t usable[SMP_BITMAP_WORDS];
-    const uint64_t *bits = seg->used;
-    bool hole = false;
-    if (resident) {
+    if (resident)
         for (size_t w = 0; w < SMP_BITMAP_WORDS; w++) usable[w] = ~seg->used[w] & seg->dirty[w];
-        bits = usable;
-        hole = true;
-    }
     size_t i = SMP_HEADER_UNITS;
-    while ((i = bits_next(bits, i, hole)) < SMP_UNITS) {
-        size_t end = bits_next(bits, i, !hole);
+    while ((i = resident ? bits_next(usable, i, true) : used_next(seg, i, false)) < SMP_UNITS) {
+        size_t end = resident ? bits_next(usable, i, false) : used_next(seg, i, true);
         size_t start = zh__align_forward(i, step);
         if (start + n <= end && (best->seg == NULL || end - start - n < best->slack)) {
             best->seg = (smp_segment *)seg;
             best->start = start;
             best->slack = end - start - n;
-            if (fit_good_enough(best, n)) return;
+            if (best->slack == 0) return;
         }
         i = end;
     }
@@ -637,7 +674,7 @@ static smp_page *run_take(size_t n, size_t step) {
         if (resident && (g.dirty_unit_bytes < n * SMP_UNIT_SIZE || n > SMP_RESIDENT_FIRST_MAX))
             continue;
         smp_fit best = {NULL, 0, 0};
-        for (smp_segment *seg = g.segments; seg != NULL && !fit_good_enough(&best, n);
+        for (smp_segment *seg = g.segments; seg != NULL && !(best.seg && best.slack == 0);
              seg = seg->next) {
             if (seg->free_units < n) continue;
             if (n == 1 && step == 1) {
@@ -690,7 +727,7 @@ static void enforce_retain_budget(void) {
  * unused for the purge delay (an idle page), so the next purge takes them. */
 static void units_mark_free(smp_segment *seg, size_t i, size_t n, bool aged) {
     size_t bytes = n * SMP_UNIT_SIZE;
-    bits_set(seg->used, i, n, false);
+    used_set(seg, i, n, false);
     bits_set(seg->dirty, i, n, true);
     g.ops++;
     policy_clock_update();
@@ -812,7 +849,8 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     pg->bump = (uintptr_t)page_start(pg);
     pg->bump_end = pg->bump + capacity * size;
     pg->used = 0;
-    pg->unfull_at = (uint32_t)(capacity - (capacity >= 2 * SMP_REUSE_DIV ? capacity / SMP_REUSE_DIV : 1));
+    size_t reuse_free = capacity >= 2 * SMP_REUSE_DIV ? capacity / SMP_REUSE_DIV : 1;
+    pg->reuse_at = (uint32_t)(capacity - reuse_free);
     pg->block_size = (uint32_t)size;
     pg->blocks_len = (uint32_t)(capacity * size);
     pg->start_test = block_start_test((uint32_t)size);
@@ -844,7 +882,7 @@ static void page_retire(smp_page *pg) {
 }
 
 /* Adopts abandoned pages of class c until one has room (then returned) or
- * SMP_ADOPT_MAX were taken; pages without room join h's full list. */
+ * SMP_ADOPT_MAX were taken; pages without room join h's queue. */
 static smp_page *page_adopt(smp_heap *h, unsigned c) {
     if (zh__atomic_load_relaxed(&g.abandoned_count[c]) == 0) return NULL;
     smp_page *found = NULL;
@@ -1064,15 +1102,16 @@ static inline void *page_pop(smp_heap *h, smp_page *pg, unsigned c) {
 }
 
 /* Whether a queued page has enough free blocks to be used again. */
-static bool page_reusable(const smp_page *pg) { return pg->used <= pg->unfull_at; }
+static bool page_reusable(const smp_page *pg) { return pg->used <= pg->reuse_at; }
 
-/* The first page of h's queue of class c that is reusable, taken out of the queue
- * (the pages before it move to the back); NULL when none is. */
+/* The first of the oldest SMP_QUEUE_SCAN pages of h's queue of class c that is
+ * reusable, taken out of the queue; NULL when none is. The pages passed over move to
+ * the back. */
 static smp_page *queue_take(smp_heap *h, unsigned c) {
     smp_page *head = h->queue[c];
     if (head == NULL) return NULL;
     smp_page *pg = head;
-    int n = 0;
+    size_t n = 0;
     do {
         if (page_reusable(pg)) {
             h->queue[c] = pg;

@@ -134,15 +134,15 @@ static void test_smp_resize_category_rules(void **state) {
     assert_null(zh_remap(SMP, p, 110, 200000));
     zh_free(SMP, p, 110);
 
-    size_t big = 100000; /* a large block: 2 units */
+    size_t big = 100000; /* a large block: 7 units of 16 KiB */
     char *l = zh_alloc(SMP, big);
     assert_non_null(l);
-    assert_int_equal(zh_smp_usable_size(l), 131072);
+    assert_int_equal(zh_smp_usable_size(l), 7 * 16384);
     assert_false(zh_resize(SMP, l, big, 1000)); /* would become small */
     assert_null(zh_remap(SMP, l, big, 1000));
-    assert_true(zh_resize(SMP, l, big, 131072));
-    assert_true(zh_resize(SMP, l, 131072, 40000)); /* gives a unit back */
-    assert_int_equal(zh_smp_usable_size(l), 65536);
+    assert_true(zh_resize(SMP, l, big, 7 * 16384));
+    assert_true(zh_resize(SMP, l, 7 * 16384, 40000)); /* gives 4 units back */
+    assert_int_equal(zh_smp_usable_size(l), 3 * 16384);
     memset(l, 7, 40000);
     zh_free(SMP, l, 40000);
 }
@@ -259,12 +259,12 @@ static void test_smp_free_owned(void **state) {
     assert_int_equal(stats().allocated, before.allocated);
     free(from_libc);
     /* The slack after a page's last block and a segment's header unit are no
-     * blocks: the 48-byte class leaves 16 bytes at the end of its 64 KiB page. */
+     * blocks: the 48-byte class leaves 16 bytes at the end of its 16 KiB page. */
     unsigned char *b48 = zh_alloc(SMP, 48);
     assert_non_null(b48);
-    unsigned char *page = (unsigned char *)((uintptr_t)b48 & ~(uintptr_t)0xffff);
-    assert_false(zh_smp_free_owned(page + 65536 - 48)); /* 65488 = 1364.33 blocks */
-    assert_false(zh_smp_free_owned(page + 65536 - 16)); /* 65520: a multiple of 48, past the last block */
+    unsigned char *page = (unsigned char *)((uintptr_t)b48 & ~(uintptr_t)0x3fff);
+    assert_false(zh_smp_free_owned(page + 16384 - 48)); /* 16336 = 340.33 blocks */
+    assert_false(zh_smp_free_owned(page + 16384 - 16)); /* 16368: a multiple of 48, past the last block */
     unsigned char *segment = (unsigned char *)((uintptr_t)b48 & ~(((uintptr_t)1 << 24) - 1));
     assert_false(zh_smp_free_owned(segment + 64));
     assert_true(zh_smp_free_owned(b48));
@@ -332,15 +332,16 @@ static void test_smp_memory_returns_after_free(void **state) {
                   "cached %zu KiB, mapped %zu -> %zu KiB\n",
                   rss_before >> 10, rss_full >> 10, rss_freed >> 10, rss_after >> 10,
                   after.cached >> 10, before.mapped >> 10, after.mapped >> 10);
-    /* The class's current page and one spare page stay with the thread. */
-    assert_true(after.active <= before.active + 2 * 65536);
+    /* The class's current page and the heap's spare pages (at most 32, of 16 KiB)
+     * stay with the thread until its next idle check. */
+    assert_true(after.active <= before.active + 33 * 16384);
     if (!(zh__os_info_get()->caps & ZH__OS_CAN_PURGE)) {
         print_message("this backend cannot purge: RSS checks skipped\n");
         return;
     }
     if (shadow_rss()) rss_before = 0; /* the checker's shadow stays resident */
-    /* What may stay resident: the unit just used for the probe and the current page
-     * of the class (64 KiB each), segment headers. */
+    /* What may stay resident: the units just used for the probe, the current page
+     * of the class and the spare pages, segment headers. */
     assert_true(after.cached <= ((size_t)1 << 20));
     if (rss_before != 0) {
         assert_true(rss_full > rss_before + ((size_t)100 << 20));
