@@ -218,8 +218,9 @@ struct smp_heap {
     /* Empty pages kept for reuse by any class (in no list), newest last. */
     smp_page *spares[SMP_HEAP_SPARES];
     uint32_t spare_count;
-    /* Classes whose current or spare page was empty at its last free: the
-     * candidates the idle check retires once they stayed empty for the delay. */
+    /* Classes whose current page was empty at its last free, and SMP_IDLE_SPARES
+     * while spares wait: what the idle check retires once it stayed empty for the
+     * delay. */
     uint64_t idle_classes;
     uint32_t clock;      /* the purge clock at this heap's last read of it */
     uint32_t last_idle_check;

@@ -32,7 +32,7 @@ extern "C" {
  *   Resize/remap follow Zig's category rule: a block never moves between the
  *     small category (size classes up to ZH_SMP_SMALL_MAX bytes) and the large
  *     one. A small block resizes in place only within its size class; a large
- *     block resizes in place within its 64 KiB units or OS mapping. */
+ *     block resizes in place within its 16 KiB units or OS mapping. */
 ZH_EXTERN extern const zh_allocator zh_smp_allocator;
 
 /* Blocks up to this many bytes (after alignment) come from size classes. */
