@@ -931,6 +931,33 @@ static void test_debug_write_after_free_small(void **state) {
     free(s);
 }
 
+/* Damage far into a freed slot (past the first pattern chunk) is found, in a slot
+ * of a live bucket and in the scan of a whole retired bucket. */
+static void test_debug_write_after_free_deep(void **state) {
+    (void)state;
+    sink *s = calloc(1, sizeof *s);
+    zh_debug_config cfg = planted_bug_config(s);
+    cfg.bucket_quarantine = 0;
+    zh_debug *d = make(&cfg);
+    zh_allocator a = zh_debug_allocator(d);
+    void *keep = zh_alloc(a, 4000);
+    unsigned char *p = zh_alloc(a, 4000);
+    zh_free(a, p, 4000);
+    p[3999] = 0x31; /* the last requested byte */
+    assert_int_equal(zh_debug_detect_leaks(d), 1);
+    assert_int_equal(s->count[ZH_DEBUG_USE_AFTER_FREE], 1);
+    assert_reported(s, "1 byte damaged at offset 3999");
+    sink_clear(s);
+    p[4095] = 0x32; /* the slot's last byte (slack) */
+    zh_free(a, keep, 4000); /* the bucket retires: one scan of both slots */
+    assert_int_equal(s->count[ZH_DEBUG_USE_AFTER_FREE], 1);
+    assert_reported(s, "1 byte damaged at offset 4095");
+    assert_reported(s, "found in bucket retirement");
+    assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
+    assert_int_equal(s->count[ZH_DEBUG_USE_AFTER_FREE], 1);
+    free(s);
+}
+
 /* A planted-bug instance whose quarantine holds `buckets` retired buckets. */
 static zh_debug *make_quarantined(sink *s, size_t buckets) {
     zh_debug_config cfg = planted_bug_config(s);
@@ -1509,6 +1536,7 @@ int main(void) {
         cmocka_unit_test(test_debug_overflow_small),
         cmocka_unit_test(test_debug_overflow_large),
         cmocka_unit_test(test_debug_write_after_free_small),
+        cmocka_unit_test(test_debug_write_after_free_deep),
         cmocka_unit_test(test_debug_quarantine),
         cmocka_unit_test(test_debug_overflow_in_reused_page),
         cmocka_unit_test(test_debug_write_after_free_at_destroy),
