@@ -20,10 +20,11 @@
  *   an open-addressing table (linear probing, backward-shift deletion) whose memory
  *   comes from the backing allocator and is reserved before the block is allocated.
  * - Beyond Zig: the slack between a block's length and its slot end (and the large
- *   tail) holds CANARY_BYTE, checked on free, resize and leak check; freed slots are
- *   filled whole with FREE_BYTE, checked when the bucket leaves the quarantine (one
- *   scan of the bucket), at detect_leaks and at destroy. Damage is reported once
- *   (then repaired).
+ *   tail) holds FILL_BYTE, checked on free, resize and leak check; a free fills the
+ *   requested bytes with the same byte, so a freed slot is FILL_BYTE whole, checked
+ *   when the bucket leaves the quarantine (one scan of the bucket), at detect_leaks
+ *   and at destroy; a slot of a page that left the quarantine is handed out again
+ *   without rewriting its slack. Damage is reported once (then repaired).
  * - Threads: one lock (zh__lock or the user's hook). Traces are captured before the
  *   lock is taken; reports are copied out under the lock and formatted, symbolized
  *   and handed to the sink after it is released; bucket retirement scans outside it.
@@ -36,8 +37,9 @@
  *   Outside checker builds the hooks are empty and fold away.
  * Costs: an allocation is a trace capture (0 frames: none; ~30 ns by frame
  * pointer, ~200 ns through libunwind), a lock, a bit set, a few stores and the slack
- * canary; a free also checks the canary and fills the slot, and the slot is scanned
- * once more when its bucket leaves the quarantine (docs/benchmarks.md). Memory: each
+ * canary (not in a reused slot); a free also checks the canary and fills the block,
+ * and the slot is scanned once more when its bucket leaves the quarantine
+ * (docs/benchmarks.md). Memory: each
  * slot carries 2 * frames words of traces plus ~14 bytes, never-reused slots waste up
  * to a bucket per class, and the quarantine holds up to 2 * bucket_quarantine pages. */
 #include "zheap/debug.h"
@@ -51,8 +53,14 @@
 #include "platform/platform.h"
 #include "zheap/page.h"
 
-#define CANARY_BYTE 0xfc /* slack after a block */
-#define FREE_BYTE 0xdd   /* a freed block */
+/* One pattern for the slack after a block and for a freed block: a freed slot is
+ * then filled over its requested bytes only (its slack already holds the pattern,
+ * checked by the free), and a slot that leaves the quarantine checked is handed out
+ * again without writing its slack (bucket.clean_slots): fewer bytes moved per
+ * block (docs/benchmarks.md). Reports tell the two apart by where the damage is. */
+#define FILL_BYTE 0xdd
+#define CANARY_BYTE FILL_BYTE /* slack after a block, tail of a large one */
+#define FREE_BYTE FILL_BYTE   /* a freed block */
 #define CLASSES_MAX 32
 #define REPORT_BUFFER 16384
 #define REPORT_BYTES_SHOWN 16
@@ -67,6 +75,7 @@ typedef struct bucket {
     uintptr_t canary;           /* config.canary: "this is a debug bucket" */
     const struct zh_debug *owner;
     uint32_t class_index;
+    uint32_t clean_slots; /* slots below this hold FILL_BYTE whole until handed out */
 } bucket;
 
 /* Where a class's metadata sits, as offsets from its bucket header. */
@@ -196,43 +205,46 @@ static void load_trace(const zh_debug *d, const uintptr_t *src, trace *t) {
 
 /* ---- byte patterns ----------------------------------------------------------------------- */
 
-/* Index of the first byte in [p, p + len) that is not `byte`, or len. memcmp
- * against a chunk of the pattern runs at the C library's vector speed. */
+/* Index of the first byte in [p, p + len) that is not FILL_BYTE, or len. An intact
+ * run is one memcmp of the run against itself a pattern chunk further on (after
+ * the first chunk matched the pattern, every byte equals the one CHUNK before it),
+ * at the C library's vector speed and without a call per chunk; damage is then
+ * located chunk by chunk. */
 #define P4(x) x, x, x, x
 #define P16(x) P4(x), P4(x), P4(x), P4(x)
 #define P64(x) P16(x), P16(x), P16(x), P16(x)
 #define P256(x) P64(x), P64(x), P64(x), P64(x)
-static const unsigned char free_pattern[256] = {P256(FREE_BYTE)};
-static const unsigned char canary_pattern[256] = {P256(CANARY_BYTE)};
+static const unsigned char fill_pattern[256] = {P256(FILL_BYTE)};
 
-static size_t first_mismatch(const unsigned char *p, size_t len, unsigned char byte) {
-    enum { CHUNK = sizeof free_pattern };
-    const unsigned char *pattern = byte == FREE_BYTE ? free_pattern : canary_pattern;
+static size_t first_mismatch(const unsigned char *p, size_t len) {
+    enum { CHUNK = sizeof fill_pattern };
+    if (len > CHUNK && memcmp(p, fill_pattern, CHUNK) == 0 &&
+        memcmp(p + CHUNK, p, len - CHUNK) == 0)
+        return len;
     size_t i = 0;
     while (i < len) {
         size_t n = len - i < CHUNK ? len - i : CHUNK;
-        if (memcmp(p + i, pattern, n) != 0) break;
+        if (memcmp(p + i, fill_pattern, n) != 0) break;
         i += n;
     }
     for (; i < len; i++)
-        if (p[i] != byte) return i;
+        if (p[i] != FILL_BYTE) return i;
     return len;
 }
 
 /* Fills in the damage of [p + from, p + to) into r (relative to the block start p);
  * false when the pattern is intact. Repairs it so that it is reported once. */
-static bool find_damage(unsigned char *p, size_t from, size_t to, unsigned char byte,
-                        report *r) {
-    size_t bad = first_mismatch(p + from, to - from, byte);
+static bool find_damage(unsigned char *p, size_t from, size_t to, report *r) {
+    size_t bad = first_mismatch(p + from, to - from);
     if (bad == to - from) return false;
     r->bad_offset = from + bad;
-    r->expected = byte;
+    r->expected = FILL_BYTE;
     size_t last = to;
-    while (last > r->bad_offset && p[last - 1] == byte) last--;
+    while (last > r->bad_offset && p[last - 1] == FILL_BYTE) last--;
     r->bad_count = last - r->bad_offset;
     size_t shown = r->bad_count < REPORT_BYTES_SHOWN ? r->bad_count : REPORT_BYTES_SHOWN;
     memcpy(r->found, p + r->bad_offset, shown);
-    memset(p + from, byte, to - from);
+    memset(p + from, FILL_BYTE, to - from);
     return true;
 }
 
@@ -659,14 +671,19 @@ static void account(zh_debug *d, size_t old_len, size_t new_len) {
 /* ---- allocation ------------------------------------------------------------------------------ */
 
 /* A page for a new bucket: a checked quarantine leaver if there is one (resident
- * already: no system call, no page faults), else one from the backing allocator. */
-static unsigned char *bucket_page(zh_debug *d, uintptr_t ret_addr, bool *dirty) {
+ * already: no system call, no page faults), else one from the backing allocator.
+ * *clean: how many bytes from the page start hold FILL_BYTE (a leaver's handed-out
+ * slots, checked and repaired on the way out of the quarantine). */
+static unsigned char *bucket_page(zh_debug *d, uintptr_t ret_addr, bool *dirty,
+                                  size_t *clean) {
     bucket *old = d->ready;
+    *clean = 0;
     if (old != NULL) {
         d->ready = old->next;
         d->ready_count--;
         old->canary = 0; /* stale pointers into the page no longer find this header */
         *dirty = true;
+        if (d->cfg.check_use_after_free) *clean = (size_t)old->allocated_count << old->class_index;
         unsigned char *page = (unsigned char *)page_of(d, (uintptr_t)old);
         track_return(d, page, d->cfg.page_size); /* another class: another layout */
         return page;
@@ -681,9 +698,11 @@ static unsigned char *bucket_page(zh_debug *d, uintptr_t ret_addr, bool *dirty) 
 static bucket *new_bucket(zh_debug *d, unsigned cls, uintptr_t ret_addr) {
     const class_layout *lay = &d->layout[cls];
     bool dirty;
-    unsigned char *page = bucket_page(d, ret_addr, &dirty);
+    size_t clean;
+    unsigned char *page = bucket_page(d, ret_addr, &dirty, &clean);
     if (page == NULL) return NULL;
     bucket *b = (bucket *)(void *)(page + lay->header_offset);
+    b->clean_slots = (uint32_t)(clean >> cls);
     if (dirty) memset(used_bits(b), 0, lay->sizes - sizeof(bucket));
     if (slot_tracked(d, cls)) zh__track_mem_noaccess(page, (size_t)lay->slot_count << cls);
     b->allocated_count = b->freed_count = 0;
@@ -715,7 +734,7 @@ static void *alloc_small(zh_debug *d, size_t len, zh_align align, unsigned cls,
     size_t size = (size_t)1 << cls;
     bool tracked = slot_tracked(d, cls);
     open_bytes(tracked, p + len, size - len);
-    if (d->cfg.check_overflow) memset(p + len, CANARY_BYTE, size - len);
+    if (d->cfg.check_overflow && slot >= b->clean_slots) memset(p + len, CANARY_BYTE, size - len);
     track_handout(d, tracked, p, len, size);
     return p;
 }
@@ -862,7 +881,7 @@ static void check_slot_canary(const zh_debug *d, bucket *b, uint32_t slot, const
     unsigned char *p = slot_addr(d, b, slot);
     bool tracked = slot_tracked(d, b->class_index);
     open_bytes(tracked, p + len, size - len);
-    bool damaged = find_damage(p, len, size, CANARY_BYTE, &tmp);
+    bool damaged = find_damage(p, len, size, &tmp);
     close_bytes(tracked, p + len, size - len);
     if (!damaged) return;
     *r = tmp;
@@ -902,7 +921,7 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
          * first damaged slot. */
         if (all_freed) {
             size_t from = (size_t)s * size, end = opened;
-            size_t bad = from + first_mismatch(base + from, end - from, FREE_BYTE);
+            size_t bad = from + first_mismatch(base + from, end - from);
             if (bad == end) break;
             s = (uint32_t)(bad / size);
         } else if (slot_used(b, s)) {
@@ -910,7 +929,7 @@ static size_t check_freed_slots(zh_debug *d, bucket *b, const char *op) {
         }
         report r;
         if (!all_freed) open_bytes(tracked, slot_addr(d, b, s), size);
-        bool bad = find_damage(slot_addr(d, b, s), 0, size, FREE_BYTE, &r);
+        bool bad = find_damage(slot_addr(d, b, s), 0, size, &r);
         if (!all_freed) close_bytes(tracked, slot_addr(d, b, s), size);
         if (!bad) continue;
         unsigned char expected = r.expected;
@@ -989,12 +1008,13 @@ static bucket *free_small(zh_debug *d, bucket *b, uint32_t slot, const trace *t)
     set_used(b, slot, false);
     slot_tids(d, b, slot)[1] = current_tid();
     store_trace(d, slot_trace(d, b, slot, TRACE_FREE), t);
-    /* The whole slot (its slack was checked above): retirement scans one run. */
+    /* The whole slot holds FILL_BYTE after this, so retirement scans one run: with
+     * check_overflow the slack was checked (and repaired) by the free already. */
     unsigned char *p = slot_addr(d, b, slot);
     size_t size = (size_t)1 << b->class_index;
     bool tracked = slot_tracked(d, b->class_index);
     open_bytes(tracked, p, size);
-    if (d->cfg.check_use_after_free) memset(p, FREE_BYTE, size);
+    if (d->cfg.check_use_after_free) memset(p, FREE_BYTE, d->cfg.check_overflow ? len : size);
     track_giveback(d, tracked, p, len, size);
     account(d, len, 0);
     d->live_count--;
@@ -1012,7 +1032,7 @@ static void check_large_canary(zh_debug *d, large *e, const char *op, report *r)
     report tmp;
     unsigned char *p = (unsigned char *)e->addr;
     open_bytes(tracking(d), p + e->len, large_tail(d));
-    bool damaged = find_damage(p, e->len, e->len + large_tail(d), CANARY_BYTE, &tmp);
+    bool damaged = find_damage(p, e->len, e->len + large_tail(d), &tmp);
     close_bytes(tracking(d), p + e->len, large_tail(d));
     if (!damaged) return;
     start_report(r, ZH_DEBUG_OVERFLOW, op);
@@ -1420,7 +1440,7 @@ static size_t detect_leaks(zh_debug *d, const char *op, bool report_leaks) {
             if (!d->cfg.never_unmap || !d->cfg.check_use_after_free) continue;
             size_t n = e->len + large_tail(d);
             open_bytes(tracking(d), (void *)e->addr, n);
-            bool damaged = find_damage((unsigned char *)e->addr, 0, n, FREE_BYTE, &r);
+            bool damaged = find_damage((unsigned char *)e->addr, 0, n, &r);
             close_bytes(tracking(d), (void *)e->addr, n);
             if (!damaged) continue;
             size_t off = r.bad_offset, count = r.bad_count;

@@ -861,7 +861,7 @@ static void test_debug_overflow_small(void **state) {
     snprintf(line, sizeof line, "heap-buffer-overflow on address %p (20 bytes, alignment 16) found in free", (void *)p);
     assert_reported(s, line);
     assert_reported(s, "3 bytes damaged at offset 20");
-    assert_reported(s, "found: 01 01 01, expected fc");
+    assert_reported(s, "found: 01 01 01, expected dd");
     assert_trace_names(s, "leaky_static_function");
     /* On resize and at the leak check too. */
     sink_clear(s);
@@ -891,7 +891,7 @@ static void test_debug_overflow_large(void **state) {
     p[len + 1] = 0x42;
     zh_free(a, p, len);
     assert_int_equal(s->count[ZH_DEBUG_OVERFLOW], 1);
-    assert_reported(s, "found: 41 42, expected fc");
+    assert_reported(s, "found: 41 42, expected dd");
     char line[64];
     snprintf(line, sizeof line, "at offset %zu", len);
     assert_reported(s, line);
@@ -931,13 +931,45 @@ static void test_debug_write_after_free_small(void **state) {
     free(s);
 }
 
+/* Damage far into a freed slot (past the first pattern chunk) is found, in a slot
+ * of a live bucket and in the scan of a whole retired bucket. */
+static void test_debug_write_after_free_deep(void **state) {
+    (void)state;
+    sink *s = calloc(1, sizeof *s);
+    zh_debug_config cfg = planted_bug_config(s);
+    cfg.bucket_quarantine = 0;
+    zh_debug *d = make(&cfg);
+    zh_allocator a = zh_debug_allocator(d);
+    void *keep = zh_alloc(a, 4000);
+    unsigned char *p = zh_alloc(a, 4000);
+    zh_free(a, p, 4000);
+    p[3999] = 0x31; /* the last requested byte */
+    assert_int_equal(zh_debug_detect_leaks(d), 1);
+    assert_int_equal(s->count[ZH_DEBUG_USE_AFTER_FREE], 1);
+    assert_reported(s, "1 byte damaged at offset 3999");
+    sink_clear(s);
+    p[4095] = 0x32; /* the slot's last byte (slack) */
+    zh_free(a, keep, 4000); /* the bucket retires: one scan of both slots */
+    assert_int_equal(s->count[ZH_DEBUG_USE_AFTER_FREE], 1);
+    assert_reported(s, "1 byte damaged at offset 4095");
+    assert_reported(s, "found in bucket retirement");
+    assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
+    assert_int_equal(s->count[ZH_DEBUG_USE_AFTER_FREE], 1);
+    free(s);
+}
+
+/* A planted-bug instance whose quarantine holds `buckets` retired buckets. */
+static zh_debug *make_quarantined(sink *s, size_t buckets) {
+    zh_debug_config cfg = planted_bug_config(s);
+    cfg.bucket_quarantine = buckets;
+    return make(&cfg);
+}
+
 /* Retired buckets wait in the quarantine and are checked when they leave it. */
 static void test_debug_quarantine(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
-    zh_debug_config cfg = planted_bug_config(s);
-    cfg.bucket_quarantine = 2;
-    zh_debug *d = make(&cfg);
+    zh_debug *d = make_quarantined(s, 2);
     zh_allocator a = zh_debug_allocator(d);
     unsigned char *first = zh_alloc(a, 100);
     first_free_here(a, first, 100); /* its bucket retires into the quarantine */
@@ -962,6 +994,41 @@ static void test_debug_quarantine(void **state) {
     assert_int_equal(st.buckets, 0);
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
     assert_int_equal(s->count[ZH_DEBUG_USE_AFTER_FREE], 1);
+    free(s);
+}
+
+/* A page that left the quarantine is reused without rewriting the slack of the
+ * slots it had handed out (they hold the checked fill already); slots it never
+ * handed out get the pattern written. Overflows are caught in both, and an intact
+ * block in either is not reported. */
+static void test_debug_overflow_in_reused_page(void **state) {
+    (void)state;
+    sink *s = calloc(1, sizeof *s);
+    zh_debug *d = make_quarantined(s, 1);
+    zh_allocator a = zh_debug_allocator(d);
+    unsigned char *first = zh_alloc(a, 100);
+    zh_free(a, first, 100); /* its bucket (one slot handed out) is quarantined */
+    zh_free(a, zh_alloc(a, 100), 100); /* the first bucket leaves, checked */
+    unsigned char *clean = zh_alloc(a, 100);  /* slot 0 of the reused page */
+    unsigned char *fresh = zh_alloc(a, 100);  /* slot 1: never handed out before */
+    unsigned char *intact = zh_alloc(a, 100); /* slot 2 */
+    assert_ptr_equal(clean, first);
+    memset(clean, 1, 100);
+    memset(fresh, 1, 100);
+    memset(intact, 1, 100);
+    clean[120] = 0x55; /* in the slack of a 128-byte slot */
+    fresh[101] = 0x66;
+    zh_free(a, clean, 100);
+    zh_free(a, fresh, 100);
+    zh_free(a, intact, 100);
+    assert_int_equal(s->total, 2);
+    assert_int_equal(s->count[ZH_DEBUG_OVERFLOW], 2);
+    assert_reported(s, "1 byte damaged at offset 120");
+    assert_reported(s, "found: 55, expected dd");
+    assert_reported(s, "1 byte damaged at offset 101");
+    assert_reported(s, "found: 66, expected dd");
+    assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
+    assert_int_equal(s->total, 2);
     free(s);
 }
 
@@ -1469,7 +1536,9 @@ int main(void) {
         cmocka_unit_test(test_debug_overflow_small),
         cmocka_unit_test(test_debug_overflow_large),
         cmocka_unit_test(test_debug_write_after_free_small),
+        cmocka_unit_test(test_debug_write_after_free_deep),
         cmocka_unit_test(test_debug_quarantine),
+        cmocka_unit_test(test_debug_overflow_in_reused_page),
         cmocka_unit_test(test_debug_write_after_free_at_destroy),
         cmocka_unit_test(test_debug_use_after_moving_realloc),
         cmocka_unit_test(test_debug_invalid_config),
