@@ -1196,8 +1196,8 @@ static ZH_NOINLINE void page_free_slow(smp_heap *h, smp_page *pg) {
         return;
     }
     ring_remove(&h->queue[c], pg);
-    /* One empty page per class waits for reuse: churn around a page boundary then
-     * costs no trip to the segments. */
+    /* Empty pages wait for reuse by any class: churn around a page boundary, or a
+     * producer whose pages a consumer empties, then costs no trip to the segments. */
     if (h->spare_count < SMP_HEAP_SPARES) {
         h->spares[h->spare_count++] = pg;
         page_became_idle(h, pg);
