@@ -612,6 +612,14 @@ static FILE *open_csv(const char *path) {
     return csv;
 }
 
+/* The report's outputs: outs = {stdout, the markdown file or NULL}; returns the CSV
+ * file or NULL. */
+static FILE *open_outputs(const char *md_path, const char *csv_path, FILE *outs[2]) {
+    outs[0] = stdout;
+    outs[1] = md_path ? fopen(md_path, "w") : NULL;
+    return open_csv(csv_path);
+}
+
 static double count_child(const workload *w, const peer *p, double count_scale) {
     char out[128], dump[160], scale_text[32];
     snprintf(out, sizeof out, "/tmp/zheap-bench-smp-%ld.cg", (long)getpid());
@@ -659,9 +667,8 @@ static int count_main(double count_scale, const char *filter, const char *csv_pa
             else ir[w][p] = total / (workloads[w].ops * count_scale);
         }
     }
-    FILE *md = md_path ? fopen(md_path, "w") : NULL;
-    FILE *csv = open_csv(csv_path);
-    FILE *outs[2] = {stdout, md};
+    FILE *outs[2], *csv = open_outputs(md_path, csv_path, outs);
+    FILE *md = outs[1];
     for (int o = 0; o < 2; o++) {
         FILE *f = outs[o];
         if (f == NULL) continue;
@@ -808,9 +815,8 @@ int main(int argc, char **argv) {
     }
 
     /* Report: a table per workload, ratios to glibc, and a text chart. */
-    FILE *md = md_path ? fopen(md_path, "w") : NULL;
-    FILE *csv = open_csv(csv_path);
-    FILE *outs[2] = {stdout, md};
+    FILE *outs[2], *csv = open_outputs(md_path, csv_path, outs);
+    FILE *md = outs[1];
     for (int o = 0; o < 2; o++) {
         FILE *f = outs[o];
         if (f == NULL) continue;

@@ -931,14 +931,19 @@ static void test_debug_write_after_free_small(void **state) {
     free(s);
 }
 
+/* A planted-bug instance whose quarantine holds `buckets` retired buckets. */
+static zh_debug *make_quarantined(sink *s, size_t buckets) {
+    zh_debug_config cfg = planted_bug_config(s);
+    cfg.bucket_quarantine = buckets;
+    return make(&cfg);
+}
+
 /* Damage far into a freed slot (past the first pattern chunk) is found, in a slot
  * of a live bucket and in the scan of a whole retired bucket. */
 static void test_debug_write_after_free_deep(void **state) {
     (void)state;
     sink *s = calloc(1, sizeof *s);
-    zh_debug_config cfg = planted_bug_config(s);
-    cfg.bucket_quarantine = 0;
-    zh_debug *d = make(&cfg);
+    zh_debug *d = make_quarantined(s, 0);
     zh_allocator a = zh_debug_allocator(d);
     void *keep = zh_alloc(a, 4000);
     unsigned char *p = zh_alloc(a, 4000);
@@ -956,13 +961,6 @@ static void test_debug_write_after_free_deep(void **state) {
     assert_int_equal(zh_debug_destroy(d), ZH_CHECK_OK);
     assert_int_equal(s->count[ZH_DEBUG_USE_AFTER_FREE], 1);
     free(s);
-}
-
-/* A planted-bug instance whose quarantine holds `buckets` retired buckets. */
-static zh_debug *make_quarantined(sink *s, size_t buckets) {
-    zh_debug_config cfg = planted_bug_config(s);
-    cfg.bucket_quarantine = buckets;
-    return make(&cfg);
 }
 
 /* Retired buckets wait in the quarantine and are checked when they leave it. */
