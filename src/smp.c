@@ -65,6 +65,7 @@
 #include "zheap/smp.h"
 
 #include "common.h"
+#include "smp_internal.h"
 #include "core/track.h"
 #include "platform/platform.h"
 
@@ -90,6 +91,8 @@
 #define SMP_CLASSES ZH_SMP_CLASS_COUNT
 #define SMP_NOT_SMALL SMP_CLASSES
 #define SMP_MIN_ALIGN 16
+#define SMP_MIN_ALIGN_LOG2 4
+_Static_assert(SMP_MIN_ALIGN == 1 << SMP_MIN_ALIGN_LOG2, "the two forms agree");
 
 /* ---- the memory policy (docs/smp.md, "Giving memory back") ----------------------- */
 
@@ -166,6 +169,7 @@ typedef struct smp_page {
     uint8_t class_index;
     uint32_t blocks_len;       /* small: bytes from the page start to its last block's end */
     uint64_t start_test;       /* small: block_start_test(block_size) */
+    uintptr_t start;           /* small: page_start(), for the block-start check */
     _Alignas(SMP_HALF_LINE) smp_block *free; /* owner's free list */
     uintptr_t bump;                          /* next never-used block */
     uintptr_t bump_end;
@@ -265,9 +269,16 @@ static const uint8_t class_direct[SMP_DIRECT_MAX / 16 + 1] = {
 
 /* The class of a request, or SMP_NOT_SMALL. Blocks sit at multiples of their size
  * from a 64 KiB boundary, so an alignment is met by a class whose size it divides. */
+/* Whether class_direct serves a request (compares the alignment's log2: no shift). */
+static bool direct_request(size_t len, zh_align align) {
+    return len <= SMP_DIRECT_MAX && align <= SMP_MIN_ALIGN_LOG2;
+}
+
+static unsigned class_direct_of(size_t len) { return class_direct[(len + 15) >> 4]; }
+
 static unsigned class_for(size_t len, zh_align align) {
-    if (ZH__LIKELY(len <= SMP_DIRECT_MAX && zh_align_to_bytes(align) <= SMP_MIN_ALIGN))
-        return class_direct[(len + 15) >> 4];
+    if (ZH__LIKELY(direct_request(len, align)))
+        return class_direct_of(len);
     size_t alignment = zh_align_to_bytes(align);
     if (len > ZH_SMP_SMALL_MAX || alignment > ZH_SMP_SMALL_MAX) return SMP_NOT_SMALL;
     unsigned c = class_of_size(len < alignment ? alignment : len);
@@ -838,7 +849,7 @@ static bool is_multiple(uint32_t n, uint64_t test) { return (uint64_t)n * test <
 /* Whether p is the start of one of a small page's block slots (handed out or
  * not): the page's own fields only, no division. */
 static bool page_block_start(const smp_page *pg, const void *p) {
-    uintptr_t offset = (uintptr_t)p - (uintptr_t)page_start(pg);
+    uintptr_t offset = (uintptr_t)p - pg->start;
     return offset < pg->blocks_len && is_multiple((uint32_t)offset, pg->start_test);
 }
 
@@ -847,7 +858,8 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     size_t size = class_block_size[c];
     size_t capacity = pg->span * SMP_UNIT_SIZE / size;
     pg->free = NULL;
-    pg->bump = (uintptr_t)page_start(pg);
+    pg->start = (uintptr_t)page_start(pg);
+    pg->bump = pg->start;
     pg->bump_end = pg->bump + capacity * size;
     pg->used = 0;
     size_t reuse_free = capacity >= 2 * SMP_REUSE_DIV ? capacity / SMP_REUSE_DIV : 1;
@@ -1542,8 +1554,8 @@ static void *smp_alloc(void *ctx, size_t len, zh_align align, uintptr_t ret_addr
     (void)ctx;
     (void)ret_addr;
     /* The common sizes first, without class_for's bound check. */
-    if (ZH__LIKELY(len <= SMP_DIRECT_MAX && zh_align_to_bytes(align) <= SMP_MIN_ALIGN))
-        return track_handout(small_alloc_class(class_direct[(len + 15) >> 4]), len);
+    if (ZH__LIKELY(direct_request(len, align)))
+        return track_handout(small_alloc_class(class_direct_of(len)), len);
     unsigned c = class_for(len, align);
     if (ZH__LIKELY(c < SMP_CLASSES)) return track_handout(small_alloc_class(c), len);
     return track_handout(not_small_alloc(len, zh_align_to_bytes(align)), len);
@@ -1637,6 +1649,8 @@ bool zh_smp_free_owned(void *p) {
     free_block(p, w);
     return true;
 }
+
+void *zh__smp_malloc(size_t len) { return smp_alloc(NULL, len, SMP_MIN_ALIGN_LOG2, 0); }
 
 /* A dirty unit eligible for purging: any, or (aged_only) one freed long ago. */
 static bool unit_purgeable(const smp_segment *seg, size_t k, bool aged_only) {

@@ -43,7 +43,7 @@
 zhp_state zhp__state;
 ZHP_TLS unsigned zhp__depth;
 
-static _Atomic int mode_word = ZHP_UNSET;
+_Atomic int zhp__mode_word = ZHP_UNSET;
 
 /* ---- the bootstrap arena --------------------------------------------------------- */
 
@@ -448,14 +448,14 @@ static void initialise(void) {
     zh_smp_free_unsized(zh_raw_alloc(zh_smp_allocator, 1, ZHP_ALIGN, 0));
     zhp__state.mode = choose_mode();
     zhp__depth--;
-    atomic_store_explicit(&mode_word, (int)zhp__state.mode, memory_order_release);
+    atomic_store_explicit(&zhp__mode_word, (int)zhp__state.mode, memory_order_release);
 }
 
 zhp_mode zhp__mode(void) {
-    int m = atomic_load_explicit(&mode_word, memory_order_acquire);
+    int m = atomic_load_explicit(&zhp__mode_word, memory_order_acquire);
     if (ZH__LIKELY(m > ZHP_INIT)) return (zhp_mode)m;
     int expected = ZHP_UNSET;
-    if (m == ZHP_UNSET && atomic_compare_exchange_strong(&mode_word, &expected, ZHP_INIT)) {
+    if (m == ZHP_UNSET && atomic_compare_exchange_strong(&zhp__mode_word, &expected, ZHP_INIT)) {
         initialise();
         return zhp__state.mode;
     }
@@ -515,7 +515,7 @@ __attribute__((constructor)) static void on_load(void) {
     if (!found) zh__panic("libzheap-malloc.so", "not preloaded and the C library's malloc was not found");
     int expected = ZHP_UNSET; /* blocks made already (if any) stay with their allocator */
     zhp__state.mode = ZHP_LIBC;
-    if (!atomic_compare_exchange_strong(&mode_word, &expected, ZHP_LIBC))
+    if (!atomic_compare_exchange_strong(&zhp__mode_word, &expected, ZHP_LIBC))
         zhp__state.mode = (zhp_mode)expected;
 }
 
@@ -599,7 +599,7 @@ static void report_leaks(void) {
 }
 
 __attribute__((destructor)) static void on_exit_report(void) {
-    zhp_mode m = (zhp_mode)atomic_load_explicit(&mode_word, memory_order_acquire);
+    zhp_mode m = (zhp_mode)atomic_load_explicit(&zhp__mode_word, memory_order_acquire);
     if (m == ZHP_DEBUG) report_leaks();
     if (flag_set(cfg.stats)) print_stats();
 }

@@ -21,8 +21,10 @@
  * alignment (zh_debug_block_info: a second lock round trip; docs/preload.md has
  * the measured cost).
  *
- * Costs: a malloc is the mode load plus the SMP fast path; a free adds the granule
- * bitmap load. errno is ENOMEM on every allocation failure. */
+ * Costs: in SMP mode malloc and free go straight to the SMP allocator (one load of
+ * the published mode, then zh__smp_malloc or zh_smp_free_owned: no vtable, no mode
+ * switch); a free adds the granule bitmap load and the block-start check to the
+ * SMP allocator's own free. errno is ENOMEM on every allocation failure. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 
 #include "common.h"
 #include "preload.h"
+#include "smp_internal.h"
 #include "zheap/smp.h"
 
 #define ZHP_ENTRY __attribute__((noinline, used))
@@ -220,9 +223,25 @@ static size_t alignment_up(size_t alignment) {
 
 static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
-ZHP_ENTRY void *zhp__malloc_entry(size_t len) { return allocate(len, 16, RET_ADDR); }
+/* malloc and free first try the SMP mode's direct path (no vtable, no mode switch,
+ * no stack frame); everything else (other modes, out of memory, foreign pointers)
+ * takes the general one, entered by a tail call so that its RET_ADDR is still the
+ * caller's. */
+static ZH_NOINLINE void *malloc_general(size_t len) { return allocate(len, 16, RET_ADDR); }
+static ZH_NOINLINE void free_general(void *p) { release(p, 0, 0, "free", RET_ADDR); }
 
-ZHP_ENTRY static void zhp_free(void *p) { release(p, 0, 0, "free", RET_ADDR); }
+ZHP_ENTRY void *zhp__malloc_entry(size_t len) {
+    if (ZH__LIKELY(zhp__smp_mode())) {
+        void *p = zh__smp_malloc(len);
+        if (ZH__LIKELY(p != NULL)) return p;
+    }
+    return malloc_general(len);
+}
+
+ZHP_ENTRY static void zhp_free(void *p) {
+    if (ZH__LIKELY(zhp__smp_mode()) && ZH__LIKELY(zh_smp_free_owned(p))) return;
+    free_general(p);
+}
 
 ZHP_ENTRY static void *zhp_calloc(size_t n, size_t size) {
     size_t len;

@@ -61,6 +61,13 @@ static inline bool zhp__exit_scanning(void) {
 /* The mode once initialised; initialises on first use. */
 zhp_mode zhp__mode(void);
 
+/* The published mode (config.c; ZHP_UNSET or ZHP_INIT until initialisation ends). */
+extern _Atomic int zhp__mode_word;
+/* Whether the SMP mode is set up: the fast paths of malloc and free, one load. */
+static inline bool zhp__smp_mode(void) {
+    return atomic_load_explicit(&zhp__mode_word, memory_order_acquire) == ZHP_SMP;
+}
+
 /* The bootstrap arena: static memory for calls before initialisation ends and for
  * nested calls that have no other path. Never freed; 16-byte aligned blocks. */
 void *zhp__bootstrap_alloc(size_t len, size_t alignment);
