@@ -85,9 +85,6 @@
 /* A page spans the fewest units (a power of two) that hold this many blocks of its
  * class: one unit up to 8 KiB blocks, 2 up to 16 KiB, 4 above. */
 #define SMP_PAGE_MIN_BLOCKS 2
-/* Runs of up to this many units (pages) prefer resident free units; larger ones
- * (large blocks) take the best fit anywhere. */
-#define SMP_RESIDENT_FIRST_MAX 4
 #define SMP_CLASSES ZH_SMP_CLASS_COUNT
 #define SMP_NOT_SMALL SMP_CLASSES
 #define SMP_MIN_ALIGN 16
@@ -683,8 +680,9 @@ static void enforce_retain_budget(void);
 static smp_page *run_take(size_t n, size_t step) {
     enforce_retain_budget(); /* the policy's clock also runs on claims */
     for (int resident = 1; resident >= 0; resident--) {
-        if (resident && (g.dirty_unit_bytes < n * SMP_UNIT_SIZE || n > SMP_RESIDENT_FIRST_MAX))
-            continue;
+        /* Resident free units first, for pages and large blocks alike: a large block
+         * placed over purged units while freed ones stay resident adds both to RSS. */
+        if (resident && g.dirty_unit_bytes < n * SMP_UNIT_SIZE) continue;
         smp_fit best = {NULL, 0, 0};
         for (smp_segment *seg = g.segments; seg != NULL && !(best.seg && best.slack == 0);
              seg = seg->next) {
