@@ -264,8 +264,6 @@ static const uint8_t class_direct[SMP_DIRECT_MAX / 16 + 1] = {
     19,
 };
 
-/* The class of a request, or SMP_NOT_SMALL. Blocks sit at multiples of their size
- * from a 64 KiB boundary, so an alignment is met by a class whose size it divides. */
 /* Whether class_direct serves a request (compares the alignment's log2: no shift). */
 static bool direct_request(size_t len, zh_align align) {
     return len <= SMP_DIRECT_MAX && align <= SMP_MIN_ALIGN_LOG2;
@@ -273,6 +271,8 @@ static bool direct_request(size_t len, zh_align align) {
 
 static unsigned class_direct_of(size_t len) { return class_direct[(len + 15) >> 4]; }
 
+/* The class of a request, or SMP_NOT_SMALL. Blocks sit at multiples of their size
+ * from a 64 KiB boundary, so an alignment is met by a class whose size it divides. */
 static unsigned class_for(size_t len, zh_align align) {
     if (ZH__LIKELY(direct_request(len, align)))
         return class_direct_of(len);

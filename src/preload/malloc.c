@@ -223,10 +223,9 @@ static size_t alignment_up(size_t alignment) {
 
 static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
-/* malloc and free first try the SMP mode's direct path (no vtable, no mode switch,
- * no stack frame); everything else (other modes, out of memory, foreign pointers)
- * takes the general one, entered by a tail call so that its RET_ADDR is still the
- * caller's. */
+/* malloc and free first try the SMP mode's direct path (no vtable, no mode switch);
+ * everything else (other modes, out of memory, foreign pointers) takes the general
+ * one, entered by a tail call so that its RET_ADDR is still the caller's. */
 static ZH_NOINLINE void *malloc_general(size_t len) { return allocate(len, 16, RET_ADDR); }
 static ZH_NOINLINE void free_general(void *p) { release(p, 0, 0, "free", RET_ADDR); }
 
