@@ -8,8 +8,14 @@
 
 /* malloc(len) on the SMP allocator without the vtable: a block of at least len bytes
  * (len 0: a unique smallest block), 16-byte aligned, owned by the caller until
- * zh_smp_free_owned / zh_smp_free_unsized; NULL on out-of-memory (errno untouched).
- * Thread-safe, like every SMP entry point. */
-void *zh__smp_malloc(size_t len);
+ * zh_smp_free_owned / zh_smp_free_unsized / zh__smp_free_or. On out-of-memory the
+ * result of failed(len) instead (errno untouched). Thread-safe, like every SMP entry
+ * point. `failed` is reached by a tail call, so that its return address is still the
+ * one of the caller's caller (malloc's caller). */
+void *zh__smp_malloc_or(size_t len, void *(*failed)(size_t len));
+
+/* free(p) on the SMP allocator: frees p if it starts a block of it (zh_smp_free_owned),
+ * else calls not_ours(p) (NULL included), by a tail call as above. */
+void zh__smp_free_or(void *p, void (*not_ours)(void *p));
 
 #endif /* ZHEAP_SRC_SMP_INTERNAL_H */

@@ -10,7 +10,7 @@
  * hidden function with exported aliases. A block's owner is found from its address,
  * checked in this order: the bootstrap arena (config.c; never freed), the SMP
  * allocator (zh_smp_owns: a bitmap of its 16 MiB granules, then its page record;
- * free() asks zh_smp_free_owned, which checks and frees with one lookup),
+ * free() asks zh__smp_free_or, which checks and frees with one lookup),
  * the debug instance's backing granules, the C library (ZHEAP_ALLOCATOR=c).
  * Anything else is a foreign pointer: an abort naming it (SMP mode) or an
  * invalid-free report (debug mode). Blocks made by nested calls (zhp__depth > 0:
@@ -22,8 +22,8 @@
  * the measured cost).
  *
  * Costs: in SMP mode malloc and free go straight to the SMP allocator (one load of
- * the published mode, then zh__smp_malloc or zh_smp_free_owned: no vtable, no mode
- * switch); a free adds the granule bitmap load and the block-start check to the
+ * the published mode, then a tail call to zh__smp_malloc_or or zh__smp_free_or: no
+ * vtable, no mode switch, no stack frame); a free adds the granule bitmap load and the block-start check to the
  * SMP allocator's own free. errno is ENOMEM on every allocation failure. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -230,15 +230,15 @@ static ZH_NOINLINE void *malloc_general(size_t len) { return allocate(len, 16, R
 static ZH_NOINLINE void free_general(void *p) { release(p, 0, 0, "free", RET_ADDR); }
 
 ZHP_ENTRY void *zhp__malloc_entry(size_t len) {
-    if (ZH__LIKELY(zhp__smp_mode())) {
-        void *p = zh__smp_malloc(len);
-        if (ZH__LIKELY(p != NULL)) return p;
-    }
+    if (ZH__LIKELY(zhp__smp_mode())) return zh__smp_malloc_or(len, malloc_general);
     return malloc_general(len);
 }
 
 ZHP_ENTRY static void zhp_free(void *p) {
-    if (ZH__LIKELY(zhp__smp_mode()) && ZH__LIKELY(zh_smp_free_owned(p))) return;
+    if (ZH__LIKELY(zhp__smp_mode())) {
+        zh__smp_free_or(p, free_general);
+        return;
+    }
     free_general(p);
 }
 
