@@ -1006,13 +1006,16 @@ static smp_page *page_adopt(smp_heap *h, unsigned c) {
 
 /* ---- thread heaps ------------------------------------------------------------------------- */
 
-/* Empty bins, each with room for its class's maximum. */
+/* Empty bins, all off: each class's goes on at its first page switch (its current
+ * page ran out), so a thread that allocates little (a lone alloc/free after the
+ * work is done) takes the pages' path, whose emptied pages run the idle check that
+ * gives memory back. */
 static void heap_reset_bins(smp_heap *h) {
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
         h->bin[c] = NULL;
-        h->bin_room[c] = class_bin_max[c];
+        h->bin_room[c] = 0;
     }
-    h->bins_off = SMP_BINLESS_CLASSES;
+    h->bins_off = ((uint64_t)1 << SMP_CLASSES) - 1;
 }
 
 static void heap_reset_lists(smp_heap *h) {
@@ -1286,8 +1289,9 @@ static void bin_turn_on(smp_heap *h, unsigned c);
  * is reusable, no remote frees wait and no idle check is due (one in
  * SMP_IDLE_CHECK_TRIPS switches) - swaps the two without saving a register. */
 static ZH_NOINLINE void *small_alloc_slow(smp_heap *h, unsigned c) {
-    if (ZH__UNLIKELY(h->bins_off != 0)) bin_turn_on(h, c);
     smp_page *pg = h->current[c], *next = h->queue[c];
+    /* A page switch (not a first page) turns the class's bin on. */
+    if (ZH__UNLIKELY(h->bins_off != 0) && pg != &empty_page) bin_turn_on(h, c);
     bool idle_due = h->idle_classes != 0 && ++h->idle_trips % SMP_IDLE_CHECK_TRIPS == 0;
     if (next == NULL || pg == &empty_page || zh__atomic_load_relaxed(&h->remote) != NULL ||
         idle_due)
@@ -1460,7 +1464,7 @@ static void bin_flush(smp_heap *h, unsigned c, unsigned n) {
     zh__atomic_store_relaxed(&h->frees[c], zh__atomic_load_relaxed(&h->frees[c]) - done);
 }
 
-/* A page switch of class c: the class's bin is used again. */
+/* A page switch of class c: the class's bin is used (again). */
 static void bin_turn_on(smp_heap *h, unsigned c) {
     uint64_t bit = (uint64_t)1 << c;
     if ((h->bins_off & bit & ~SMP_BINLESS_CLASSES) == 0) return;
