@@ -7,8 +7,7 @@
  * - Segments: 16 MiB mappings aligned to 16 MiB, cut into 1024 units of 16 KiB.
  *   The first 9 units hold the segment header with one page record per unit, so
  *   the record of any address is found by masking it (segment) and shifting
- *   (unit), and a tag byte per unit (class and place in its page) that a free
- *   reads instead of the record (dense, so it stays in cache). Units are handed out in runs under one global lock: a run is either a
+ *   (unit). Units are handed out in runs under one global lock: a run is either a
  *   small page (one size class, owned by one thread heap: one unit up to 8 KiB
  *   blocks, 2 or 4 above) or one large block. Small units keep what a thread holds
  *   per size class small (a class with few live blocks costs one 16 KiB page).
@@ -16,9 +15,7 @@
  *   to 16 MiB so that the same mask finds their header; a few freed mappings are
  *   cached.
  * - Thread heaps: each thread allocates from its own heap (found through a
- *   thread-local pointer) without any lock or atomic operation: per size class up
- *   to 1 KiB a bin (a LIFO of up to 32 blocks the thread freed, of any page, handed
- *   out first and flushed by halves; off during a run of 64 frees), per size class a
+ *   thread-local pointer) without any lock or atomic operation: per size class a
  *   current page with a free list and a bump pointer, and a queue of the class's
  *   other pages in the order they ran out (a ring); when the current page runs
  *   out it changes places with the oldest queued page that has an eighth of its
@@ -30,9 +27,8 @@
  *   others are abandoned to a global list and adopted by the next thread that
  *   needs that size class (blocks freed into them meanwhile are taken under the
  *   global lock).
- * - Cross-thread frees: a block freed by a thread other than its page's owner (once
- *   it leaves that thread's bin) is pushed onto the owner heap's remote list (one
- *   compare-and-swap); the owner
+ * - Cross-thread frees: a block freed by a thread other than its page's owner is
+ *   pushed onto the owner heap's remote list (one compare-and-swap); the owner
  *   takes the whole list with one atomic exchange when it next runs out of a page
  *   and frees the blocks locally, so memory returns to the owner (snmalloc's
  *   message passing with mimalloc's exchange).
@@ -58,20 +54,15 @@
  *   there (track.h, zh__track_group_widen). Memory leaving for the OS (a segment, a
  *   huge mapping or its tail) is opened first, so no poison outlives the mapping.
  *
- * Costs: small alloc and free are a few loads and stores (a bin push or pop, no
- * page record); a free that reaches a page reads its record; a remote free is one
- * CAS (for classes with a bin, when the freeing thread's bin sends the block on); a
- * page switch (every eighth of a page's blocks, at least one) is a few dozen
- * instructions without a lock; a page from the segments (every 16-64 KiB of new
- * allocation) takes the global lock; large blocks take the global lock per
- * alloc/free but no system call in the steady state. Memory: 16-byte granularity up
- * to 128 bytes, then at most 25 % rounding; 145 KiB of address space per segment
- * for headers (resident only where records are used); at most 200 KiB per thread
- * in bins; a large block is rounded up to 16 KiB (address space; untouched pages
- * cost nothing). */
+ * Costs: small alloc and same-thread free are a few loads and stores; a remote
+ * free is one CAS; a page switch (every eighth of a page's blocks, at least one) is
+ * a few dozen instructions without a lock; a page from the segments (every 16-64
+ * KiB of new allocation) takes the global lock; large blocks take the global lock
+ * per alloc/free but no system call in the steady state. Memory: 16-byte
+ * granularity up to 128 bytes, then at most 25 % rounding; 144 KiB of address
+ * space per segment for headers (resident only where records are used); a large
+ * block is rounded up to 16 KiB (address space; untouched pages cost nothing). */
 #include "zheap/smp.h"
-
-#include <limits.h>
 
 #include "common.h"
 #include "smp_internal.h"
@@ -142,16 +133,6 @@ _Static_assert(SMP_MIN_ALIGN == 1 << SMP_MIN_ALIGN_LOG2, "the two forms agree");
 /* A queued page is used again once this fraction of its blocks is free (an eighth;
  * at least one block). */
 #define SMP_REUSE_DIV 8
-/* A thread bin (a LIFO of freed blocks of one class, in front of the pages) holds at
- * most this many blocks; half of it goes back to the pages when it is full. Only
- * classes up to SMP_BIN_MAX_SIZE have one: they take most allocations, and a heap's
- * bins then hold at most 200 KiB (docs/smp.md, "Thread bins"). */
-#define SMP_BIN_BLOCKS 32
-#define SMP_BIN_MAX_SIZE 1024
-/* Small frees in a row, without a small allocation, that make a phase of frees: the
- * thread is giving back what it holds, and its bins go off (until each class's next
- * page switch) so that memory returns as it would without them. */
-#define SMP_FREE_RUN 64
 /* Abandoned pages adopted at most per refill before a fresh page is taken. */
 #define SMP_ADOPT_MAX 8
 
@@ -198,9 +179,6 @@ typedef struct smp_page {
 
 typedef struct smp_segment {
     uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's; read by every free */
-    /* Per unit, what a free needs to know (unit_tag): a byte, not the 128-byte
-     * record, so the tags of a busy segment stay in cache. */
-    _Atomic(uint8_t) tags[SMP_UNITS];
     _Alignas(ZH__CACHE_LINE) uint16_t free_units; /* the rest changes under the lock */
     uint32_t last_release; /* the purge clock at its last release */
     struct smp_segment *prev, *next;
@@ -234,13 +212,7 @@ _Static_assert(sizeof(smp_huge) <= SMP_HUGE_HEADER, "the huge header fits before
 struct smp_heap {
     _Alignas(ZH__CACHE_LINE) _Atomic(smp_block *) remote; /* pushed by other threads */
     _Atomic(bool) released; /* its thread has left: pushers drain it themselves */
-    /* Thread bins: per class a LIFO of freed blocks (of any page and owner), where an
-     * allocation looks first and a free goes first (docs/smp.md, "Thread bins"). */
-    _Alignas(ZH__CACHE_LINE) smp_block *bin[SMP_CLASSES];
-    uint8_t bin_room[SMP_CLASSES]; /* pushes before the bin is full; 0 while off */
-    uint64_t bins_off; /* classes whose bin is off (and empty) until a page switch */
-    uint32_t free_run; /* small frees since the thread's last small allocation */
-    smp_page *current[SMP_CLASSES];
+    _Alignas(ZH__CACHE_LINE) smp_page *current[SMP_CLASSES];
     /* The other pages of a class that hold blocks, in the order they ran out (a ring,
      * oldest first; docs/smp.md, "Threads"). */
     smp_page *queue[SMP_CLASSES];
@@ -265,64 +237,12 @@ struct smp_heap {
 
 /* ---- size classes ------------------------------------------------------------------ */
 
-/* The size classes, as X(index, block size). */
-#define SMP_CLASS_SIZES(X) \
-    X(0, 16) X(1, 32) X(2, 48) X(3, 64) X(4, 80) X(5, 96) \
-    X(6, 112) X(7, 128) X(8, 160) X(9, 192) X(10, 224) X(11, 256) \
-    X(12, 320) X(13, 384) X(14, 448) X(15, 512) X(16, 640) X(17, 768) \
-    X(18, 896) X(19, 1024) X(20, 1280) X(21, 1536) X(22, 1792) X(23, 2048) \
-    X(24, 2560) X(25, 3072) X(26, 3584) X(27, 4096) X(28, 5120) X(29, 6144) \
-    X(30, 7168) X(31, 8192) X(32, 10240) X(33, 12288) X(34, 14336) X(35, 16384) \
-    X(36, 20480) X(37, 24576) X(38, 28672) X(39, 32768)
-
-/* Units of a page of blocks of `size` bytes: the fewest (a power of two) that hold
- * SMP_PAGE_MIN_BLOCKS of them. */
-#define SMP_PAGE_UNITS_OF(size)                                                            \
-    ((size) * SMP_PAGE_MIN_BLOCKS <= SMP_UNIT_SIZE       ? 1                                \
-     : (size) * SMP_PAGE_MIN_BLOCKS <= 2 * SMP_UNIT_SIZE ? 2                                \
-                                                         : 4)
-/* Bytes from a page's start to its last block's end. */
-#define SMP_BLOCKS_LEN_OF(size) (SMP_PAGE_UNITS_OF(size) * SMP_UNIT_SIZE / (size) * (size))
-/* Blocks a thread bin of the class holds (0: the class has no bin). */
-#define SMP_BIN_MAX_OF(size) ((size) <= SMP_BIN_MAX_SIZE ? SMP_BIN_BLOCKS : 0)
-
-#define SMP_SIZE_ENTRY(c, size) size,
-#define SMP_BIN_MAX_ENTRY(c, size) (uint8_t) SMP_BIN_MAX_OF(size),
-#define SMP_UNITS_ENTRY(c, size) (uint8_t) SMP_PAGE_UNITS_OF(size),
-
-static const uint32_t class_block_size[SMP_CLASSES] = {SMP_CLASS_SIZES(SMP_SIZE_ENTRY)};
-static const uint8_t class_bin_max[SMP_CLASSES] = {SMP_CLASS_SIZES(SMP_BIN_MAX_ENTRY)};
-/* The classes without a bin, as a mask of class bits: always "off" (smp_heap.bins_off). */
-#define SMP_BINLESS_BIT(c, size) | ((size) > SMP_BIN_MAX_SIZE ? (uint64_t)1 << (c) : 0)
-#define SMP_BINLESS_CLASSES ((uint64_t)0 SMP_CLASS_SIZES(SMP_BINLESS_BIT))
-static const uint8_t class_units[SMP_CLASSES] = {SMP_CLASS_SIZES(SMP_UNITS_ENTRY)};
-
-/* A unit's tag (smp_segment.tags): 0 unless it belongs to a small page; then the
- * page's class + 1, with the unit's place in the page (0-3) in the top two bits. */
-#define SMP_TAG_PLACE_SHIFT 6
-#define SMP_TAG(c, place) (((c) + 1) | ((place) << SMP_TAG_PLACE_SHIFT))
-_Static_assert(SMP_CLASSES < (1 << SMP_TAG_PLACE_SHIFT), "a tag holds a class + 1");
-_Static_assert(SMP_PAGE_UNITS_OF(32768) <= 4, "a tag holds a unit's place in its page");
-
-/* What a free needs to check a block start in a unit of a given tag, from tables
- * that stay in cache rather than from the page's record. */
-typedef struct smp_tag_info {
-    uint64_t start_test; /* is_multiple's test for the class's block size */
-    uint32_t blocks_len; /* bytes from the page's start to its last block's end */
-    uint32_t unit_base;  /* the unit's offset in its page */
-} smp_tag_info;
-
-#define SMP_TAG_ENTRY(c, size, place)                                                      \
-    [SMP_TAG(c, place)] = {UINT64_MAX / (size) + 1, (uint32_t)SMP_BLOCKS_LEN_OF(size),     \
-                           (uint32_t)((place) * SMP_UNIT_SIZE)},
-#define SMP_TAG_ENTRY_0(c, size) SMP_TAG_ENTRY(c, size, 0)
-#define SMP_TAG_ENTRY_1(c, size) SMP_TAG_ENTRY(c, size, 1)
-#define SMP_TAG_ENTRY_2(c, size) SMP_TAG_ENTRY(c, size, 2)
-#define SMP_TAG_ENTRY_3(c, size) SMP_TAG_ENTRY(c, size, 3)
-/* Entries for places beyond a class's pages are never a unit's tag. */
-static const smp_tag_info tag_info[256] = {
-    SMP_CLASS_SIZES(SMP_TAG_ENTRY_0) SMP_CLASS_SIZES(SMP_TAG_ENTRY_1)
-    SMP_CLASS_SIZES(SMP_TAG_ENTRY_2) SMP_CLASS_SIZES(SMP_TAG_ENTRY_3)};
+static const uint32_t class_block_size[SMP_CLASSES] = {
+    16,    32,    48,    64,    80,    96,    112,   128,   160,   192,
+    224,   256,   320,   384,   448,   512,   640,   768,   896,   1024,
+    1280,  1536,  1792,  2048,  2560,  3072,  3584,  4096,  5120,  6144,
+    7168,  8192,  10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
+};
 
 /* The smallest class whose blocks hold n bytes (1 <= n <= ZH_SMP_SMALL_MAX):
  * 16-byte steps to 128, then four classes per power of two. */
@@ -364,7 +284,11 @@ static unsigned class_for(size_t len, zh_align align) {
     return c;
 }
 
-static size_t class_page_units(unsigned c) { return class_units[c]; }
+static size_t class_page_units(unsigned c) {
+    size_t units = 1;
+    while (units * SMP_UNIT_SIZE < SMP_PAGE_MIN_BLOCKS * (size_t)class_block_size[c]) units *= 2;
+    return units;
+}
 
 /* Where a page of class c may start, in units: at a multiple of the largest power of
  * two dividing its block size, so that its blocks meet every alignment that size has. */
@@ -472,14 +396,6 @@ static char *unit_address(smp_segment *seg, size_t index) {
 static smp_page *page_of(smp_segment *seg, const void *p) {
     return seg->pages[unit_of(seg, p)].head;
 }
-
-/* The tag of p's unit (SMP_TAG). Written by the page's owner before a block of it is
- * handed out, so a free of a live block reads a settled tag. */
-static uint8_t unit_tag(const smp_segment *seg, const void *p) {
-    return zh__atomic_load_relaxed(&seg->tags[unit_of(seg, p)]);
-}
-
-static unsigned tag_class(uint8_t tag) { return (tag & ((1u << SMP_TAG_PLACE_SHIFT) - 1)) - 1; }
 
 /* ---- memory checkers (core/track.h; empty in other builds) --------------------------- */
 
@@ -842,18 +758,8 @@ static void units_release(smp_segment *seg, size_t i, size_t n) {
     enforce_retain_budget();
 }
 
-/* Tags the units of small page pg (class c), or clears them (c == SMP_NOT_SMALL). */
-static void tags_set(smp_page *pg, unsigned c) {
-    smp_segment *seg = segment_of(pg);
-    for (size_t k = 0; k < pg->span; k++) {
-        uint8_t tag = c == SMP_NOT_SMALL ? 0 : (uint8_t)SMP_TAG(c, k);
-        zh__atomic_store_relaxed(&seg->tags[pg->index + k], tag);
-    }
-}
-
 /* Locked. Without the policy check: the caller runs it. */
 static void run_mark_free(smp_page *run, bool aged) {
-    if (run->kind == PAGE_SMALL) tags_set(run, SMP_NOT_SMALL);
     run->kind = PAGE_FREE;
     zh__atomic_store_relaxed(&run->owner, NULL);
     units_mark_free(segment_of(run), run->index, run->span, aged);
@@ -933,8 +839,9 @@ static bool page_has_room(const smp_page *pg) {
 
 /* Whether a 32-bit offset is a multiple of d, by one multiplication (Lemire,
  * Kaser and Kurz, "Faster remainder by direct computation", 2019): with
- * test = 2^64 / d rounded up (smp_tag_info.start_test), n % d == 0 exactly when
- * n * test (mod 2^64) < test. */
+ * t = 2^64 / d rounded up, n % d == 0 exactly when n * t (mod 2^64) < t. */
+static uint64_t block_start_test(uint32_t d) { return UINT64_MAX / d + 1; }
+
 static bool is_multiple(uint32_t n, uint64_t test) { return (uint64_t)n * test < test; }
 
 /* Whether p is the start of one of a small page's block slots (handed out or
@@ -956,8 +863,8 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     size_t reuse_free = capacity >= 2 * SMP_REUSE_DIV ? capacity / SMP_REUSE_DIV : 1;
     pg->reuse_at = (uint32_t)(capacity - reuse_free);
     pg->block_size = (uint32_t)size;
-    pg->blocks_len = tag_info[SMP_TAG(c, 0)].blocks_len;
-    pg->start_test = tag_info[SMP_TAG(c, 0)].start_test;
+    pg->blocks_len = (uint32_t)(capacity * size);
+    pg->start_test = block_start_test((uint32_t)size);
     pg->class_index = (uint8_t)c;
     pg->prev = pg->next = NULL;
     pg->empty_since = h->clock;
@@ -965,7 +872,6 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     pg->kind = PAGE_SMALL;
     smp_segment *seg = segment_of(pg);
     for (size_t k = 1; k < pg->span; k++) seg->pages[pg->index + k].head = pg;
-    tags_set(pg, c);
     track_close(page_start(pg), pg->span * SMP_UNIT_SIZE); /* blocks open as handed out */
     zh__atomic_store_release(&pg->owner, h);
 }
@@ -1006,20 +912,7 @@ static smp_page *page_adopt(smp_heap *h, unsigned c) {
 
 /* ---- thread heaps ------------------------------------------------------------------------- */
 
-/* Empty bins, all off: each class's goes on at its first page switch (its current
- * page ran out), so a thread that allocates little (a lone alloc/free after the
- * work is done) takes the pages' path, whose emptied pages run the idle check that
- * gives memory back. */
-static void heap_reset_bins(smp_heap *h) {
-    for (unsigned c = 0; c < SMP_CLASSES; c++) {
-        h->bin[c] = NULL;
-        h->bin_room[c] = 0;
-    }
-    h->bins_off = ((uint64_t)1 << SMP_CLASSES) - 1;
-}
-
 static void heap_reset_lists(smp_heap *h) {
-    heap_reset_bins(h);
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
         h->current[c] = &empty_page;
         h->queue[c] = NULL;
@@ -1056,13 +949,10 @@ static smp_heap *heap_record_new(void) {
 static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner);
 static void heap_drain_remote(smp_heap *h);
 static void heap_pass_on_remote(smp_heap *h);
-static void heap_flush_bins(smp_heap *h);
 
-/* Called at thread exit with the thread's heap: its bins are emptied, empty pages
- * go back, the others are abandoned for adoption, and the record returns to the
- * pool. */
+/* Called at thread exit with the thread's heap: empty pages go back, the others
+ * are abandoned for adoption, and the record returns to the pool. */
 static void heap_release(smp_heap *h) {
-    heap_flush_bins(h);
     heap_drain_remote(h);
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
         smp_page *queue = h->queue[c];
@@ -1283,15 +1173,11 @@ static ZH_NOINLINE void *small_alloc_refill(smp_heap *h, unsigned c, bool idle_d
     return page_pop(h, pg, c);
 }
 
-static void bin_turn_on(smp_heap *h, unsigned c);
-
 /* The current page of class c has no room. The common case - the oldest queued page
  * is reusable, no remote frees wait and no idle check is due (one in
  * SMP_IDLE_CHECK_TRIPS switches) - swaps the two without saving a register. */
 static ZH_NOINLINE void *small_alloc_slow(smp_heap *h, unsigned c) {
     smp_page *pg = h->current[c], *next = h->queue[c];
-    /* A page switch (not a first page) turns the class's bin on. */
-    if (ZH__UNLIKELY(h->bins_off != 0) && pg != &empty_page) bin_turn_on(h, c);
     bool idle_due = h->idle_classes != 0 && ++h->idle_trips % SMP_IDLE_CHECK_TRIPS == 0;
     if (next == NULL || pg == &empty_page || zh__atomic_load_relaxed(&h->remote) != NULL ||
         idle_due)
@@ -1305,20 +1191,11 @@ static ZH_NOINLINE void *small_alloc_slow(smp_heap *h, unsigned c) {
     return page_pop(h, next, c);
 }
 
-/* A block of class c from h's bin or current page, or NULL when the slow path is
- * needed (kept apart so that a caller can tail-call its own slow path). */
+/* A block of class c from h's current page, or NULL when the slow path is needed
+ * (kept apart so that a caller can tail-call its own slow path). */
 static inline void *small_alloc_fast(smp_heap *h, unsigned c) {
-    h->free_run = 0;
-    smp_block *b = h->bin[c];
-    if (ZH__LIKELY(b != NULL)) {
-        h->bin[c] = link_get(b);
-        h->bin_room[c]++;
-        count_owned(&h->allocs[c]);
-        return b;
-    }
     smp_page *pg = h->current[c];
-    if (ZH__LIKELY(page_has_room(pg))) return page_pop(h, pg, c);
-    return NULL;
+    return ZH__LIKELY(page_has_room(pg)) ? page_pop(h, pg, c) : NULL;
 }
 
 static inline void *small_alloc(smp_heap *h, unsigned c) {
@@ -1406,22 +1283,16 @@ static void heap_pass_on_remote(smp_heap *h) {
     }
 }
 
-/* Gives block b, held by h's thread (a remote free taken, a bin's block), to its
- * page: locally when h owns the page, else to its owner. */
-static void block_to_page(smp_heap *h, smp_block *b) {
-    smp_page *pg = page_of(segment_of(b), b);
-    smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
-    if (owner == h) small_free_local(h, pg, b);
-    else small_free_to(pg, b, owner);
-}
-
 /* Frees every block other threads pushed onto h's remote list. */
 static void heap_drain_remote(smp_heap *h) {
     if (zh__atomic_load_relaxed(&h->remote) == NULL) return;
     smp_block *b = zh__atomic_exchange_acq_rel(&h->remote, NULL);
     while (b != NULL) {
         smp_block *next = link_get(b);
-        block_to_page(h, b);
+        smp_page *pg = page_of(segment_of(b), b);
+        smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
+        if (owner == h) small_free_local(h, pg, b);
+        else small_free_to(pg, b, owner);
         b = next;
     }
 }
@@ -1431,95 +1302,6 @@ static inline void small_free(smp_page *pg, void *p) {
     smp_heap *me = tl_heap;
     if (ZH__LIKELY(owner == me && me != NULL)) small_free_local(me, pg, p);
     else small_free_to(pg, p, owner);
-}
-
-/* ---- thread bins (docs/smp.md, "Thread bins") ------------------------------------------------- */
-
-/* A free (or a remote free's drain) costs a cold load of the page record, and a page's
- * free list hands out the block freed longest ago, often no longer in cache. A bin
- * keeps the blocks a thread freed last, whatever page they are on, and hands them out
- * first: most frees and allocations of a steady workload touch neither records nor
- * cold blocks. Bounded (SMP_BIN_BLOCKS per class up to SMP_BIN_MAX_SIZE), and off
- * during a run of frees (SMP_FREE_RUN), so that memory goes back as without them. */
-
-static void bin_push(smp_heap *h, unsigned c, smp_block *b) {
-    link_set(b, h->bin[c]);
-    h->bin[c] = b;
-    h->bin_room[c]--;
-    count_owned(&h->frees[c]);
-}
-
-/* Gives up to n blocks from the top of h's bin of class c to their pages. */
-static void bin_flush(smp_heap *h, unsigned c, unsigned n) {
-    smp_block *b = h->bin[c];
-    unsigned done = 0;
-    for (; done < n && b != NULL; done++) {
-        smp_block *next = link_get(b);
-        block_to_page(h, b);
-        b = next;
-    }
-    h->bin[c] = b;
-    h->bin_room[c] = (uint8_t)(h->bin_room[c] + done);
-    /* Counted as freed when they entered the bin; their pages count them again. */
-    zh__atomic_store_relaxed(&h->frees[c], zh__atomic_load_relaxed(&h->frees[c]) - done);
-}
-
-/* A page switch of class c: the class's bin is used (again). */
-static void bin_turn_on(smp_heap *h, unsigned c) {
-    uint64_t bit = (uint64_t)1 << c;
-    if ((h->bins_off & bit & ~SMP_BINLESS_CLASSES) == 0) return;
-    h->bins_off &= ~bit;
-    h->bin_room[c] = class_bin_max[c];
-}
-
-/* Every bin of h goes back to the pages (thread exit, zh_smp_trim). */
-static void heap_flush_bins(smp_heap *h) {
-    for (unsigned c = 0; c < SMP_CLASSES; c++) bin_flush(h, c, UINT_MAX);
-    heap_reset_bins(h);
-}
-
-/* The thread is giving back what it holds (a phase of frees, or its end): every bin
- * goes back to the pages and stays off until its class's next page switch, so that
- * frees reach the pages and emptied pages go back as they would without bins. */
-static void heap_bins_off(smp_heap *h) {
-    for (unsigned c = 0; c < SMP_CLASSES; c++) {
-        bin_flush(h, c, UINT_MAX);
-        h->bin_room[c] = 0;
-    }
-    h->bins_off = ((uint64_t)1 << SMP_CLASSES) - 1;
-}
-
-/* A free of block b (class c, segment seg) that the inline path does not take: a
- * run of frees without an allocation long enough to be a phase of frees (all bins
- * go off), a full bin (its top half goes to the pages), or a thread without a
- * heap. */
-static ZH_NOINLINE void small_free_slow(smp_heap *h, smp_segment *seg, smp_block *b, unsigned c) {
-    if (h != NULL && h->free_run > SMP_FREE_RUN) {
-        heap_bins_off(h);
-    } else if (h != NULL && ((h->bins_off >> c) & 1) == 0) {
-        bin_flush(h, c, class_bin_max[c] / 2u);
-        bin_push(h, c, b);
-        return;
-    }
-    small_free(page_of(seg, b), b);
-}
-
-/* Frees small block p of class c (from its unit's tag). While the class's bin is
- * off, the free goes to the page inline, as it would without bins. */
-static inline void small_free_class(smp_segment *seg, void *p, unsigned c) {
-    smp_heap *h = tl_heap;
-    if (ZH__LIKELY(h != NULL)) {
-        uint32_t run = ++h->free_run;
-        if (ZH__LIKELY(h->bin_room[c] != 0 && run <= SMP_FREE_RUN)) {
-            bin_push(h, c, p);
-            return;
-        }
-        if ((h->bins_off >> c) & 1) {
-            small_free(page_of(seg, p), p);
-            return;
-        }
-    }
-    small_free_slow(h, seg, p, c);
 }
 
 /* ---- large blocks (unit runs) ----------------------------------------------------------------- */
@@ -1809,30 +1591,19 @@ static void *smp_remap(void *ctx, void *mem, size_t len, zh_align align, size_t 
     return smp_resize(ctx, mem, len, align, new_len, ret_addr) ? mem : NULL;
 }
 
-/* The tag of p's unit (unit_tag), or 0 when p is not in a segment of units. */
-static uint8_t block_tag(const smp_segment *seg, const void *p) {
-    return ZH__LIKELY(seg->kind == SEGMENT_UNITS) ? unit_tag(seg, p) : 0;
-}
-
-static ZH_NOINLINE void free_not_small(void *p) {
-    smp_where w = where_is(p);
-    if (w.page == NULL) huge_free((smp_huge *)w.seg);
-    else large_free(w.page);
-}
-
-/* Frees live block p of segment seg, whose unit's tag is `tag` (block_tag). */
-static inline void free_block(void *p, smp_segment *seg, uint8_t tag) {
+static inline void free_block(void *p, smp_where w) {
     track_giveback(p);
-    if (ZH__LIKELY(tag != 0)) small_free_class(seg, p, tag_class(tag));
-    else free_not_small(p);
+    if (ZH__UNLIKELY(w.page == NULL)) huge_free((smp_huge *)w.seg);
+    else if (ZH__LIKELY(w.page->kind == PAGE_SMALL)) small_free(w.page, p);
+    else large_free(w.page);
 }
 
 static void smp_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx;
     (void)ret_addr;
-    smp_segment *seg = segment_of(mem);
-    if (zh__config_safety) check_request("zh_smp_allocator: free", mem, where_is(mem), len, align);
-    free_block(mem, seg, block_tag(seg, mem));
+    smp_where w = where_is(mem);
+    check_request("zh_smp_allocator: free", mem, w, len, align);
+    free_block(mem, w);
 }
 
 static const zh_allocator_vtable smp_vtable = {
@@ -1856,41 +1627,30 @@ size_t zh_smp_usable_size(const void *p) {
 
 void zh_smp_free_unsized(void *p) {
     if (p == NULL) return;
-    smp_segment *seg = segment_of(p);
-    if (zh__config_safety) check_live("zh_smp_free_unsized", p, where_is(p));
-    free_block(p, seg, block_tag(seg, p));
-}
-
-/* Whether p, in a small page whose unit's tag is `tag`, starts one of its block slots
- * (handed out or not): the tag and the class tables only, not the page record. */
-static bool tag_block_start(const void *p, uint8_t tag) {
-    const smp_tag_info *t = &tag_info[tag];
-    uint32_t offset = (uint32_t)((uintptr_t)p & (SMP_UNIT_SIZE - 1)) + t->unit_base;
-    return offset < t->blocks_len && is_multiple(offset, t->start_test);
-}
-
-/* Whether p starts a block: a small block slot, a live large run or a huge block;
- * *tag is then its block_tag. Reads only the allocator's own records (the granule
- * bit first, then the unit's tag; the record only for a large block). */
-static bool owned_block(const void *p, uint8_t *tag) {
-    if (!owned_granule(segment_of(p))) return false; /* NULL too: its "segment" is not */
-    const smp_segment *seg = segment_of(p);
-    *tag = block_tag(seg, p);
-    if (ZH__LIKELY(*tag != 0)) return tag_block_start(p, *tag);
     smp_where w = where_is(p);
-    if (w.page == NULL) return ((const smp_huge *)w.seg)->block == p;
-    return w.page->kind == PAGE_LARGE && (char *)p == page_start(w.page);
+    check_live("zh_smp_free_unsized", p, w);
+    free_block(p, w);
+}
+
+/* Whether p starts a block: a small block slot, a live large run or a huge block.
+ * Reads only the allocator's own records (the granule bit first). */
+static bool owned_block(const void *p, smp_where *w) {
+    if (!owned_granule(segment_of(p))) return false; /* NULL too: its "segment" is not */
+    *w = where_is(p);
+    if (ZH__UNLIKELY(w->page == NULL)) return ((const smp_huge *)w->seg)->block == p;
+    if (ZH__LIKELY(w->page->kind == PAGE_SMALL)) return page_block_start(w->page, p);
+    return w->page->kind == PAGE_LARGE && (char *)p == page_start(w->page);
 }
 
 bool zh_smp_owns(const void *p) {
-    uint8_t tag;
-    return owned_block(p, &tag);
+    smp_where w;
+    return owned_block(p, &w);
 }
 
 bool zh_smp_free_owned(void *p) {
-    uint8_t tag;
-    if (!owned_block(p, &tag)) return false;
-    free_block(p, segment_of(p), tag);
+    smp_where w;
+    if (!owned_block(p, &w)) return false;
+    free_block(p, w);
     return true;
 }
 
@@ -1900,8 +1660,8 @@ static ZH_NOINLINE void *malloc_or_slow(size_t len, void *(*failed)(size_t len))
     return p;
 }
 
-/* The common case inline, without saving a register: a common size from the bin or
- * the current page of a thread that has a heap. */
+/* The common case inline, without saving a register: a common size from the current
+ * page of a thread that has a heap. */
 void *zh__smp_malloc_or(size_t len, void *(*failed)(size_t len)) {
     smp_heap *h = tl_heap;
     if (ZH__LIKELY(direct_request(len, SMP_MIN_ALIGN_LOG2) && h != NULL)) {
@@ -1912,12 +1672,12 @@ void *zh__smp_malloc_or(size_t len, void *(*failed)(size_t len)) {
 }
 
 void zh__smp_free_or(void *p, void (*not_ours)(void *p)) {
-    uint8_t tag;
-    if (ZH__UNLIKELY(!owned_block(p, &tag))) {
+    smp_where w;
+    if (ZH__UNLIKELY(!owned_block(p, &w))) {
         not_ours(p);
         return;
     }
-    free_block(p, segment_of(p), tag);
+    free_block(p, w);
 }
 
 /* A dirty unit eligible for purging: any, or (aged_only) one freed long ago. */
@@ -1994,7 +1754,6 @@ static void purge_down_to(size_t target) {
 
 /* The calling thread's spare pages and current pages that hold nothing go back. */
 static void heap_trim(smp_heap *h) {
-    heap_flush_bins(h);
     heap_drain_remote(h);
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
         smp_page *pg = h->current[c];

@@ -220,27 +220,10 @@ static void test_smp_stats(void **state) {
     assert_true(after.allocated <= during.allocated - N * 48 - 200000);
 }
 
-/* Thread bins (docs/smp.md, "Thread bins"): the block a thread freed last is the
- * next one of its class it gets, whatever page it is on - here pages filled long
- * before the class's current one - and the last few come back newest first. */
-static void test_smp_bins_hand_out_the_last_freed(void **state) {
-    (void)state;
-    enum { LEN = 256, N = 200 }; /* 64 blocks per 16 KiB page: 4 pages */
-    static void *blocks[N];
-    for (int i = 0; i < N; i++) assert_non_null(blocks[i] = zh_alloc(SMP, LEN));
-    zh_free(SMP, blocks[10], LEN); /* on the first page, not the current one */
-    void *again = zh_alloc(SMP, LEN);
-    assert_ptr_equal(again, blocks[10]);
-    static const int order[] = {20, 90, 150};
-    for (int k = 0; k < 3; k++) zh_free(SMP, blocks[order[k]], LEN);
-    for (int k = 2; k >= 0; k--) assert_ptr_equal(zh_alloc(SMP, LEN), blocks[order[k]]);
-    for (int i = 0; i < N; i++) zh_free(SMP, blocks[i], LEN);
-}
-
 /* A thread that frees a long run of one class without allocating it (a phase of
- * frees) gets its bins out of the way: the blocks reach their pages, so the pages
- * it emptied are free again - a bounded bin does not keep them. */
-static void test_smp_bins_step_aside_for_a_free_phase(void **state) {
+ * frees) gives the pages it emptied back at once: at most its current page and its
+ * spares stay with it. */
+static void test_smp_a_free_phase_gives_pages_back(void **state) {
     (void)state;
     enum { LEN = 1000, N = 2000 }; /* 16 blocks per page: 125 pages */
     static void *blocks[N];
@@ -526,8 +509,7 @@ int main(void) {
         cmocka_unit_test(test_smp_large_grows_in_place),
         cmocka_unit_test(test_smp_huge_blocks),
         cmocka_unit_test(test_smp_stats),
-        cmocka_unit_test(test_smp_bins_hand_out_the_last_freed),
-        cmocka_unit_test(test_smp_bins_step_aside_for_a_free_phase),
+        cmocka_unit_test(test_smp_a_free_phase_gives_pages_back),
         cmocka_unit_test(test_smp_free_owned),
         cmocka_unit_test(test_smp_large_cache_steady_state),
         cmocka_unit_test(test_smp_memory_returns_after_free),

@@ -234,30 +234,29 @@ static void test_smp_thread_exit_reclaims(void **state) {
     assert_int_equal(after.heaps, before.heaps);
 }
 
-/* A thread frees blocks another thread allocated - fewer than its bin holds, so
- * they wait in its bin - and exits: its bins are emptied at exit, the blocks reach
+/* A thread frees a few blocks another thread allocated and exits: the blocks reach
  * their owner, and once the owner takes its remote frees (zh_smp_trim) nothing is
  * live or held any more. */
-enum { BIN_EXIT_BLOCKS = 8, BIN_EXIT_SIZE = 1000 };
-static void *bin_exit_blocks[BIN_EXIT_BLOCKS];
+enum { EXIT_FREED_BLOCKS = 8, EXIT_FREED_SIZE = 1000 };
+static void *exit_freed_blocks[EXIT_FREED_BLOCKS];
 
-static void bin_exit_freer(void *arg, size_t index) {
+static void exit_freed_freer(void *arg, size_t index) {
     (void)arg;
     (void)index;
-    for (int i = 0; i < BIN_EXIT_BLOCKS; i++) zh_free(SMP, bin_exit_blocks[i], BIN_EXIT_SIZE);
+    for (int i = 0; i < EXIT_FREED_BLOCKS; i++) zh_free(SMP, exit_freed_blocks[i], EXIT_FREED_SIZE);
 }
 
-static void test_smp_thread_exit_empties_its_bins(void **state) {
+static void test_smp_frees_of_an_exited_thread_reach_the_owner(void **state) {
     (void)state;
     unsigned c = 19; /* the 1024-byte class */
     zh_smp_trim();
     zh_smp_stats before = stats();
-    for (int i = 0; i < BIN_EXIT_BLOCKS; i++) {
-        bin_exit_blocks[i] = zh_alloc(SMP, BIN_EXIT_SIZE);
-        assert_non_null(bin_exit_blocks[i]);
-        memset(bin_exit_blocks[i], 0x5d, BIN_EXIT_SIZE);
+    for (int i = 0; i < EXIT_FREED_BLOCKS; i++) {
+        exit_freed_blocks[i] = zh_alloc(SMP, EXIT_FREED_SIZE);
+        assert_non_null(exit_freed_blocks[i]);
+        memset(exit_freed_blocks[i], 0x5d, EXIT_FREED_SIZE);
     }
-    zht_run_threads(1, bin_exit_freer, NULL);
+    zht_run_threads(1, exit_freed_freer, NULL);
     zh_smp_trim();
     zh_smp_stats after = stats();
     assert_int_equal(after.classes[c].block_size, 1024);
@@ -370,7 +369,7 @@ int main(void) {
         cmocka_unit_test(test_smp_stress_cross_thread),
         cmocka_unit_test(test_smp_more_threads_than_cores_times_64),
         cmocka_unit_test(test_smp_thread_exit_reclaims),
-        cmocka_unit_test(test_smp_thread_exit_empties_its_bins),
+        cmocka_unit_test(test_smp_frees_of_an_exited_thread_reach_the_owner),
         cmocka_unit_test(test_smp_producer_consumer_does_not_drift),
         cmocka_unit_test(test_smp_fork_from_threaded_parent),
     };
