@@ -23,8 +23,9 @@
  *
  * Costs: in SMP mode malloc and free go straight to the SMP allocator (one load of
  * the published mode, then a tail call to zh__smp_malloc_or or zh__smp_free_or: no
- * vtable, no mode switch, no stack frame); a free adds the granule bitmap load and the block-start check to the
- * SMP allocator's own free. errno is ENOMEM on every allocation failure. */
+ * vtable, no mode switch, no stack frame); a free adds the granule bitmap load and
+ * the block-start check to the SMP allocator's own free. errno is ENOMEM on every
+ * allocation failure. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
