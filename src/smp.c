@@ -10,7 +10,9 @@
  *   (unit). Units are handed out in runs under one global lock: a run is either a
  *   small page (one size class, owned by one thread heap: one unit up to 8 KiB
  *   blocks, 2 or 4 above) or one large block. Small units keep what a thread holds
- *   per size class small (a class with few live blocks costs one 16 KiB page).
+ *   per size class small (a class with few live blocks costs one 16 KiB page); a
+ *   heap that holds 16 pages of a class takes new ones twice as long, at 32 four
+ *   times (fewer page switches and records where a class has many blocks).
  * - Huge blocks (above 4 MiB, or over-aligned) get their own mapping, also aligned
  *   to 16 MiB so that the same mask finds their header; a few freed mappings are
  *   cached.
@@ -20,8 +22,8 @@
  *   other pages in the order they ran out (a ring); when the current page runs
  *   out it changes places with the oldest queued page that has an eighth of its
  *   blocks free (the first of 8 looked at), so a free never moves a page between
- *   lists. Up to 32 empty pages per heap wait as spares for any class (no lock to
- *   reuse them). Heaps are created on demand
+ *   lists. Up to 32 empty pages per heap (32 units together) wait as spares for any
+ *   class (no lock to reuse them). Heaps are created on demand
  *   (no thread cap) and recycled at thread exit through the platform's TLS
  *   destructor; the exiting thread's empty pages go back to the segments, the
  *   others are abandoned to a global list and adopted by the next thread that
@@ -118,8 +120,10 @@ _Static_assert(SMP_MIN_ALIGN == 1 << SMP_MIN_ALIGN_LOG2, "the two forms agree");
  * counts as empty since the earlier time (a lone alloc/free does not keep an idle
  * page resident). */
 #define SMP_IDLE_BRIEF_USE 4
-/* Empty pages a heap keeps for reuse without the global lock, over all classes. */
+/* Empty pages a heap keeps for reuse without the global lock, over all classes, and
+ * the units they may span together (grown pages are longer). */
 #define SMP_HEAP_SPARES 32
+#define SMP_HEAP_SPARE_UNITS 32
 /* The bit of a heap's idle_classes that stands for its spares. */
 #define SMP_IDLE_SPARES ((uint64_t)1 << 63)
 /* A page switch runs the idle check (and takes the remote list) at least once in this
@@ -133,6 +137,11 @@ _Static_assert(SMP_MIN_ALIGN == 1 << SMP_MIN_ALIGN_LOG2, "the two forms agree");
 /* A queued page is used again once this fraction of its blocks is free (an eighth;
  * at least one block). */
 #define SMP_REUSE_DIV 8
+/* A heap's new pages of a class grow with what it holds of the class: twice the
+ * class's span once it holds SMP_GROW_PAGES pages, up to SMP_GROW_MAX times (page
+ * switches and records are per page; a class with few blocks keeps small pages). */
+#define SMP_GROW_PAGES 16
+#define SMP_GROW_MAX 4
 /* Abandoned pages adopted at most per refill before a fresh page is taken. */
 #define SMP_ADOPT_MAX 8
 
@@ -216,9 +225,13 @@ struct smp_heap {
     /* The other pages of a class that hold blocks, in the order they ran out (a ring,
      * oldest first; docs/smp.md, "Threads"). */
     smp_page *queue[SMP_CLASSES];
+    /* Pages of each class the heap holds (current and queued): what its new pages'
+     * span follows (heap_page_units). */
+    uint32_t class_pages[SMP_CLASSES];
     /* Empty pages kept for reuse by any class (in no list), newest last. */
     smp_page *spares[SMP_HEAP_SPARES];
     uint32_t spare_count;
+    uint32_t spare_units; /* their spans' sum */
     /* Classes whose current page was empty at its last free, and SMP_IDLE_SPARES
      * while spares wait: what the idle check retires once it stayed empty for the
      * delay. */
@@ -297,7 +310,20 @@ static size_t class_page_step(unsigned c) {
     return size_align > SMP_UNIT_SIZE ? size_align >> SMP_UNIT_SHIFT : 1;
 }
 
+/* The span of a new page of class c for h: the class's own, doubled for every
+ * SMP_GROW_PAGES pages of the class h holds per unit of that span, up to
+ * SMP_GROW_MAX times. A class with many live blocks switches pages and touches
+ * records less often; one with few keeps the small page (a partly used page costs
+ * at most a quarter more than the class's live blocks, once grown). */
+static size_t heap_page_units(const smp_heap *h, unsigned c) {
+    size_t base = class_page_units(c), units = base;
+    while (units < SMP_GROW_MAX * base && h->class_pages[c] >= SMP_GROW_PAGES * (units / base))
+        units *= 2;
+    return units;
+}
+
 /* ---- global state --------------------------------------------------------------------- */
+
 
 static struct {
     zh__lock lock; /* everything below that is not atomic */
@@ -876,12 +902,14 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     zh__atomic_store_release(&pg->owner, h);
 }
 
-/* An empty page of class c from the segments, or NULL when out of memory. */
+/* An empty page of class c for h from the segments, or NULL when out of memory. */
 static smp_page *page_new(smp_heap *h, unsigned c) {
     global_lock();
-    smp_page *pg = run_take(class_page_units(c), class_page_step(c));
+    smp_page *pg = run_take(heap_page_units(h, c), class_page_step(c));
     global_unlock();
-    if (pg != NULL) page_init(pg, h, c);
+    if (pg == NULL) return NULL;
+    page_init(pg, h, c);
+    h->class_pages[c]++;
     return pg;
 }
 
@@ -903,6 +931,7 @@ static smp_page *page_adopt(smp_heap *h, unsigned c) {
         list_remove(&g.abandoned[c], pg);
         zh__atomic_sub_relaxed(&g.abandoned_count[c], 1);
         zh__atomic_store_release(&pg->owner, h);
+        h->class_pages[c]++;
         if (page_has_room(pg)) found = pg;
         else ring_push_back(&h->queue[c], pg);
     }
@@ -916,8 +945,10 @@ static void heap_reset_lists(smp_heap *h) {
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
         h->current[c] = &empty_page;
         h->queue[c] = NULL;
+        h->class_pages[c] = 0;
     }
     h->spare_count = 0;
+    h->spare_units = 0;
     h->idle_classes = 0;
 }
 
@@ -960,6 +991,7 @@ static void heap_release(smp_heap *h) {
         smp_page *lists[2] = {h->current[c] != &empty_page ? h->current[c] : NULL, queue};
         h->current[c] = &empty_page;
         h->queue[c] = NULL;
+        h->class_pages[c] = 0;
         h->idle_classes = 0;
         global_lock();
         for (int l = 0; l < 2; l++) {
@@ -980,6 +1012,7 @@ static void heap_release(smp_heap *h) {
     }
     global_lock();
     while (h->spare_count > 0) run_release(h->spares[--h->spare_count]);
+    h->spare_units = 0;
     global_unlock();
     atomic_store_explicit(&h->released, true, memory_order_seq_cst);
     heap_pass_on_remote(h); /* frees that raced with the abandoning */
@@ -1052,16 +1085,23 @@ static void heap_retire_idle(smp_heap *h, uint32_t now) {
         if (page_idle(h->current[c], now)) {
             run_mark_free(h->current[c], true);
             h->current[c] = &empty_page;
+            h->class_pages[c]--;
         }
         bool empty_current = h->current[c] != &empty_page && h->current[c]->used == 0;
         if (!empty_current) h->idle_classes &= ~((uint64_t)1 << c);
     }
-    uint32_t kept = 0;
+    uint32_t kept = 0, kept_units = 0;
     for (uint32_t k = 0; k < h->spare_count; k++) {
-        if (page_idle(h->spares[k], now)) run_mark_free(h->spares[k], true);
-        else h->spares[kept++] = h->spares[k];
+        smp_page *pg = h->spares[k];
+        if (page_idle(pg, now)) {
+            run_mark_free(pg, true);
+        } else {
+            h->spares[kept++] = pg;
+            kept_units += pg->span;
+        }
     }
     h->spare_count = kept;
+    h->spare_units = kept_units;
     if (kept == 0) h->idle_classes &= ~SMP_IDLE_SPARES;
 }
 
@@ -1135,16 +1175,19 @@ static smp_page *queue_take(smp_heap *h, unsigned c) {
     return NULL;
 }
 
-/* An empty page for class c from h's spares (the newest of the class's span, made
- * over for c if it served another class), or NULL. */
+/* An empty page for class c from h's spares (the newest that fits: no longer than a
+ * new page of the class would be, made over for c if it served another class), or
+ * NULL. */
 static smp_page *spare_take(smp_heap *h, unsigned c) {
     if (h->spare_count == 0) return NULL;
-    size_t span = class_page_units(c), step = class_page_step(c);
+    size_t least = class_page_units(c), most = heap_page_units(h, c), step = class_page_step(c);
     for (uint32_t k = h->spare_count; k-- > 0;) {
         smp_page *pg = h->spares[k];
-        if (pg->span != span || pg->index % step != 0) continue;
+        if (pg->span < least || pg->span > most || pg->index % step != 0) continue;
         h->spares[k] = h->spares[--h->spare_count];
+        h->spare_units -= pg->span;
         if (pg->class_index != c) page_init(pg, h, c);
+        h->class_pages[c]++;
         return pg;
     }
     return NULL;
@@ -1212,10 +1255,12 @@ static ZH_NOINLINE void page_free_slow(smp_heap *h, smp_page *pg) {
         return;
     }
     ring_remove(&h->queue[c], pg);
+    h->class_pages[c]--;
     /* Empty pages wait for reuse by any class: churn around a page boundary, or a
      * producer whose pages a consumer empties, then costs no trip to the segments. */
-    if (h->spare_count < SMP_HEAP_SPARES) {
+    if (h->spare_count < SMP_HEAP_SPARES && h->spare_units + pg->span <= SMP_HEAP_SPARE_UNITS) {
         h->spares[h->spare_count++] = pg;
+        h->spare_units += pg->span;
         page_became_idle(h, pg);
         h->idle_classes |= SMP_IDLE_SPARES;
         return;
@@ -1680,6 +1725,11 @@ void zh__smp_free_or(void *p, void (*not_ours)(void *p)) {
     free_block(p, w);
 }
 
+size_t zh__smp_page_units(const void *p) {
+    smp_where w = where_is(p);
+    return w.page != NULL ? w.page->span : 0;
+}
+
 /* A dirty unit eligible for purging: any, or (aged_only) one freed long ago. */
 static bool unit_purgeable(const smp_segment *seg, size_t k, bool aged_only) {
     return bit_get(seg->dirty, k) &&
@@ -1759,9 +1809,11 @@ static void heap_trim(smp_heap *h) {
         smp_page *pg = h->current[c];
         if (pg == &empty_page || pg->used != 0) continue;
         h->current[c] = &empty_page;
+        h->class_pages[c]--;
         page_retire(pg);
     }
     while (h->spare_count > 0) page_retire(h->spares[--h->spare_count]);
+    h->spare_units = 0;
 }
 
 void zh_smp_trim(void) {

@@ -1,6 +1,6 @@
 /* smp_internal.h - the SMP allocator's entry points for the malloc-compatible
- * preload library (src/preload/malloc.c), which is built from libzheap's sources.
- * Not exported. */
+ * preload library (src/preload/malloc.c), which is built from libzheap's sources,
+ * and a probe for its tests. Not exported. */
 #ifndef ZHEAP_SRC_SMP_INTERNAL_H
 #define ZHEAP_SRC_SMP_INTERNAL_H
 
@@ -17,5 +17,9 @@ void *zh__smp_malloc_or(size_t len, void *(*failed)(size_t len));
 /* free(p) on the SMP allocator: frees p if it starts a block of it (zh_smp_free_owned),
  * else calls not_ours(p) (NULL included), by a tail call as above. */
 void zh__smp_free_or(void *p, void (*not_ours)(void *p));
+
+/* For tests: the 16 KiB units spanned by the small page or large run holding the
+ * live block p (a huge block: 0). */
+size_t zh__smp_page_units(const void *p);
 
 #endif /* ZHEAP_SRC_SMP_INTERNAL_H */
