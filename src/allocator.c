@@ -6,83 +6,18 @@
  * one indirect call. */
 #include <stdlib.h>
 
+#include "allocator_internal.h"
 #include "common.h"
 
 bool zh_safety_enabled(void) { return zh__config_safety; }
 
-/* log2 of a power-of-two alignment; `call` names the public entry point. */
-static zh_align align_log2(size_t bytes, const char *call) {
-    if (ZH__UNLIKELY(!zh__is_pow2(bytes)))
-        zh__panic(call, "alignment %zu is not a power of two", bytes);
-    unsigned log2 = zh__log2_pow2(bytes);
-    if (ZH__UNLIKELY(log2 > ZH_ALIGN_LOG2_MAX))
-        zh__panic(call, "alignment %zu exceeds the maximum 2^%d", bytes, ZH_ALIGN_LOG2_MAX);
-    return (zh_align)log2;
-}
-
 zh_align zh_align_from_bytes(size_t bytes) { return align_log2(bytes, "zh_align_from_bytes"); }
-
-/* ---- the vtable, checked ---------------------------------------------------------- */
-
-static void check_raw(const char *call, size_t len, zh_align align) {
-    if (!zh__config_safety) return;
-    if (len == 0) zh__panic(call, "zero length reached the vtable");
-    if (align > ZH_ALIGN_LOG2_MAX) zh__panic(call, "alignment 2^%u is too large", align);
-}
-
-static void check_raw_block(const char *call, const void *mem, size_t len, zh_align align) {
-    check_raw(call, len, align);
-    if (zh__config_safety && mem == NULL) zh__panic(call, "NULL block of length %zu", len);
-}
-
-void *zh_raw_alloc(zh_allocator a, size_t len, zh_align align, uintptr_t ret_addr) {
-    check_raw("zh_raw_alloc", len, align);
-    return a.vtable->alloc(a.ctx, len, align, ret_addr);
-}
-
-bool zh_raw_resize(zh_allocator a, void *mem, size_t len, zh_align align, size_t new_len,
-                   uintptr_t ret_addr) {
-    check_raw_block("zh_raw_resize", mem, len, align);
-    check_raw("zh_raw_resize", new_len, align);
-    return a.vtable->resize(a.ctx, mem, len, align, new_len, ret_addr);
-}
-
-void *zh_raw_remap(zh_allocator a, void *mem, size_t len, zh_align align, size_t new_len,
-                   uintptr_t ret_addr) {
-    check_raw_block("zh_raw_remap", mem, len, align);
-    check_raw("zh_raw_remap", new_len, align);
-    return a.vtable->remap(a.ctx, mem, len, align, new_len, ret_addr);
-}
-
-void zh_raw_free(zh_allocator a, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
-    check_raw_block("zh_raw_free", mem, len, align);
-    a.vtable->free(a.ctx, mem, len, align, ret_addr);
-}
 
 /* ---- the byte helpers --------------------------------------------------------------
  * Each public helper is a thin shell that captures its caller's return address and
- * names itself; the shared bodies below do the work. */
-
-static void *alloc_bytes(zh_allocator a, size_t len, size_t alignment, const char *call,
-                         uintptr_t ret_addr) {
-    zh_align align = align_log2(alignment, call);
-    if (len == 0) return zh__zero_length_ptr(alignment);
-    void *p = a.vtable->alloc(a.ctx, len, align, ret_addr);
-    if (p != NULL) zh__mark_undefined(p, len);
-    return p;
-}
-
-static void free_bytes(zh_allocator a, void *p, size_t len, size_t alignment, const char *call,
-                       uintptr_t ret_addr) {
-    zh_align align = align_log2(alignment, call);
-    if (len == 0) return;
-    if (ZH__UNLIKELY(p == NULL)) {
-        if (zh__config_safety) zh__panic(call, "NULL block of length %zu", len);
-        return;
-    }
-    zh__mark_undefined(p, len);
-    a.vtable->free(a.ctx, p, len, align, ret_addr);
-}
+ * names itself; the shared bodies below (and alloc_bytes and free_bytes in
+ * allocator_internal.h) do the work. The shells that always end in a tail call into
+ * the vtable are in allocator_calls.c. */
 
 static bool resize_bytes(zh_allocator a, void *p, size_t len, size_t new_len, size_t alignment,
                          const char *call, uintptr_t ret_addr) {
@@ -128,18 +63,6 @@ static void *realloc_bytes(zh_allocator a, void *p, size_t old_len, size_t new_l
     return fresh;
 }
 
-void *zh_alloc(zh_allocator a, size_t len) {
-    return alloc_bytes(a, len, ZH_MALLOC_ALIGNMENT, "zh_alloc", ZH_RETURN_ADDRESS());
-}
-void *zh_alloc_aligned(zh_allocator a, size_t len, size_t alignment) {
-    return alloc_bytes(a, len, alignment, "zh_alloc_aligned", ZH_RETURN_ADDRESS());
-}
-void zh_free(zh_allocator a, void *p, size_t len) {
-    free_bytes(a, p, len, ZH_MALLOC_ALIGNMENT, "zh_free", ZH_RETURN_ADDRESS());
-}
-void zh_free_aligned(zh_allocator a, void *p, size_t len, size_t alignment) {
-    free_bytes(a, p, len, alignment, "zh_free_aligned", ZH_RETURN_ADDRESS());
-}
 bool zh_resize(zh_allocator a, void *p, size_t len, size_t new_len) {
     return resize_bytes(a, p, len, new_len, ZH_MALLOC_ALIGNMENT, "zh_resize",
                         ZH_RETURN_ADDRESS());

@@ -1638,7 +1638,8 @@ static void *smp_remap(void *ctx, void *mem, size_t len, zh_align align, size_t 
 
 static inline void free_block(void *p, smp_where w) {
     track_giveback(p);
-    if (ZH__UNLIKELY(w.page == NULL)) huge_free((smp_huge *)w.seg);
+    /* The segment's kind, not w.page: where_is tested it already (no second test). */
+    if (ZH__UNLIKELY(w.seg->kind != SEGMENT_UNITS)) huge_free((smp_huge *)w.seg);
     else if (ZH__LIKELY(w.page->kind == PAGE_SMALL)) small_free(w.page, p);
     else large_free(w.page);
 }
