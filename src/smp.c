@@ -1683,7 +1683,9 @@ void zh_smp_free_unsized(void *p) {
 static bool owned_block(const void *p, smp_where *w) {
     if (!owned_granule(segment_of(p))) return false; /* NULL too: its "segment" is not */
     *w = where_is(p);
-    if (ZH__UNLIKELY(w->page == NULL)) return ((const smp_huge *)w->seg)->block == p;
+    /* No page: a huge block, or a unit of a segment never handed out (NULL head). */
+    if (ZH__UNLIKELY(w->page == NULL))
+        return w->seg->kind == SEGMENT_HUGE && ((const smp_huge *)w->seg)->block == p;
     if (ZH__LIKELY(w->page->kind == PAGE_SMALL)) return page_block_start(w->page, p);
     return w->page->kind == PAGE_LARGE && (char *)p == page_start(w->page);
 }

@@ -312,6 +312,9 @@ static void test_smp_free_owned(void **state) {
     assert_false(zh_smp_free_owned(page + 16384 - 16)); /* 16368: a multiple of 48, past the last block */
     unsigned char *segment = (unsigned char *)((uintptr_t)b48 & ~(((uintptr_t)1 << 24) - 1));
     assert_false(zh_smp_free_owned(segment + 64));
+    /* The segment's last unit: free, and its record's head NULL unless it was ever
+     * handed out. */
+    assert_false(zh_smp_free_owned(segment + ((size_t)16 << 20) - 16384));
     assert_true(zh_smp_free_owned(b48));
     void *huge = zh_raw_alloc(SMP, (size_t)16 << 20, 4, 0);
     assert_non_null(huge);
