@@ -5,9 +5,9 @@
  * Kept apart from allocator.c so that optimised builds can compile them without
  * frame pointers (CMakeLists.txt): a tail call leaves no frame of theirs on the
  * stack, so the debug allocator's frame-pointer walk sees the same chain either way,
- * and each call saves the push, move and pop of a frame (3 of the 11 and 14
- * instructions of zh_alloc and zh_free). The helpers that call the vtable and then
- * do more (realloc, resize to 0, dupe) keep their frames in allocator.c. */
+ * and each call saves the push, move and pop of a frame (docs/benchmarks.md, "Page
+ * spans that grow with a class"). The helpers that call the vtable and then do more
+ * (realloc, resize to 0, dupe) keep their frames in allocator.c. */
 #include "allocator_internal.h"
 #include "common.h"
 

@@ -120,10 +120,10 @@ _Static_assert(SMP_MIN_ALIGN == 1 << SMP_MIN_ALIGN_LOG2, "the two forms agree");
  * counts as empty since the earlier time (a lone alloc/free does not keep an idle
  * page resident). */
 #define SMP_IDLE_BRIEF_USE 4
-/* Empty pages a heap keeps for reuse without the global lock, over all classes, and
- * the units they may span together (grown pages are longer). */
-#define SMP_HEAP_SPARES 32
+/* Empty pages a heap keeps for reuse without the global lock, over all classes: at
+ * most this many units together (grown pages are longer), so at most as many pages. */
 #define SMP_HEAP_SPARE_UNITS 32
+#define SMP_HEAP_SPARES SMP_HEAP_SPARE_UNITS
 /* The bit of a heap's idle_classes that stands for its spares. */
 #define SMP_IDLE_SPARES ((uint64_t)1 << 63)
 /* A page switch runs the idle check (and takes the remote list) at least once in this
@@ -323,7 +323,6 @@ static size_t heap_page_units(const smp_heap *h, unsigned c) {
 }
 
 /* ---- global state --------------------------------------------------------------------- */
-
 
 static struct {
     zh__lock lock; /* everything below that is not atomic */
@@ -1258,7 +1257,7 @@ static ZH_NOINLINE void page_free_slow(smp_heap *h, smp_page *pg) {
     h->class_pages[c]--;
     /* Empty pages wait for reuse by any class: churn around a page boundary, or a
      * producer whose pages a consumer empties, then costs no trip to the segments. */
-    if (h->spare_count < SMP_HEAP_SPARES && h->spare_units + pg->span <= SMP_HEAP_SPARE_UNITS) {
+    if (h->spare_units + pg->span <= SMP_HEAP_SPARE_UNITS) { /* a page spans a unit or more */
         h->spares[h->spare_count++] = pg;
         h->spare_units += pg->span;
         page_became_idle(h, pg);
