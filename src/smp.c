@@ -9,7 +9,7 @@
  *   the record of any address is found by masking it (segment) and shifting
  *   (unit). Units are handed out in runs under one global lock: a run is either a
  *   small page (one size class, owned by one thread heap: one unit up to 8 KiB
- *   blocks, 2 or 4 above) or one large block. Small units keep what a thread holds
+ *   blocks, two up to 16 KiB) or one large block. Small units keep what a thread holds
  *   per size class small (a class with few live blocks costs one 16 KiB page); a
  *   heap that holds 16 pages of a class takes new ones twice as long, at 32 four
  *   times (fewer page switches and records where a class has many blocks).
@@ -254,7 +254,7 @@ static const uint32_t class_block_size[SMP_CLASSES] = {
     16,    32,    48,    64,    80,    96,    112,   128,   160,   192,
     224,   256,   320,   384,   448,   512,   640,   768,   896,   1024,
     1280,  1536,  1792,  2048,  2560,  3072,  3584,  4096,  5120,  6144,
-    7168,  8192,  10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
+    7168,  8192,  10240, 12288, 14336, 16384,
 };
 
 /* The smallest class whose blocks hold n bytes (1 <= n <= ZH_SMP_SMALL_MAX):

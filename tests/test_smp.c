@@ -270,7 +270,7 @@ static void test_smp_pages_grow_with_a_class(void **state) {
  * of other allocators, addresses never mapped, a huge block already unmapped. */
 static void test_smp_free_owned(void **state) {
     (void)state;
-    static const size_t lens[] = {1, 16, 48, 100, 1000, 4096, 7000, 32768, 40000,
+    static const size_t lens[] = {1, 16, 48, 100, 1000, 4096, 7000, 16384, 32768, 40000,
                                   (size_t)1 << 20, (size_t)8 << 20};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         for (zh_align a = 0; a <= 12; a += 4) {
@@ -463,13 +463,15 @@ static void test_smp_out_of_memory_from_platform(void **state) {
 
     zh__os_test_fail_after(ZH__OS_FAULT_MAP, 0);
     void *huge = zh_alloc(SMP, (size_t)20 << 20); /* needs a mapping */
-    /* Use up the free units of the mapped segments with 4 MiB runs, then single
-     * units, then 32 KiB blocks (pages of 4 units), until the allocator must map
-     * and cannot. */
+    /* Use up the free units of the mapped segments with 4 MiB runs, then 64 KiB
+     * runs, then 16 KiB blocks (the largest class: pages of 2 units), until the
+     * allocator must map and cannot. */
     while (nlarge < MAX_BLOCKS && (large[nlarge] = zh_alloc(SMP, (size_t)4 << 20)) != NULL)
         nlarge++;
     while (nlarge < MAX_BLOCKS && (large[nlarge] = zh_alloc(SMP, 65536)) != NULL) nlarge++;
-    while (nsmall < MAX_BLOCKS * 8 && (small[nsmall] = zh_alloc(SMP, 32768)) != NULL) nsmall++;
+    while (nsmall < MAX_BLOCKS * 8 &&
+           (small[nsmall] = zh_alloc(SMP, ZH_SMP_SMALL_MAX)) != NULL)
+        nsmall++;
     void *unit = zh_alloc(SMP, 65536);
     zh__os_test_fail_after(ZH__OS_FAULT_MAP, SIZE_MAX); /* before any assertion */
     assert_null(huge);
@@ -478,14 +480,14 @@ static void test_smp_out_of_memory_from_platform(void **state) {
     assert_true(nsmall < MAX_BLOCKS * 8);
 
     assert_true(zht_all_bytes(keep, 200, 0x77));
-    void *again = zh_alloc(SMP, 32768);
+    void *again = zh_alloc(SMP, ZH_SMP_SMALL_MAX);
     void *again_huge = zh_alloc(SMP, (size_t)20 << 20);
     assert_non_null(again);
     assert_non_null(again_huge);
-    zh_free(SMP, again, 32768);
+    zh_free(SMP, again, ZH_SMP_SMALL_MAX);
     zh_free(SMP, again_huge, (size_t)20 << 20);
     while (nlarge > 0) zh_smp_free_unsized(large[--nlarge]);
-    while (nsmall > 0) zh_free(SMP, small[--nsmall], 32768);
+    while (nsmall > 0) zh_free(SMP, small[--nsmall], ZH_SMP_SMALL_MAX);
     zh_smp_stats after = stats();
     assert_int_equal(after.large_live, before.large_live);
     assert_int_equal(after.allocated, before.allocated);

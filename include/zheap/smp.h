@@ -36,9 +36,9 @@ extern "C" {
 ZH_EXTERN extern const zh_allocator zh_smp_allocator;
 
 /* Blocks up to this many bytes (after alignment) come from size classes. */
-#define ZH_SMP_SMALL_MAX ((size_t)32768)
+#define ZH_SMP_SMALL_MAX ((size_t)16384)
 /* Number of small size classes: 16-byte steps to 128, then four per power of two. */
-#define ZH_SMP_CLASS_COUNT 40
+#define ZH_SMP_CLASS_COUNT 36
 
 /* The usable size of a live block from zh_smp_allocator, from its address alone:
  * at least the length it was allocated (or last resized) with, and a length it may
