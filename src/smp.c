@@ -190,6 +190,7 @@ typedef struct smp_segment {
     uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's; read by every free */
     _Alignas(ZH__CACHE_LINE) uint16_t free_units; /* the rest changes under the lock */
     uint32_t last_release; /* the purge clock at its last release */
+    bool records_purged;   /* free and purged, its units' records too (segment_purge_records) */
     struct smp_segment *prev, *next;
     uint64_t used[SMP_BITMAP_WORDS];  /* unit handed out */
     /* A bit per word of `used`: all set, none set (the hole search skips them). */
@@ -624,6 +625,7 @@ static smp_segment *segment_new(void) {
     if (seg == NULL) return NULL;
     seg->kind = SEGMENT_UNITS;
     seg->free_units = SMP_UNITS - SMP_HEADER_UNITS;
+    seg->records_purged = true; /* fresh pages: nothing to purge yet */
     seg->used_none = SMP_BITMAP_WORDS == 64 ? ~(uint64_t)0 : ((uint64_t)1 << SMP_BITMAP_WORDS) - 1;
     used_set(seg, 0, SMP_HEADER_UNITS, true);
     for (size_t k = 0; k < SMP_HEADER_UNITS; k++) seg->pages[k].head = &seg->pages[0];
@@ -655,6 +657,7 @@ static bool segment_all_free(const smp_segment *seg) {
 /* Locked. Takes units [i, i + n) of seg as one run and returns its record. */
 static smp_page *run_claim(smp_segment *seg, size_t i, size_t n) {
     if (segment_all_free(seg)) g.free_segments--;
+    seg->records_purged = false;
     g.ops++;
     size_t dirty = bits_count(seg->dirty, i, n);
     used_set(seg, i, n, true);
@@ -1727,6 +1730,16 @@ void zh__smp_free_or(void *p, void (*not_ours)(void *p)) {
     free_block(p, w);
 }
 
+/* The whole OS pages of seg's header that hold only its units' records. */
+static void records_range(const smp_segment *seg, uintptr_t range[2]) {
+    range[0] = zh__align_forward_addr((uintptr_t)&seg->pages[SMP_HEADER_UNITS], os()->page_size);
+    range[1] = zh__align_backward_addr((uintptr_t)&seg->pages[SMP_UNITS], os()->page_size);
+}
+
+void zh__smp_records_range(const void *p, uintptr_t range[2]) {
+    records_range(segment_of(p), range);
+}
+
 size_t zh__smp_page_units(const void *p) {
     smp_where w = where_is(p);
     return w.page != NULL ? w.page->span : 0;
@@ -1736,6 +1749,19 @@ size_t zh__smp_page_units(const void *p) {
 static bool unit_purgeable(const smp_segment *seg, size_t k, bool aged_only) {
     return bit_get(seg->dirty, k) &&
            (!aged_only || g.now - seg->released_at[k] > SMP_PURGE_DELAY);
+}
+
+/* Locked. Once a kept segment is free and none of its units is resident, the page
+ * records of its units go too: a segment that served every unit holds 127 KiB of
+ * them, resident until its units are used again (purged pages read as zeros: a free
+ * record, NULL head). The header units' own records and the bitmaps stay. */
+static void segment_purge_records(smp_segment *seg) {
+    if (seg->records_purged || !segment_all_free(seg) || bits_count(seg->dirty, 0, SMP_UNITS))
+        return;
+    uintptr_t range[2];
+    records_range(seg, range);
+    if (range[0] < range[1] && os_purge((void *)range[0], range[1] - range[0]))
+        seg->records_purged = true;
 }
 
 /* Locked. Purges resident free units of seg (with aged_only, those not reused
@@ -1757,6 +1783,7 @@ static void purge_segment(smp_segment *seg, size_t target, bool aged_only) {
         }
         i += n;
     }
+    segment_purge_records(seg);
 }
 
 /* Locked. Unmaps fully free segments beyond SMP_KEEP_FREE_SEGMENTS (with

@@ -5,6 +5,7 @@
 #define ZHEAP_SRC_SMP_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* malloc(len) on the SMP allocator without the vtable: a block of at least len bytes
  * (len 0: a unique smallest block), 16-byte aligned, owned by the caller until
@@ -21,5 +22,10 @@ void zh__smp_free_or(void *p, void (*not_ours)(void *p));
 /* For tests: the 16 KiB units spanned by the small page or large run holding the
  * live block p (a huge block: 0). */
 size_t zh__smp_page_units(const void *p);
+
+/* For tests: the address range [range[0], range[1]) of the OS pages holding only the
+ * unit records of the segment of p (a block of a unit segment; addresses only, nothing
+ * is read), which a free segment's purge gives back. */
+void zh__smp_records_range(const void *p, uintptr_t range[2]);
 
 #endif /* ZHEAP_SRC_SMP_INTERNAL_H */

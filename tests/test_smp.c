@@ -4,6 +4,7 @@
  * allocator's own figures) and out-of-memory from the platform. The threaded tests
  * are in test_smp_threads.c. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* mincore */
 #include "test_support.h"
 
 #include <stdio.h>
@@ -11,6 +12,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "zheap/smp.h"
 
@@ -401,6 +405,61 @@ static void test_smp_memory_returns_after_free(void **state) {
     if (rss_before != 0) assert_true(rss_bytes() < rss_before + ((size_t)2 << 20));
 }
 
+/* Resident OS pages in [range[0], range[1]) (mincore), 0 where nothing is mapped. */
+static size_t resident_pages(const uintptr_t range[2]) {
+#if defined(__linux__)
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (range[1] - range[0]) / page, count = 0;
+    unsigned char vec[64];
+    for (size_t i = 0; i < n; i += sizeof vec) {
+        size_t k = n - i < sizeof vec ? n - i : sizeof vec;
+        if (mincore((void *)(range[0] + i * page), k * page, vec) != 0) continue; /* unmapped */
+        for (size_t j = 0; j < k; j++) count += vec[j] & 1;
+    }
+    return count;
+#else
+    (void)range;
+    return 0;
+#endif
+}
+
+/* The free segment kept for reuse gives its units' page records back with its units
+ * once the purge delay has passed: one that served 64 KiB runs in every unit would
+ * otherwise keep all its record pages (up to 127 KiB) resident until used again. */
+static void test_smp_free_segment_records_purged(void **state) {
+    (void)state;
+#if !defined(__linux__)
+    skip(); /* mincore */
+#endif
+    if (!(zh__os_info_get()->caps & ZH__OS_CAN_PURGE)) skip();
+    enum { RUN = 65536, COUNT = 600 }; /* 4 units each: over two segments' worth */
+    static void *blocks[COUNT];
+    static uintptr_t ranges[COUNT][2];
+    zh_smp_trim();
+    for (size_t i = 0; i < COUNT; i++) {
+        blocks[i] = zh_alloc(SMP, RUN);
+        assert_non_null(blocks[i]);
+        memset(blocks[i], 0x3c, 64);
+        zh__smp_records_range(blocks[i], ranges[i]);
+    }
+    size_t touched = 0;
+    for (size_t i = 0; i < COUNT; i++)
+        if (i == 0 || ranges[i][0] != ranges[i - 1][0]) touched += resident_pages(ranges[i]);
+    assert_true(touched > 0); /* the runs' records were written */
+    for (size_t i = 0; i < COUNT; i++) zh_free(SMP, blocks[i], RUN);
+    /* The purge delay passes; freeing a huge block (its own mapping: no unit is
+     * claimed) runs the policy, which unmaps the free segments but one and purges
+     * that one's units - and now its records. */
+    nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
+    size_t huge_len = (size_t)8 << 20;
+    zh_free(SMP, zh_alloc(SMP, huge_len), huge_len);
+    size_t left = 0;
+    for (size_t i = 0; i < COUNT; i++)
+        if (i == 0 || ranges[i][0] != ranges[i - 1][0]) left += resident_pages(ranges[i]);
+    print_message("record pages resident: %zu with the runs, %zu after the delay\n", touched,
+                  left);
+    assert_int_equal(left, 0);
+}
+
 
 /* The policy alone brings memory back, without zh_smp_trim: blocks of many size
  * classes are freed (each class's current page and its spare page stay empty with
@@ -541,6 +600,7 @@ int main(void) {
         cmocka_unit_test(test_smp_free_owned),
         cmocka_unit_test(test_smp_large_cache_steady_state),
         cmocka_unit_test(test_smp_memory_returns_after_free),
+        cmocka_unit_test(test_smp_free_segment_records_purged),
         cmocka_unit_test(test_smp_idle_pages_return_without_trim),
         cmocka_unit_test(test_smp_out_of_memory_from_platform),
         cmocka_unit_test(test_smp_contract_violations_abort),
