@@ -425,6 +425,15 @@ static size_t resident_pages(const uintptr_t range[2]) {
 /* The free segment kept for reuse gives its units' page records back with its units
  * once the purge delay has passed: one that served 64 KiB runs in every unit would
  * otherwise keep all its record pages (up to 127 KiB) resident until used again. */
+/* Resident pages of the record ranges of consecutive blocks, each segment's range
+ * counted once (blocks of one segment report the same range, one after another). */
+static size_t resident_record_pages(uintptr_t (*ranges)[2], size_t count) {
+    size_t pages = 0;
+    for (size_t i = 0; i < count; i++)
+        if (i == 0 || ranges[i][0] != ranges[i - 1][0]) pages += resident_pages(ranges[i]);
+    return pages;
+}
+
 static void test_smp_free_segment_records_purged(void **state) {
     (void)state;
 #if !defined(__linux__)
@@ -441,9 +450,7 @@ static void test_smp_free_segment_records_purged(void **state) {
         memset(blocks[i], 0x3c, 64);
         zh__smp_records_range(blocks[i], ranges[i]);
     }
-    size_t touched = 0;
-    for (size_t i = 0; i < COUNT; i++)
-        if (i == 0 || ranges[i][0] != ranges[i - 1][0]) touched += resident_pages(ranges[i]);
+    size_t touched = resident_record_pages(ranges, COUNT);
     assert_true(touched > 0); /* the runs' records were written */
     for (size_t i = 0; i < COUNT; i++) zh_free(SMP, blocks[i], RUN);
     /* The purge delay passes; freeing a huge block (its own mapping: no unit is
@@ -452,9 +459,7 @@ static void test_smp_free_segment_records_purged(void **state) {
     nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
     size_t huge_len = (size_t)8 << 20;
     zh_free(SMP, zh_alloc(SMP, huge_len), huge_len);
-    size_t left = 0;
-    for (size_t i = 0; i < COUNT; i++)
-        if (i == 0 || ranges[i][0] != ranges[i - 1][0]) left += resident_pages(ranges[i]);
+    size_t left = resident_record_pages(ranges, COUNT);
     print_message("record pages resident: %zu with the runs, %zu after the delay\n", touched,
                   left);
     assert_int_equal(left, 0);
