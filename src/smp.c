@@ -153,6 +153,33 @@ typedef struct smp_block {
 
 typedef struct smp_heap smp_heap;
 
+/* A batch of blocks that one thread freed into pages another heap owns, sent to that
+ * heap as one entry of its remote list (snmalloc's batching): the sender writes
+ * only this array, never the freed blocks, and the owner's drain reads an array of
+ * independent addresses instead of chasing a list through blocks another core
+ * wrote. A batch is itself a small block of its sender's heap. */
+#define SMP_MSG_SIZE 256
+#define SMP_MSG_BLOCKS ((SMP_MSG_SIZE - 2 * sizeof(void *)) / sizeof(void *))
+typedef struct smp_msg {
+    smp_block link; /* first, like a block's: the remote list's link */
+    uint32_t count;
+    uint32_t bytes; /* the blocks' sizes together */
+    smp_block *blocks[SMP_MSG_BLOCKS];
+} smp_msg;
+_Static_assert(sizeof(smp_msg) == SMP_MSG_SIZE, "a batch fills its block");
+
+/* Batches a heap builds at once (one per owner, direct-mapped by the owner's
+ * address), and the bytes after which one is sent before it is full: what a thread
+ * holds back from other heaps is at most SMP_OUTBOX_SLOTS * (SMP_MSG_BYTES + the
+ * largest small block), 384 KiB. */
+#define SMP_OUTBOX_SLOTS 8
+#define SMP_MSG_BYTES ((uint32_t)32 << 10)
+
+typedef struct smp_outbox {
+    smp_heap *owner;
+    smp_msg *msg; /* NULL: nothing waits */
+} smp_outbox;
+
 enum { PAGE_FREE = 0, PAGE_SMALL, PAGE_LARGE };
 enum { SEGMENT_UNITS = 1, SEGMENT_HUGE };
 
@@ -226,6 +253,10 @@ struct smp_heap {
     /* The other pages of a class that hold blocks, in the order they ran out (a ring,
      * oldest first; docs/smp.md, "Threads"). */
     smp_page *queue[SMP_CLASSES];
+    /* Remote frees waiting to go to their owners (docs/smp.md, "Threads"); a bit per
+     * slot that holds a batch. */
+    smp_outbox outbox[SMP_OUTBOX_SLOTS];
+    uint32_t outbox_pending;
     /* Pages of each class the heap holds (current and queued): what its new pages'
      * span follows (heap_page_units). */
     uint32_t class_pages[SMP_CLASSES];
@@ -982,10 +1013,13 @@ static smp_heap *heap_record_new(void) {
 static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner);
 static void heap_drain_remote(smp_heap *h);
 static void heap_pass_on_remote(smp_heap *h);
+static void outbox_flush(smp_heap *h);
 
-/* Called at thread exit with the thread's heap: empty pages go back, the others
- * are abandoned for adoption, and the record returns to the pool. */
+/* Called at thread exit with the thread's heap: its batches of remote frees are
+ * sent, empty pages go back, the others are abandoned for adoption, and the record
+ * returns to the pool. */
 static void heap_release(smp_heap *h) {
+    outbox_flush(h);
     heap_drain_remote(h);
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
         smp_page *queue = h->queue[c];
@@ -1112,6 +1146,7 @@ static void heap_retire_idle(smp_heap *h, uint32_t now) {
 static ZH_NOINLINE void heap_idle_check(smp_heap *h, uint32_t now) {
     if (now - h->last_idle_check < SMP_PURGE_CHECK) return;
     h->last_idle_check = now;
+    outbox_flush(h);
     global_lock();
     heap_retire_idle(h, now);
     policy_clock_update();
@@ -1210,6 +1245,7 @@ static ZH_NOINLINE void *small_alloc_refill(smp_heap *h, unsigned c, bool idle_d
     if (pg == NULL) {
         /* To the global lists: idle pages first (they may be what is taken). */
         if (!idle_due && h->idle_classes != 0) heap_idle_check(h, heap_clock(h));
+        outbox_flush(h); /* the global lists: a slow path anyway */
         pg = page_adopt(h, c);
     }
     if (pg == NULL) pg = page_new(h, c);
@@ -1299,56 +1335,142 @@ static void small_free_abandoned(smp_page *pg, smp_block *b) {
     global_unlock();
 }
 
-/* Hands b to the heap owning its page (not the calling thread's). */
-static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner) {
-    if (owner == NULL) {
-        small_free_abandoned(pg, b);
-        return;
-    }
+/* Publishes an entry (a block, or a batch's tagged address) on owner's remote list,
+ * linked through the word at `link`. */
+static void remote_post(smp_heap *owner, smp_block *link, smp_block *entry) {
     smp_block *top = zh__atomic_load_relaxed(&owner->remote);
     do {
-        link_set(b, top);
-    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &top, b,
+        link_set(link, top);
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &top, entry,
                                                     memory_order_seq_cst, memory_order_relaxed));
     /* The owner may have left after we read it from the page, and drained for the
-     * last time before our push: then the block is ours to pass on. (Sequentially
-     * consistent push and flag: either its final drain sees the block or this load
+     * last time before our push: then the entry is ours to pass on. (Sequentially
+     * consistent push and flag: either its final drain sees the entry or this load
      * sees the flag.) */
     if (ZH__UNLIKELY(atomic_load_explicit(&owner->released, memory_order_seq_cst)))
         heap_pass_on_remote(owner);
 }
 
-/* Empties the remote list of a heap that does not own the blocks' pages (any
- * more), handing each block to whoever owns its page now. */
-static void heap_pass_on_remote(smp_heap *h) {
-    smp_block *b = atomic_exchange_explicit(&h->remote, NULL, memory_order_seq_cst);
-    while (b != NULL) {
-        smp_block *next = link_get(b);
-        smp_page *pg = page_of(segment_of(b), b);
-        small_free_to(pg, b, zh__atomic_load_acquire(&pg->owner));
-        b = next;
+/* Hands b to the heap owning its page (not the calling thread's), at once. */
+static ZH_NOINLINE void small_free_to(smp_page *pg, smp_block *b, smp_heap *owner) {
+    if (owner == NULL) small_free_abandoned(pg, b);
+    else remote_post(owner, b, b);
+}
+
+/* A remote list entry is a block or a batch; a batch's address has bit 0 set (blocks
+ * are 16-byte aligned). */
+static smp_block *msg_entry(smp_msg *m) { return (smp_block *)((uintptr_t)m | 1); }
+static smp_msg *entry_msg(smp_block *e) {
+    return ((uintptr_t)e & 1) ? (smp_msg *)((uintptr_t)e - 1) : NULL;
+}
+
+/* b, which another thread freed, from a remote list: freed into its page if `mine`
+ * (the calling thread's heap, or NULL) owns it, else handed on to whoever does. */
+static void remote_block_free(smp_heap *mine, smp_block *b) {
+    smp_page *pg = page_of(segment_of(b), b);
+    smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
+    if (owner == mine && mine != NULL) small_free_local(mine, pg, b);
+    else small_free_to(pg, b, owner);
+}
+
+/* Frees every entry of a remote list the calling thread took (its own heap's when
+ * `mine` is not NULL). A batch's blocks first (independent loads), then the batch
+ * itself - straight to its sender, never into an outbox, so this allocates nothing. */
+static void remote_list_free(smp_heap *mine, smp_block *e) {
+    while (e != NULL) {
+        smp_msg *m = entry_msg(e);
+        smp_block *next = link_get(m != NULL ? &m->link : e);
+        if (m == NULL) {
+            remote_block_free(mine, e);
+        } else {
+            for (uint32_t k = 0; k < m->count; k++) remote_block_free(mine, m->blocks[k]);
+            track_giveback(m);
+            remote_block_free(mine, &m->link);
+        }
+        e = next;
     }
 }
 
-/* Frees every block other threads pushed onto h's remote list. */
+/* Empties the remote list of a heap whose thread left (or that a new thread just
+ * took), handing each block to whoever owns its page now - never freeing it into h
+ * from here: h may have a new owner thread meanwhile. */
+static void heap_pass_on_remote(smp_heap *h) {
+    remote_list_free(NULL, atomic_exchange_explicit(&h->remote, NULL, memory_order_seq_cst));
+}
+
+/* Frees every block other threads sent to h. */
 static void heap_drain_remote(smp_heap *h) {
     if (zh__atomic_load_relaxed(&h->remote) == NULL) return;
-    smp_block *b = zh__atomic_exchange_acq_rel(&h->remote, NULL);
-    while (b != NULL) {
-        smp_block *next = link_get(b);
-        smp_page *pg = page_of(segment_of(b), b);
-        smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
-        if (owner == h) small_free_local(h, pg, b);
-        else small_free_to(pg, b, owner);
-        b = next;
+    remote_list_free(h, zh__atomic_exchange_acq_rel(&h->remote, NULL));
+}
+
+/* ---- batches of remote frees (docs/smp.md, "Threads") ---------------------------------- */
+
+static unsigned outbox_slot(const smp_heap *owner) {
+    /* Fibonacci hashing of the record's address: heaps are cache-line apart. */
+    return (unsigned)(((uintptr_t)owner >> 6) * UINT64_C(0x9e3779b97f4a7c15) >> 61) %
+           SMP_OUTBOX_SLOTS;
+}
+
+static void outbox_send(smp_heap *h, unsigned slot) {
+    smp_outbox *o = &h->outbox[slot];
+    smp_msg *m = o->msg;
+    o->msg = NULL;
+    h->outbox_pending &= ~(1u << slot);
+    remote_post(o->owner, &m->link, msg_entry(m));
+}
+
+/* Sends every batch h holds: on its slow paths, at thread exit and on trim, so what
+ * waits is bounded in time by the thread's own activity. */
+static void outbox_flush(smp_heap *h) {
+    while (h->outbox_pending != 0) outbox_send(h, (unsigned)__builtin_ctz(h->outbox_pending));
+}
+
+static void *small_alloc(smp_heap *h, unsigned c);
+
+/* A new batch for h's outbox slot `slot`, addressed to owner, or NULL when out of
+ * memory. Its allocation may take h's slow path, which may send batches. */
+static smp_msg *outbox_open(smp_heap *h, unsigned slot, smp_heap *owner) {
+    smp_msg *m = track_handout(small_alloc(h, class_direct_of(SMP_MSG_SIZE)), sizeof *m);
+    if (m == NULL) return NULL;
+    if (h->outbox[slot].msg != NULL) outbox_send(h, slot);
+    m->count = 0;
+    m->bytes = 0;
+    h->outbox[slot] = (smp_outbox){owner, m};
+    h->outbox_pending |= 1u << slot;
+    return m;
+}
+
+/* h's thread frees b into a page that owner (another heap) holds: into the batch
+ * for owner, sent when full. */
+static void outbox_add(smp_heap *h, smp_heap *owner, smp_block *b, uint32_t size) {
+    unsigned slot = outbox_slot(owner);
+    smp_msg *m = h->outbox[slot].msg;
+    if (m == NULL || h->outbox[slot].owner != owner) {
+        if (m != NULL) outbox_send(h, slot);
+        m = outbox_open(h, slot, owner);
+        if (ZH__UNLIKELY(m == NULL)) {
+            remote_post(owner, b, b);
+            return;
+        }
     }
+    m->blocks[m->count++] = b;
+    m->bytes += size;
+    if (m->count == SMP_MSG_BLOCKS || m->bytes >= SMP_MSG_BYTES) outbox_send(h, slot);
+}
+
+/* A free into a page the calling thread's heap (me, if any) does not own. */
+static ZH_NOINLINE void small_free_remote(smp_heap *me, smp_page *pg, smp_block *b,
+                                          smp_heap *owner) {
+    if (me == NULL || owner == NULL) small_free_to(pg, b, owner);
+    else outbox_add(me, owner, b, pg->block_size);
 }
 
 static inline void small_free(smp_page *pg, void *p) {
     smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
     smp_heap *me = tl_heap;
     if (ZH__LIKELY(owner == me && me != NULL)) small_free_local(me, pg, p);
-    else small_free_to(pg, p, owner);
+    else small_free_remote(me, pg, p, owner);
 }
 
 /* ---- large blocks (unit runs) ----------------------------------------------------------------- */
@@ -1833,6 +1955,7 @@ static void purge_down_to(size_t target) {
 
 /* The calling thread's spare pages and current pages that hold nothing go back. */
 static void heap_trim(smp_heap *h) {
+    outbox_flush(h);
     heap_drain_remote(h);
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
         smp_page *pg = h->current[c];

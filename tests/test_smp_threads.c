@@ -1,8 +1,8 @@
 /* test_smp_threads.c - the SMP allocator under threads (label: stress, so the tsan
  * preset runs it): a stress test in the spirit of mimalloc's test-stress, more live
- * threads than cores x 64, thread-exit reclamation, a producer/consumer pair whose
- * memory must not drift, and fork() from a multi-threaded parent. Bounded in work,
- * never in time. */
+ * threads than cores x 64, thread-exit reclamation, batched cross-thread frees, a
+ * producer/consumer pair whose memory must not drift, and fork() from a
+ * multi-threaded parent. Bounded in work, never in time. */
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
@@ -264,6 +264,68 @@ static void test_smp_frees_of_an_exited_thread_reach_the_owner(void **state) {
     assert_true(after.active <= before.active);
 }
 
+/* ---- batched remote frees -------------------------------------------------------------------
+ * A thread that frees blocks of another heap collects them in batches and sends
+ * them on its slow paths, at exit and on zh_smp_trim; the owner frees them when it
+ * takes its remote list. */
+
+enum { BATCH_BLOCKS = 1000, BATCH_FEW = 5, BATCH_SIZE = 1000 };
+
+typedef struct batch_ctx {
+    void *blocks[BATCH_BLOCKS];
+    atomic_int step; /* the freer: 1 after the few, 3 after the rest; main: 2, 4 */
+} batch_ctx;
+
+static void batch_wait(batch_ctx *b, int step) {
+    while (atomic_load(&b->step) != step) sched_yield();
+}
+
+static void *batch_freer(void *arg) {
+    batch_ctx *b = arg;
+    /* A thread with a heap batches; one without pushes each block at once. */
+    zh_free(SMP, zh_alloc(SMP, 64), 64);
+    for (int i = 0; i < BATCH_FEW; i++) zh_free(SMP, b->blocks[i], BATCH_SIZE);
+    zh_smp_trim(); /* sends the batch, though it is not full */
+    atomic_store(&b->step, 1);
+    batch_wait(b, 2);
+    for (int i = BATCH_FEW; i < BATCH_BLOCKS; i++) zh_free(SMP, b->blocks[i], BATCH_SIZE);
+    zh_smp_trim();
+    atomic_store(&b->step, 3);
+    batch_wait(b, 4); /* alive until the owner has checked */
+    return NULL;
+}
+
+static void test_smp_remote_frees_reach_the_owner_in_batches(void **state) {
+    (void)state;
+    unsigned c = 19; /* the 1024-byte class */
+    static batch_ctx b;
+    atomic_store(&b.step, 0);
+    for (int i = 0; i < BATCH_BLOCKS; i++) {
+        b.blocks[i] = zh_alloc(SMP, BATCH_SIZE);
+        assert_non_null(b.blocks[i]);
+        memset(b.blocks[i], 0x3c, BATCH_SIZE);
+    }
+    zh_smp_trim();
+    zh_smp_stats before = stats();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, batch_freer, &b), 0);
+    batch_wait(&b, 1);
+    zh_smp_trim(); /* the owner takes its remote list */
+    assert_int_equal(stats().classes[c].live, before.classes[c].live - BATCH_FEW);
+    atomic_store(&b.step, 2);
+    batch_wait(&b, 3);
+    zh_smp_trim();
+    zh_smp_stats freed = stats();
+    assert_int_equal(freed.classes[c].live, before.classes[c].live - BATCH_BLOCKS);
+    /* The owner allocates as many again: its own pages serve them (the freer's
+     * page of batches is the only new one). */
+    for (int i = 0; i < BATCH_BLOCKS; i++) assert_non_null(b.blocks[i] = zh_alloc(SMP, BATCH_SIZE));
+    assert_true(stats().active <= before.active + 65536);
+    atomic_store(&b.step, 4);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    for (int i = 0; i < BATCH_BLOCKS; i++) zh_free(SMP, b.blocks[i], BATCH_SIZE);
+}
+
 /* ---- producer / consumer ---------------------------------------------------------------- */
 
 enum { PC_RING = 512, PC_MESSAGES = 60000 };
@@ -370,6 +432,7 @@ int main(void) {
         cmocka_unit_test(test_smp_more_threads_than_cores_times_64),
         cmocka_unit_test(test_smp_thread_exit_reclaims),
         cmocka_unit_test(test_smp_frees_of_an_exited_thread_reach_the_owner),
+        cmocka_unit_test(test_smp_remote_frees_reach_the_owner_in_batches),
         cmocka_unit_test(test_smp_producer_consumer_does_not_drift),
         cmocka_unit_test(test_smp_fork_from_threaded_parent),
     };

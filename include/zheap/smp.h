@@ -75,7 +75,8 @@ ZH_EXTERN bool zh_smp_free_owned(void *p);
  * mapping is purged or unmapped (the bounded policy of docs/smp.md does this by
  * itself once memory stayed free for 100 ms, including each thread's empty pages,
  * which that thread gives back on its next slow path). The calling thread's own
- * empty pages are released too, however recent.
+ * empty pages are released too, however recent, and the blocks it freed into other
+ * threads' pages are sent to them (their owners free them on their next slow path).
  * Thread-safe; takes the allocator's global lock. */
 ZH_EXTERN void zh_smp_trim(void);
 
@@ -86,6 +87,8 @@ typedef struct zh_smp_class_stats {
     uint64_t allocations; /* blocks handed out since start */
     uint64_t live;        /* blocks handed out and not yet freed */
 } zh_smp_class_stats;
+/* The 256-byte class also counts the allocator's own batches of cross-thread frees
+ * (docs/smp.md, "Threads") while they are on their way. */
 
 /* A snapshot of the allocator. Byte figures are exact at page granularity
  * (active, mapped, cached); `allocated` and the class counts are sums of per-thread
