@@ -157,16 +157,17 @@ typedef struct smp_heap smp_heap;
  * heap as one entry of its remote list (snmalloc's batching): the sender writes
  * only this array, never the freed blocks, and the owner's drain reads an array of
  * independent addresses instead of chasing a list through blocks another core
- * wrote. A batch is itself a small block of its sender's heap. */
+ * wrote. A batch is itself a small block of its sender's heap (30 addresses with
+ * 64-bit pointers, 61 with 32-bit ones). */
 #define SMP_MSG_SIZE 256
-#define SMP_MSG_BLOCKS ((SMP_MSG_SIZE - 2 * sizeof(void *)) / sizeof(void *))
+#define SMP_MSG_BLOCKS ((SMP_MSG_SIZE - sizeof(void *) - 2 * sizeof(uint32_t)) / sizeof(void *))
 typedef struct smp_msg {
     smp_block link; /* first, like a block's: the remote list's link */
     uint32_t count;
     uint32_t bytes; /* the blocks' sizes together */
     smp_block *blocks[SMP_MSG_BLOCKS];
 } smp_msg;
-_Static_assert(sizeof(smp_msg) == SMP_MSG_SIZE, "a batch fills its block");
+_Static_assert(sizeof(smp_msg) <= SMP_MSG_SIZE, "a batch fits its block");
 
 /* Batches a heap builds at once (one per owner, direct-mapped by the owner's
  * address), and the bytes after which one is sent before it is full: what a thread
