@@ -1463,6 +1463,8 @@ static void outbox_add(smp_heap *h, smp_heap *owner, smp_block *b, uint32_t size
 /* A free into a page the calling thread's heap (me, if any) does not own. */
 static ZH_NOINLINE void small_free_remote(smp_heap *me, smp_page *pg, smp_block *b,
                                           smp_heap *owner) {
+    /* A thread that only frees (a consumer) gets a heap for its outbox. */
+    if (me == NULL && owner != NULL) me = heap_attach();
     if (me == NULL || owner == NULL) small_free_to(pg, b, owner);
     else outbox_add(me, owner, b, pg->block_size);
 }

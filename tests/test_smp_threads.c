@@ -281,9 +281,7 @@ static void batch_wait(batch_ctx *b, int step) {
 }
 
 static void *batch_freer(void *arg) {
-    batch_ctx *b = arg;
-    /* A thread with a heap batches; one without pushes each block at once. */
-    zh_free(SMP, zh_alloc(SMP, 64), 64);
+    batch_ctx *b = arg; /* a thread that has not allocated: its first free makes its heap */
     for (int i = 0; i < BATCH_FEW; i++) zh_free(SMP, b->blocks[i], BATCH_SIZE);
     zh_smp_trim(); /* sends the batch, though it is not full */
     atomic_store(&b->step, 1);
