@@ -1,8 +1,8 @@
 /* test_smp_threads.c - the SMP allocator under threads (label: stress, so the tsan
  * preset runs it): a stress test in the spirit of mimalloc's test-stress, more live
- * threads than cores x 64, thread-exit reclamation, batched cross-thread frees, a
- * producer/consumer pair whose memory must not drift, and fork() from a
- * multi-threaded parent. Bounded in work, never in time. */
+ * threads than cores x 64, thread-exit reclamation, batched cross-thread frees
+ * (also for an owner that exited), a producer/consumer pair whose memory must not
+ * drift, and fork() from a multi-threaded parent. Bounded in work, never in time. */
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
@@ -324,6 +324,76 @@ static void test_smp_remote_frees_reach_the_owner_in_batches(void **state) {
     for (int i = 0; i < BATCH_BLOCKS; i++) zh_free(SMP, b.blocks[i], BATCH_SIZE);
 }
 
+/* A batch waits in this thread's outbox for a heap whose thread then exits: sent
+ * later, it reaches the released record (whose pages were abandoned), or the thread
+ * that took the record over since. Either way every block is freed. */
+enum { ORPHAN_BLOCKS = 10, ORPHAN_SIZE = 1000 };
+
+typedef struct orphan_ctx {
+    void *blocks[ORPHAN_BLOCKS];
+    atomic_int step;
+} orphan_ctx;
+
+static void orphan_wait(orphan_ctx *o, int step) {
+    while (atomic_load(&o->step) != step) sched_yield();
+}
+
+/* Allocates the blocks, waits until main freed them, exits. */
+static void *orphan_owner(void *arg) {
+    orphan_ctx *o = arg;
+    for (int i = 0; i < ORPHAN_BLOCKS; i++) {
+        o->blocks[i] = zh_alloc(SMP, ORPHAN_SIZE);
+        assert_non_null(o->blocks[i]);
+        memset(o->blocks[i], 0x6e, ORPHAN_SIZE);
+    }
+    atomic_store(&o->step, 1);
+    orphan_wait(o, 2);
+    return NULL;
+}
+
+/* Takes a heap (the exited owner's record, recycled), then takes its remote list
+ * once main has sent its batch. */
+static void *orphan_successor(void *arg) {
+    orphan_ctx *o = arg;
+    zh_free(SMP, zh_alloc(SMP, 64), 64);
+    atomic_store(&o->step, 3);
+    orphan_wait(o, 4);
+    zh_smp_trim();
+    return NULL;
+}
+
+static void orphan_round(bool successor) {
+    unsigned c = 19; /* the 1024-byte class */
+    static orphan_ctx o;
+    atomic_store(&o.step, 0);
+    zh_free(SMP, zh_alloc(SMP, 64), 64); /* main has a heap, so its frees are batched */
+    zh_smp_trim();
+    zh_smp_stats before = stats();
+    pthread_t owner, next;
+    assert_int_equal(pthread_create(&owner, NULL, orphan_owner, &o), 0);
+    orphan_wait(&o, 1);
+    for (int i = 0; i < ORPHAN_BLOCKS; i++) zh_free(SMP, o.blocks[i], ORPHAN_SIZE);
+    atomic_store(&o.step, 2);
+    assert_int_equal(pthread_join(owner, NULL), 0);
+    if (successor) {
+        assert_int_equal(pthread_create(&next, NULL, orphan_successor, &o), 0);
+        orphan_wait(&o, 3);
+    }
+    zh_smp_trim(); /* sends the batch to the exited owner's record */
+    if (successor) {
+        atomic_store(&o.step, 4);
+        assert_int_equal(pthread_join(next, NULL), 0);
+    }
+    zh_smp_trim();
+    assert_int_equal(stats().classes[c].live, before.classes[c].live);
+}
+
+static void test_smp_batches_for_an_exited_thread_are_freed(void **state) {
+    (void)state;
+    orphan_round(false);
+    orphan_round(true);
+}
+
 /* ---- producer / consumer ---------------------------------------------------------------- */
 
 enum { PC_RING = 512, PC_MESSAGES = 60000 };
@@ -431,6 +501,7 @@ int main(void) {
         cmocka_unit_test(test_smp_thread_exit_reclaims),
         cmocka_unit_test(test_smp_frees_of_an_exited_thread_reach_the_owner),
         cmocka_unit_test(test_smp_remote_frees_reach_the_owner_in_batches),
+        cmocka_unit_test(test_smp_batches_for_an_exited_thread_are_freed),
         cmocka_unit_test(test_smp_producer_consumer_does_not_drift),
         cmocka_unit_test(test_smp_fork_from_threaded_parent),
     };
