@@ -29,11 +29,13 @@
  *   others are abandoned to a global list and adopted by the next thread that
  *   needs that size class (blocks freed into them meanwhile are taken under the
  *   global lock).
- * - Cross-thread frees: a block freed by a thread other than its page's owner is
- *   pushed onto the owner heap's remote list (one compare-and-swap); the owner
+ * - Cross-thread frees: a block freed by a thread other than its page's owner goes
+ *   into a batch for that owner in the freeing thread's outbox (an array of up to
+ *   30 addresses in a 256-byte block), sent onto the owner heap's remote list with
+ *   one compare-and-swap when full or on the freer's slow paths and exit; the owner
  *   takes the whole list with one atomic exchange when it next runs out of a page
  *   and frees the blocks locally, so memory returns to the owner (snmalloc's
- *   message passing with mimalloc's exchange).
+ *   batched message passing with mimalloc's exchange).
  * - Memory return: empty pages and freed large runs go back to their segment at
  *   once and stay resident for reuse without page faults, until they have been
  *   free for SMP_PURGE_DELAY (100 ms) or resident free memory exceeds twice the
@@ -57,7 +59,8 @@
  *   huge mapping or its tail) is opened first, so no poison outlives the mapping.
  *
  * Costs: small alloc and same-thread free are a few loads and stores; a remote
- * free is one CAS; a page switch (every eighth of a page's blocks, at least one) is
+ * free is a store into a batch, and one CAS per batch (per 30 blocks or 32 KiB;
+ * a thread holds back at most 384 KiB of other heaps' blocks); a page switch (every eighth of a page's blocks, at least one) is
  * a few dozen instructions without a lock; a page from the segments (every 16-64
  * KiB of new allocation) takes the global lock; large blocks take the global lock
  * per alloc/free but no system call in the steady state. Memory: 16-byte
