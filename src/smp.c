@@ -59,11 +59,12 @@
  *   huge mapping or its tail) is opened first, so no poison outlives the mapping.
  *
  * Costs: small alloc and same-thread free are a few loads and stores; a remote
- * free is a store into a batch, and one CAS per batch (per 30 blocks or 32 KiB;
- * a thread holds back at most 384 KiB of other heaps' blocks); a page switch (every eighth of a page's blocks, at least one) is
- * a few dozen instructions without a lock; a page from the segments (every 16-64
- * KiB of new allocation) takes the global lock; large blocks take the global lock
- * per alloc/free but no system call in the steady state. Memory: 16-byte
+ * free is a store into a batch, and one CAS per batch (per 30 blocks or 32 KiB; a
+ * thread holds back at most 384 KiB of other heaps' blocks); a page switch (every
+ * eighth of a page's blocks, at least one) is a few dozen instructions without a
+ * lock; a page from the segments (every 16-64 KiB of new allocation) takes the
+ * global lock; large blocks take the global lock per alloc/free but no system call
+ * in the steady state. Memory: 16-byte
  * granularity up to 128 bytes, then at most 25 % rounding; 144 KiB of address
  * space per segment for headers (resident only where records are used); a large
  * block is rounded up to 16 KiB (address space; untouched pages cost nothing). */
@@ -1433,7 +1434,8 @@ static void outbox_flush(smp_heap *h) {
 static void *small_alloc(smp_heap *h, unsigned c);
 
 /* A new batch for h's outbox slot `slot`, addressed to owner, or NULL when out of
- * memory. Its allocation may take h's slow path, which may send batches. */
+ * memory. The batch the slot held, if any, is sent first (after the allocation:
+ * it may take h's slow path, which may send batches itself). */
 static smp_msg *outbox_open(smp_heap *h, unsigned slot, smp_heap *owner) {
     smp_msg *m = track_handout(small_alloc(h, class_direct_of(SMP_MSG_SIZE)), sizeof *m);
     if (m == NULL) return NULL;
@@ -1451,7 +1453,6 @@ static void outbox_add(smp_heap *h, smp_heap *owner, smp_block *b, uint32_t size
     unsigned slot = outbox_slot(owner);
     smp_msg *m = h->outbox[slot].msg;
     if (m == NULL || h->outbox[slot].owner != owner) {
-        if (m != NULL) outbox_send(h, slot);
         m = outbox_open(h, slot, owner);
         if (ZH__UNLIKELY(m == NULL)) {
             remote_post(owner, b, b);

@@ -276,8 +276,9 @@ typedef struct batch_ctx {
     atomic_int step; /* the freer: 1 after the few, 3 after the rest; main: 2, 4 */
 } batch_ctx;
 
-static void batch_wait(batch_ctx *b, int step) {
-    while (atomic_load(&b->step) != step) sched_yield();
+/* Waits until a two-thread handshake reaches `step`. */
+static void step_wait(atomic_int *at, int step) {
+    while (atomic_load(at) != step) sched_yield();
 }
 
 static void *batch_freer(void *arg) {
@@ -285,11 +286,11 @@ static void *batch_freer(void *arg) {
     for (int i = 0; i < BATCH_FEW; i++) zh_free(SMP, b->blocks[i], BATCH_SIZE);
     zh_smp_trim(); /* sends the batch, though it is not full */
     atomic_store(&b->step, 1);
-    batch_wait(b, 2);
+    step_wait(&b->step, 2);
     for (int i = BATCH_FEW; i < BATCH_BLOCKS; i++) zh_free(SMP, b->blocks[i], BATCH_SIZE);
     zh_smp_trim();
     atomic_store(&b->step, 3);
-    batch_wait(b, 4); /* alive until the owner has checked */
+    step_wait(&b->step, 4); /* alive until the owner has checked */
     return NULL;
 }
 
@@ -307,11 +308,11 @@ static void test_smp_remote_frees_reach_the_owner_in_batches(void **state) {
     zh_smp_stats before = stats();
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, batch_freer, &b), 0);
-    batch_wait(&b, 1);
+    step_wait(&b.step, 1);
     zh_smp_trim(); /* the owner takes its remote list */
     assert_int_equal(stats().classes[c].live, before.classes[c].live - BATCH_FEW);
     atomic_store(&b.step, 2);
-    batch_wait(&b, 3);
+    step_wait(&b.step, 3);
     zh_smp_trim();
     zh_smp_stats freed = stats();
     assert_int_equal(freed.classes[c].live, before.classes[c].live - BATCH_BLOCKS);
@@ -334,10 +335,6 @@ typedef struct orphan_ctx {
     atomic_int step;
 } orphan_ctx;
 
-static void orphan_wait(orphan_ctx *o, int step) {
-    while (atomic_load(&o->step) != step) sched_yield();
-}
-
 /* Allocates the blocks, waits until main freed them, exits. */
 static void *orphan_owner(void *arg) {
     orphan_ctx *o = arg;
@@ -347,7 +344,7 @@ static void *orphan_owner(void *arg) {
         memset(o->blocks[i], 0x6e, ORPHAN_SIZE);
     }
     atomic_store(&o->step, 1);
-    orphan_wait(o, 2);
+    step_wait(&o->step, 2);
     return NULL;
 }
 
@@ -357,7 +354,7 @@ static void *orphan_successor(void *arg) {
     orphan_ctx *o = arg;
     zh_free(SMP, zh_alloc(SMP, 64), 64);
     atomic_store(&o->step, 3);
-    orphan_wait(o, 4);
+    step_wait(&o->step, 4);
     zh_smp_trim();
     return NULL;
 }
@@ -371,13 +368,13 @@ static void orphan_round(bool successor) {
     zh_smp_stats before = stats();
     pthread_t owner, next;
     assert_int_equal(pthread_create(&owner, NULL, orphan_owner, &o), 0);
-    orphan_wait(&o, 1);
+    step_wait(&o.step, 1);
     for (int i = 0; i < ORPHAN_BLOCKS; i++) zh_free(SMP, o.blocks[i], ORPHAN_SIZE);
     atomic_store(&o.step, 2);
     assert_int_equal(pthread_join(owner, NULL), 0);
     if (successor) {
         assert_int_equal(pthread_create(&next, NULL, orphan_successor, &o), 0);
-        orphan_wait(&o, 3);
+        step_wait(&o.step, 3);
     }
     zh_smp_trim(); /* sends the batch to the exited owner's record */
     if (successor) {
