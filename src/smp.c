@@ -7,7 +7,8 @@
  * - Segments: 16 MiB mappings aligned to 16 MiB, cut into 1024 units of 16 KiB.
  *   The first 9 units hold the segment header with one page record per unit, so
  *   the record of any address is found by masking it (segment) and shifting
- *   (unit). Units are handed out in runs under one global lock: a run is either a
+ *   (unit), and a dense array of unit tags (owner heap and class), which is all a
+ *   free of a block of an owned page reads besides the owner's half of the record. Units are handed out in runs under one global lock: a run is either a
  *   small page (one size class, owned by one thread heap: one unit up to 8 KiB
  *   blocks, two up to 16 KiB) or one large block. Small units keep what a thread holds
  *   per size class small (a class with few live blocks costs one 16 KiB page); a
@@ -58,7 +59,8 @@
  *   there (track.h, zh__track_group_widen). Memory leaving for the OS (a segment, a
  *   huge mapping or its tail) is opened first, so no poison outlives the mapping.
  *
- * Costs: small alloc and same-thread free are a few loads and stores; a remote
+ * Costs: small alloc and same-thread free are a few loads and stores (a free: the
+ * unit's tag, the owner's half of the page record, the block's link); a remote
  * free is a store into a batch, and one CAS per batch (per 30 blocks or 32 KiB; a
  * thread holds back at most 384 KiB of other heaps' blocks); a page switch (every
  * eighth of a page's blocks, at least one) is a few dozen instructions without a
@@ -218,8 +220,29 @@ typedef struct smp_page {
     struct smp_page *prev, *next;
 } smp_page;
 
+/* A unit's tag (smp_segment.tags): 0 where no heap owns a small page, else the owner
+ * heap's address (heap records are SMP_HEAP_ALIGN aligned) with the page's class, the
+ * unit's place in the page and log2 of the page's span in its low bits. The owner's
+ * free reads the tag and the owner's half of the page record, never the shared
+ * half (docs/smp.md, "Memory layout"); tags are dense, 8 units to a 64-byte line. */
+#define SMP_TAG_CLASS_BITS 6
+#define SMP_TAG_PLACE_BITS 3
+#define SMP_TAG_SPAN_BITS 2
+#define SMP_TAG_BITS (SMP_TAG_CLASS_BITS + SMP_TAG_PLACE_BITS + SMP_TAG_SPAN_BITS)
+#define SMP_HEAP_ALIGN ((size_t)1 << SMP_TAG_BITS)
+#define SMP_TAG_LOW (SMP_HEAP_ALIGN - 1)
+/* The longest small page: SMP_GROW_MAX times the longest class's span. */
+#define SMP_SMALL_SPAN_MAX                                                                     \
+    (SMP_GROW_MAX * ((SMP_PAGE_MIN_BLOCKS * ZH_SMP_SMALL_MAX + SMP_UNIT_SIZE - 1) >> SMP_UNIT_SHIFT))
+_Static_assert(SMP_SMALL_SPAN_MAX <= 1 << SMP_TAG_PLACE_BITS, "a unit's place fits its tag");
+_Static_assert(SMP_SMALL_SPAN_MAX <= 1 << ((1 << SMP_TAG_SPAN_BITS) - 1), "a span fits its tag");
+_Static_assert(ZH_SMP_CLASS_COUNT <= 1 << SMP_TAG_CLASS_BITS, "a class fits its tag");
+
 typedef struct smp_segment {
     uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's; read by every free */
+    /* Per unit: its small page's owner and geometry (SMP_TAG_BITS), read by the
+     * owner's frees; written when a page changes hands. */
+    _Alignas(ZH__CACHE_LINE) _Atomic(uintptr_t) tags[SMP_UNITS];
     _Alignas(ZH__CACHE_LINE) uint16_t free_units; /* the rest changes under the lock */
     uint32_t last_release; /* the purge clock at its last release */
     bool records_purged;   /* free and purged, its units' records too (segment_purge_records) */
@@ -822,10 +845,52 @@ static void units_release(smp_segment *seg, size_t i, size_t n) {
     enforce_retain_budget();
 }
 
+/* ---- unit tags (docs/smp.md, "Memory layout") ---------------------------------------------- */
+
+/* The tag of unit `place` of the small page pg owned by h (h not NULL). */
+static uintptr_t tag_of(const smp_page *pg, const smp_heap *h, size_t place) {
+    unsigned span_log2 = (unsigned)__builtin_ctz(pg->span);
+    return (uintptr_t)h | pg->class_index | place << SMP_TAG_CLASS_BITS |
+           (uintptr_t)span_log2 << (SMP_TAG_CLASS_BITS + SMP_TAG_PLACE_BITS);
+}
+
+static smp_heap *tag_owner(uintptr_t tag) { return (smp_heap *)(tag & ~(uintptr_t)SMP_TAG_LOW); }
+static unsigned tag_class(uintptr_t tag) {
+    return (unsigned)(tag & ((1u << SMP_TAG_CLASS_BITS) - 1));
+}
+static size_t tag_place(uintptr_t tag) {
+    return (tag >> SMP_TAG_CLASS_BITS) & ((1u << SMP_TAG_PLACE_BITS) - 1);
+}
+static size_t tag_span(uintptr_t tag) {
+    return (size_t)1 << (tag >> (SMP_TAG_CLASS_BITS + SMP_TAG_PLACE_BITS) &
+                         ((1u << SMP_TAG_SPAN_BITS) - 1));
+}
+
+/* The tag of p's unit, p in the unit segment seg. */
+static uintptr_t unit_tag(const smp_segment *seg, const void *p) {
+    return zh__atomic_load_relaxed(&seg->tags[unit_of(seg, p)]);
+}
+
+/* The record of the small page whose unit of p has the tag `tag`. */
+static smp_page *tag_page(smp_segment *seg, const void *p, uintptr_t tag) {
+    return &seg->pages[unit_of(seg, p) - tag_place(tag)];
+}
+
+/* Gives the small page pg to h (NULL: no heap owns it now; also for a run that is
+ * not small): its record and its units' tags. */
+static void page_set_owner(smp_page *pg, smp_heap *h) {
+    if (zh__config_safety && h != NULL && (pg->span > SMP_SMALL_SPAN_MAX || (pg->span & (pg->span - 1))))
+        zh__panic("zh_smp_allocator", "page of %u units", (unsigned)pg->span);
+    zh__atomic_store_release(&pg->owner, h);
+    smp_segment *seg = segment_of(pg);
+    for (size_t k = 0; k < pg->span; k++)
+        zh__atomic_store_relaxed(&seg->tags[pg->index + k], h != NULL ? tag_of(pg, h, k) : 0);
+}
+
 /* Locked. Without the policy check: the caller runs it. */
 static void run_mark_free(smp_page *run, bool aged) {
     run->kind = PAGE_FREE;
-    zh__atomic_store_relaxed(&run->owner, NULL);
+    page_set_owner(run, NULL);
     units_mark_free(segment_of(run), run->index, run->span, aged);
 }
 
@@ -908,6 +973,9 @@ static uint64_t block_start_test(uint32_t d) { return UINT64_MAX / d + 1; }
 
 static bool is_multiple(uint32_t n, uint64_t test) { return (uint64_t)n * test < test; }
 
+/* block_start_test of each class, set before the first heap exists. */
+static uint64_t class_start_test[SMP_CLASSES];
+
 /* Whether p is the start of one of a small page's block slots (handed out or
  * not): the page's own fields only, no division. */
 static bool page_block_start(const smp_page *pg, const void *p) {
@@ -937,7 +1005,7 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     smp_segment *seg = segment_of(pg);
     for (size_t k = 1; k < pg->span; k++) seg->pages[pg->index + k].head = pg;
     track_close(page_start(pg), pg->span * SMP_UNIT_SIZE); /* blocks open as handed out */
-    zh__atomic_store_release(&pg->owner, h);
+    page_set_owner(pg, h);
 }
 
 /* An empty page of class c for h from the segments, or NULL when out of memory. */
@@ -968,7 +1036,7 @@ static smp_page *page_adopt(smp_heap *h, unsigned c) {
         smp_page *pg = g.abandoned[c];
         list_remove(&g.abandoned[c], pg);
         zh__atomic_sub_relaxed(&g.abandoned_count[c], 1);
-        zh__atomic_store_release(&pg->owner, h);
+        page_set_owner(pg, h);
         h->class_pages[c]++;
         if (page_has_room(pg)) found = pg;
         else ring_push_back(&h->queue[c], pg);
@@ -997,10 +1065,10 @@ static smp_heap *heap_record_new(void) {
         g.heap_pool = h->pool_next;
         return h;
     }
-    size_t size = zh__align_forward(sizeof(smp_heap), ZH__CACHE_LINE);
+    size_t size = zh__align_forward(sizeof(smp_heap), SMP_HEAP_ALIGN); /* tag_of */
     if ((size_t)(g.meta_end - g.meta_next) < size) {
         size_t chunk = zh__align_forward(64 * size, os()->page_size);
-        char *p = os_map(chunk, ZH__CACHE_LINE);
+        char *p = os_map(chunk, SMP_HEAP_ALIGN);
         if (p == NULL) return NULL;
         g.mapped += chunk;
         g.meta_next = p;
@@ -1042,7 +1110,7 @@ static void heap_release(smp_heap *h) {
                 if (pg->used == 0) {
                     run_release(pg);
                 } else {
-                    zh__atomic_store_release(&pg->owner, NULL);
+                    page_set_owner(pg, NULL);
                     list_push(&g.abandoned[c], pg);
                     zh__atomic_add_relaxed(&g.abandoned_count[c], 1);
                 }
@@ -1076,6 +1144,7 @@ static void fork_child(void) { global_unlock(); }
 
 static void init_process(void *unused) {
     (void)unused;
+    for (unsigned c = 0; c < SMP_CLASSES; c++) class_start_test[c] = block_start_test(class_block_size[c]);
     heap_key_ok = zh__tls_key_create(&heap_key, heap_thread_exit);
     zh__os_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -1311,11 +1380,16 @@ static ZH_NOINLINE void page_free_slow(smp_heap *h, smp_page *pg) {
     page_retire(pg);
 }
 
-static inline void small_free_local(smp_heap *h, smp_page *pg, smp_block *b) {
+/* b, of class c, back into its page pg of h. */
+static inline void page_put(smp_heap *h, smp_page *pg, unsigned c, smp_block *b) {
     link_set(b, pg->free);
     pg->free = b;
-    count_owned(&h->frees[pg->class_index]);
+    count_owned(&h->frees[c]);
     if (ZH__UNLIKELY(--pg->used == 0)) page_free_slow(h, pg);
+}
+
+static inline void small_free_local(smp_heap *h, smp_page *pg, smp_block *b) {
+    page_put(h, pg, pg->class_index, b);
 }
 
 /* A free into a page without an owner, under the global lock (adoption takes it
@@ -1372,10 +1446,14 @@ static smp_msg *entry_msg(smp_block *e) {
 /* b, which another thread freed, from a remote list: freed into its page if `mine`
  * (the calling thread's heap, or NULL) owns it, else handed on to whoever does. */
 static void remote_block_free(smp_heap *mine, smp_block *b) {
-    smp_page *pg = page_of(segment_of(b), b);
-    smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
-    if (owner == mine && mine != NULL) small_free_local(mine, pg, b);
-    else small_free_to(pg, b, owner);
+    smp_segment *seg = segment_of(b);
+    uintptr_t tag = unit_tag(seg, b);
+    if (tag_owner(tag) == mine && mine != NULL) {
+        page_put(mine, tag_page(seg, b, tag), tag_class(tag), b);
+        return;
+    }
+    smp_page *pg = page_of(seg, b);
+    small_free_to(pg, b, zh__atomic_load_acquire(&pg->owner));
 }
 
 /* Frees every entry of a remote list the calling thread took (its own heap's when
@@ -1465,19 +1543,31 @@ static void outbox_add(smp_heap *h, smp_heap *owner, smp_block *b, uint32_t size
 }
 
 /* A free into a page the calling thread's heap (me, if any) does not own. */
+/* b, of `size` bytes, in the small page pg that owner (NULL: no heap) holds. */
 static ZH_NOINLINE void small_free_remote(smp_heap *me, smp_page *pg, smp_block *b,
-                                          smp_heap *owner) {
+                                          smp_heap *owner, uint32_t size) {
     /* A thread that only frees (a consumer) gets a heap for its outbox. */
     if (me == NULL && owner != NULL) me = heap_attach();
     if (me == NULL || owner == NULL) small_free_to(pg, b, owner);
-    else outbox_add(me, owner, b, pg->block_size);
+    else outbox_add(me, owner, b, size);
 }
 
-static inline void small_free(smp_page *pg, void *p) {
+/* Frees p, in a unit of seg whose tag is tag (not 0), without the page record's
+ * shared half: the calling thread's own page, or into a batch for the owner the tag
+ * names (a later owner, if it changed hands meanwhile, gets it from there). */
+static inline void small_free_tagged(smp_segment *seg, void *p, uintptr_t tag) {
+    smp_heap *me = tl_heap, *owner = tag_owner(tag);
+    if (ZH__LIKELY(owner == me)) page_put(me, tag_page(seg, p, tag), tag_class(tag), p);
+    else small_free_remote(me, tag_page(seg, p, tag), p, owner, class_block_size[tag_class(tag)]);
+}
+
+/* Frees p, of the small page pg, by its record (a page no heap owns, or one that
+ * changed hands since its tag was read). */
+static void small_free(smp_page *pg, void *p) {
     smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
     smp_heap *me = tl_heap;
-    if (ZH__LIKELY(owner == me && me != NULL)) small_free_local(me, pg, p);
-    else small_free_remote(me, pg, p, owner);
+    if (owner == me && me != NULL) small_free_local(me, pg, p);
+    else small_free_remote(me, pg, p, owner, pg->block_size);
 }
 
 /* ---- large blocks (unit runs) ----------------------------------------------------------------- */
@@ -1767,20 +1857,29 @@ static void *smp_remap(void *ctx, void *mem, size_t len, zh_align align, size_t 
     return smp_resize(ctx, mem, len, align, new_len, ret_addr) ? mem : NULL;
 }
 
-static inline void free_block(void *p, smp_where w) {
+/* Frees p, a live block of the segment or huge mapping seg: a block of a page some
+ * heap owns by its unit's tag, the others by their records. */
+static inline void free_block(void *p, smp_segment *seg) {
     track_giveback(p);
-    /* The segment's kind, not w.page: where_is tested it already (no second test). */
-    if (ZH__UNLIKELY(w.seg->kind != SEGMENT_UNITS)) huge_free((smp_huge *)w.seg);
-    else if (ZH__LIKELY(w.page->kind == PAGE_SMALL)) small_free(w.page, p);
-    else large_free(w.page);
+    if (ZH__UNLIKELY(seg->kind != SEGMENT_UNITS)) {
+        huge_free((smp_huge *)seg);
+        return;
+    }
+    uintptr_t tag = unit_tag(seg, p);
+    if (ZH__LIKELY(tag != 0)) {
+        small_free_tagged(seg, p, tag);
+        return;
+    }
+    smp_page *pg = page_of(seg, p);
+    if (ZH__LIKELY(pg->kind == PAGE_SMALL)) small_free(pg, p);
+    else large_free(pg);
 }
 
 static void smp_free(void *ctx, void *mem, size_t len, zh_align align, uintptr_t ret_addr) {
     (void)ctx;
     (void)ret_addr;
-    smp_where w = where_is(mem);
-    check_request("zh_smp_allocator: free", mem, w, len, align);
-    free_block(mem, w);
+    if (zh__config_safety) check_request("zh_smp_allocator: free", mem, where_is(mem), len, align);
+    free_block(mem, segment_of(mem));
 }
 
 static const zh_allocator_vtable smp_vtable = {
@@ -1806,7 +1905,7 @@ void zh_smp_free_unsized(void *p) {
     if (p == NULL) return;
     smp_where w = where_is(p);
     check_live("zh_smp_free_unsized", p, w);
-    free_block(p, w);
+    free_block(p, w.seg);
 }
 
 /* Whether p starts a block: a small block slot, a live large run or a huge block.
@@ -1829,7 +1928,7 @@ bool zh_smp_owns(const void *p) {
 bool zh_smp_free_owned(void *p) {
     smp_where w;
     if (!owned_block(p, &w)) return false;
-    free_block(p, w);
+    free_block(p, w.seg);
     return true;
 }
 
@@ -1850,13 +1949,38 @@ void *zh__smp_malloc_or(size_t len, void *(*failed)(size_t len)) {
     return malloc_or_slow(len, failed);
 }
 
-void zh__smp_free_or(void *p, void (*not_ours)(void *p)) {
+/* Whether p starts a block of the small page whose unit of p has the tag `tag`
+ * (owned_block's test without the page record; units are aligned to their size). */
+static bool tag_block_start(const void *p, uintptr_t tag) {
+    unsigned c = tag_class(tag);
+    size_t offset = ((uintptr_t)p & (SMP_UNIT_SIZE - 1)) + (tag_place(tag) << SMP_UNIT_SHIFT);
+    return offset + class_block_size[c] <= tag_span(tag) << SMP_UNIT_SHIFT &&
+           is_multiple((uint32_t)offset, class_start_test[c]);
+}
+
+/* zh__smp_free_or's general case: any block, or not one of ours. */
+static ZH_NOINLINE void free_or_slow(void *p, void (*not_ours)(void *p)) {
     smp_where w;
     if (ZH__UNLIKELY(!owned_block(p, &w))) {
         not_ours(p);
         return;
     }
-    free_block(p, w);
+    free_block(p, w.seg);
+}
+
+/* The common case inline: a block of a page some heap owns (its unit's tag),
+ * checked to start a block. */
+void zh__smp_free_or(void *p, void (*not_ours)(void *p)) {
+    smp_segment *seg = segment_of(p);
+    if (ZH__LIKELY(owned_granule(seg) && seg->kind == SEGMENT_UNITS)) {
+        uintptr_t tag = unit_tag(seg, p);
+        if (ZH__LIKELY(tag != 0 && tag_block_start(p, tag))) {
+            track_giveback(p);
+            small_free_tagged(seg, p, tag);
+            return;
+        }
+    }
+    free_or_slow(p, not_ours);
 }
 
 /* The whole OS pages of seg's header that hold only its units' records. */

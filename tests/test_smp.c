@@ -272,8 +272,25 @@ static void test_smp_pages_grow_with_a_class(void **state) {
 /* zh_smp_free_owned frees block starts of every kind (small, large, huge, over-
  * aligned) and leaves everything else alone: pointers inside a block, NULL, memory
  * of other allocators, addresses never mapped, a huge block already unmapped. */
-static void test_smp_free_owned(void **state) {
-    (void)state;
+/* Frees p if it starts a block of the SMP allocator and says so: zh_smp_free_owned
+ * (the page record's test), or zh__smp_free_or (the preload library's free, which
+ * tests a tagged page's blocks from the unit's tag). */
+typedef bool (*free_if_block_fn)(void *p);
+
+static bool free_or_refused;
+static void free_or_not_ours(void *p) {
+    (void)p;
+    free_or_refused = true;
+}
+static bool free_by_tag(void *p) {
+    free_or_refused = false;
+    zh__smp_free_or(p, free_or_not_ours);
+    return !free_or_refused;
+}
+
+/* Only block starts are freed: never an address inside a block, in a page's slack,
+ * in a segment's header or outside the allocator. */
+static void check_frees_only_block_starts(free_if_block_fn free_if_block) {
     static const size_t lens[] = {1, 16, 48, 100, 1000, 4096, 7000, 16384, 32768, 40000,
                                   (size_t)1 << 20, (size_t)8 << 20};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
@@ -285,12 +302,12 @@ static void test_smp_free_owned(void **state) {
             zh_smp_stats before = stats();
             /* Block starts are 16-aligned: p + 8 is always inside; p + 16 is the
              * next 16-byte slot, inside unless the block is one slot. */
-            assert_false(zh_smp_free_owned(p + 8));
-            if (usable > 16) assert_false(zh_smp_free_owned(p + 16));
-            assert_false(zh_smp_free_owned(p + usable - 1));
+            assert_false(free_if_block(p + 8));
+            if (usable > 16) assert_false(free_if_block(p + 16));
+            assert_false(free_if_block(p + usable - 1));
             assert_true(zht_all_bytes(p, usable, 0x5a));
             assert_int_equal(stats().allocated, before.allocated);
-            assert_true(zh_smp_free_owned(p));
+            assert_true(free_if_block(p));
             assert_true(stats().allocated < before.allocated);
         }
     }
@@ -299,12 +316,12 @@ static void test_smp_free_owned(void **state) {
     void *from_libc = malloc(64);
     assert_non_null(from_libc);
     zh_smp_stats before = stats();
-    assert_false(zh_smp_free_owned(NULL));
-    assert_false(zh_smp_free_owned(&on_stack));
-    assert_false(zh_smp_free_owned(&in_data));
-    assert_false(zh_smp_free_owned(from_libc));
-    assert_false(zh_smp_free_owned((void *)(uintptr_t)0x10));
-    assert_false(zh_smp_free_owned((void *)~(uintptr_t)0xf)); /* beyond the map */
+    assert_false(free_if_block(NULL));
+    assert_false(free_if_block(&on_stack));
+    assert_false(free_if_block(&in_data));
+    assert_false(free_if_block(from_libc));
+    assert_false(free_if_block((void *)(uintptr_t)0x10));
+    assert_false(free_if_block((void *)~(uintptr_t)0xf)); /* beyond the map */
     assert_int_equal(stats().allocated, before.allocated);
     free(from_libc);
     /* The slack after a page's last block and a segment's header unit are no
@@ -312,19 +329,39 @@ static void test_smp_free_owned(void **state) {
     unsigned char *b48 = zh_alloc(SMP, 48);
     assert_non_null(b48);
     unsigned char *page = (unsigned char *)((uintptr_t)b48 & ~(uintptr_t)0x3fff);
-    assert_false(zh_smp_free_owned(page + 16384 - 48)); /* 16336 = 340.33 blocks */
-    assert_false(zh_smp_free_owned(page + 16384 - 16)); /* 16368: a multiple of 48, past the last block */
+    assert_false(free_if_block(page + 16384 - 48)); /* 16336 = 340.33 blocks */
+    assert_false(free_if_block(page + 16384 - 16)); /* 16368: a multiple of 48, past the last block */
     unsigned char *segment = (unsigned char *)((uintptr_t)b48 & ~(((uintptr_t)1 << 24) - 1));
-    assert_false(zh_smp_free_owned(segment + 64));
+    assert_false(free_if_block(segment + 64));
     /* The segment's last unit: free, and its record's head NULL unless it was ever
      * handed out. */
-    assert_false(zh_smp_free_owned(segment + ((size_t)16 << 20) - 16384));
-    assert_true(zh_smp_free_owned(b48));
+    assert_false(free_if_block(segment + ((size_t)16 << 20) - 16384));
+    assert_true(free_if_block(b48));
+    /* A two-unit page of 12 KiB blocks holds two, both starting in its first unit:
+     * 24 KiB in is a multiple of the size in the second unit, past the last block. */
+    unsigned char *b12k = zh_alloc(SMP, 12288);
+    assert_non_null(b12k);
+    assert_int_equal(zh__smp_page_units(b12k), 2);
+    uintptr_t in_unit = (uintptr_t)b12k & 0x3fff;
+    unsigned char *page12k = b12k - (in_unit == 0 ? 0 : 12288);
+    assert_false(free_if_block(page12k + 2 * 12288));
+    assert_false(free_if_block(b12k + 4096));
+    assert_true(free_if_block(b12k));
     void *huge = zh_raw_alloc(SMP, (size_t)16 << 20, 4, 0);
     assert_non_null(huge);
-    assert_true(zh_smp_free_owned(huge));
+    assert_true(free_if_block(huge));
     zh_smp_trim();
-    assert_false(zh_smp_free_owned(huge));
+    assert_false(free_if_block(huge));
+}
+
+static void test_smp_free_owned(void **state) {
+    (void)state;
+    check_frees_only_block_starts(zh_smp_free_owned);
+}
+
+static void test_smp_free_or_by_tag(void **state) {
+    (void)state;
+    check_frees_only_block_starts(free_by_tag);
 }
 
 /* Large and huge blocks freed and allocated again come from the cache: in the
@@ -603,6 +640,7 @@ int main(void) {
         cmocka_unit_test(test_smp_a_free_phase_gives_pages_back),
         cmocka_unit_test(test_smp_pages_grow_with_a_class),
         cmocka_unit_test(test_smp_free_owned),
+        cmocka_unit_test(test_smp_free_or_by_tag),
         cmocka_unit_test(test_smp_large_cache_steady_state),
         cmocka_unit_test(test_smp_memory_returns_after_free),
         cmocka_unit_test(test_smp_free_segment_records_purged),
