@@ -221,14 +221,17 @@ typedef struct smp_page {
 } smp_page;
 
 /* A unit's tag (smp_segment.tags): 0 where no heap owns a small page, else the owner
- * heap's address (heap records are SMP_HEAP_ALIGN aligned) with the page's class, the
- * unit's place in the page and log2 of the page's span in its low bits. The owner's
+ * heap's address (heap records are SMP_HEAP_ALIGN aligned) with, in its low bits, the
+ * page's class and log2 of its span (together its shape, the low byte) and the
+ * unit's place in the page. The owner's
  * free reads the tag and the owner's half of the page record, never the shared
  * half (docs/smp.md, "Memory layout"); tags are dense, 8 units to a 64-byte line. */
 #define SMP_TAG_CLASS_BITS 6
-#define SMP_TAG_PLACE_BITS 3
 #define SMP_TAG_SPAN_BITS 2
-#define SMP_TAG_BITS (SMP_TAG_CLASS_BITS + SMP_TAG_PLACE_BITS + SMP_TAG_SPAN_BITS)
+#define SMP_TAG_SHAPE_BITS (SMP_TAG_CLASS_BITS + SMP_TAG_SPAN_BITS)
+#define SMP_TAG_PLACE_BITS 3
+#define SMP_TAG_BITS (SMP_TAG_SHAPE_BITS + SMP_TAG_PLACE_BITS)
+#define SMP_TAG_SHAPES (1u << SMP_TAG_SHAPE_BITS)
 #define SMP_HEAP_ALIGN ((size_t)1 << SMP_TAG_BITS)
 #define SMP_TAG_LOW (SMP_HEAP_ALIGN - 1)
 /* The longest small page: SMP_GROW_MAX times the longest class's span. */
@@ -237,6 +240,7 @@ typedef struct smp_page {
 _Static_assert(SMP_SMALL_SPAN_MAX <= 1 << SMP_TAG_PLACE_BITS, "a unit's place fits its tag");
 _Static_assert(SMP_SMALL_SPAN_MAX <= 1 << ((1 << SMP_TAG_SPAN_BITS) - 1), "a span fits its tag");
 _Static_assert(ZH_SMP_CLASS_COUNT <= 1 << SMP_TAG_CLASS_BITS, "a class fits its tag");
+_Static_assert(SMP_TAG_SHAPE_BITS <= SMP_UNIT_SHIFT, "a place shifts left into a page offset");
 
 typedef struct smp_segment {
     uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's; read by every free */
@@ -849,21 +853,21 @@ static void units_release(smp_segment *seg, size_t i, size_t n) {
 
 /* The tag of unit `place` of the small page pg owned by h (h not NULL). */
 static uintptr_t tag_of(const smp_page *pg, const smp_heap *h, size_t place) {
-    unsigned span_log2 = (unsigned)__builtin_ctz(pg->span);
-    return (uintptr_t)h | pg->class_index | place << SMP_TAG_CLASS_BITS |
-           (uintptr_t)span_log2 << (SMP_TAG_CLASS_BITS + SMP_TAG_PLACE_BITS);
+    uintptr_t span_log2 = (uintptr_t)__builtin_ctz(pg->span);
+    return (uintptr_t)h | pg->class_index | span_log2 << SMP_TAG_CLASS_BITS |
+           place << SMP_TAG_SHAPE_BITS;
 }
 
 static smp_heap *tag_owner(uintptr_t tag) { return (smp_heap *)(tag & ~(uintptr_t)SMP_TAG_LOW); }
 static unsigned tag_class(uintptr_t tag) {
     return (unsigned)(tag & ((1u << SMP_TAG_CLASS_BITS) - 1));
 }
-static size_t tag_place(uintptr_t tag) {
-    return (tag >> SMP_TAG_CLASS_BITS) & ((1u << SMP_TAG_PLACE_BITS) - 1);
-}
-static size_t tag_span(uintptr_t tag) {
-    return (size_t)1 << (tag >> (SMP_TAG_CLASS_BITS + SMP_TAG_PLACE_BITS) &
-                         ((1u << SMP_TAG_SPAN_BITS) - 1));
+static unsigned tag_shape(uintptr_t tag) { return (unsigned)(tag & (SMP_TAG_SHAPES - 1)); }
+static size_t tag_place(uintptr_t tag) { return (tag & SMP_TAG_LOW) >> SMP_TAG_SHAPE_BITS; }
+/* The offset of p's unit from its page's start: its place in units. */
+static size_t tag_place_offset(uintptr_t tag) {
+    return (tag & SMP_TAG_LOW & ~(uintptr_t)(SMP_TAG_SHAPES - 1))
+           << (SMP_UNIT_SHIFT - SMP_TAG_SHAPE_BITS);
 }
 
 /* The tag of p's unit, p in the unit segment seg. */
@@ -973,8 +977,11 @@ static uint64_t block_start_test(uint32_t d) { return UINT64_MAX / d + 1; }
 
 static bool is_multiple(uint32_t n, uint64_t test) { return (uint64_t)n * test < test; }
 
-/* block_start_test of each class, set before the first heap exists. */
+/* block_start_test of each class, and the offset of the last block in a page of each
+ * shape (class and log2 of the span, the low byte of a tag); set before the first
+ * heap exists. */
 static uint64_t class_start_test[SMP_CLASSES];
+static uint32_t shape_last_start[SMP_TAG_SHAPES];
 
 /* Whether p is the start of one of a small page's block slots (handed out or
  * not): the page's own fields only, no division. */
@@ -1144,7 +1151,14 @@ static void fork_child(void) { global_unlock(); }
 
 static void init_process(void *unused) {
     (void)unused;
-    for (unsigned c = 0; c < SMP_CLASSES; c++) class_start_test[c] = block_start_test(class_block_size[c]);
+    for (unsigned c = 0; c < SMP_CLASSES; c++) {
+        uint32_t size = class_block_size[c];
+        class_start_test[c] = block_start_test(size);
+        for (unsigned s = 0; s < 1u << SMP_TAG_SPAN_BITS; s++) {
+            uint32_t page = (uint32_t)SMP_UNIT_SIZE << s;
+            shape_last_start[c | s << SMP_TAG_CLASS_BITS] = page < size ? 0 : (page / size - 1) * size;
+        }
+    }
     heap_key_ok = zh__tls_key_create(&heap_key, heap_thread_exit);
     zh__os_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -1952,10 +1966,9 @@ void *zh__smp_malloc_or(size_t len, void *(*failed)(size_t len)) {
 /* Whether p starts a block of the small page whose unit of p has the tag `tag`
  * (owned_block's test without the page record; units are aligned to their size). */
 static bool tag_block_start(const void *p, uintptr_t tag) {
-    unsigned c = tag_class(tag);
-    size_t offset = ((uintptr_t)p & (SMP_UNIT_SIZE - 1)) + (tag_place(tag) << SMP_UNIT_SHIFT);
-    return offset + class_block_size[c] <= tag_span(tag) << SMP_UNIT_SHIFT &&
-           is_multiple((uint32_t)offset, class_start_test[c]);
+    size_t offset = ((uintptr_t)p & (SMP_UNIT_SIZE - 1)) | tag_place_offset(tag);
+    return offset <= shape_last_start[tag_shape(tag)] &&
+           is_multiple((uint32_t)offset, class_start_test[tag_class(tag)]);
 }
 
 /* zh__smp_free_or's general case: any block, or not one of ours. */
