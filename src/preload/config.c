@@ -239,11 +239,21 @@ void zhp__foreign_pointer(const char *call, const void *p, uintptr_t ret_addr) {
     uintptr_t frames[16];
     size_t n = zh__os_stack_capture(ZH__STACK_DEFAULT, ret_addr, frames, 16);
     if (n == 0 && ret_addr != 0) frames[n++] = ret_addr;
+    /* The summary names the first frame outside this library: without tail calls (an
+     * unoptimised build) the capture starts in its own free. */
+    zh__symbol self;
+    bool self_known = zh__os_symbolize((uintptr_t)zhp__foreign_pointer + 1, &self) &&
+                      self.module[0] != '\0';
     char where[160] = "??";
+    bool where_set = false;
     for (size_t i = 0; i < n && o + 400 < sizeof buf; i++) {
         zh__symbol sym;
         bool named = zh__os_symbolize(frames[i], &sym) && sym.function[0] != '\0';
-        if (i == 0 && named) snprintf(where, sizeof where, "%s", sym.function);
+        bool ours = self_known && strcmp(sym.module, self.module) == 0;
+        if (named && !ours && !where_set) {
+            snprintf(where, sizeof where, "%s", sym.function);
+            where_set = true;
+        }
         o += (size_t)snprintf(buf + o, sizeof buf - o, "    #%zu 0x%012llx in %s+0x%llx (%s+0x%llx)",
                               i, (unsigned long long)frames[i], named ? sym.function : "??",
                               (unsigned long long)sym.function_offset,
