@@ -8,9 +8,10 @@
  *   The first 9 units hold the segment header with one page record per unit, so
  *   the record of any address is found by masking it (segment) and shifting
  *   (unit), and a dense array of unit tags (owner heap and class), which is all a
- *   free of a block of an owned page reads besides the owner's half of the record. Units are handed out in runs under one global lock: a run is either a
- *   small page (one size class, owned by one thread heap: one unit up to 8 KiB
- *   blocks, two up to 16 KiB) or one large block. Small units keep what a thread holds
+ *   free of a block of an owned page reads besides the owner's half of the record.
+ *   Units are handed out in runs under one global lock: a run is either a small
+ *   page (one size class, owned by one thread heap: one unit up to 8 KiB blocks, two
+ *   up to 16 KiB) or one large block. Small units keep what a thread holds
  *   per size class small (a class with few live blocks costs one 16 KiB page); a
  *   heap that holds 16 pages of a class takes new ones twice as long, at 32 four
  *   times (fewer page switches and records where a class has many blocks).
@@ -223,9 +224,9 @@ typedef struct smp_page {
 /* A unit's tag (smp_segment.tags): 0 where no heap owns a small page, else the owner
  * heap's address (heap records are SMP_HEAP_ALIGN aligned) with, in its low bits, the
  * page's class and log2 of its span (together its shape, the low byte) and the
- * unit's place in the page. The owner's
- * free reads the tag and the owner's half of the page record, never the shared
- * half (docs/smp.md, "Memory layout"); tags are dense, 8 units to a 64-byte line. */
+ * unit's place in the page. The owner's free reads the tag and the owner's half of
+ * the page record, never the shared half (docs/smp.md, "Memory layout"); tags are
+ * dense, 8 units to a 64-byte line. */
 #define SMP_TAG_CLASS_BITS 6
 #define SMP_TAG_SPAN_BITS 2
 #define SMP_TAG_SHAPE_BITS (SMP_TAG_CLASS_BITS + SMP_TAG_SPAN_BITS)
@@ -236,7 +237,8 @@ typedef struct smp_page {
 #define SMP_TAG_LOW (SMP_HEAP_ALIGN - 1)
 /* The longest small page: SMP_GROW_MAX times the longest class's span. */
 #define SMP_SMALL_SPAN_MAX                                                                     \
-    (SMP_GROW_MAX * ((SMP_PAGE_MIN_BLOCKS * ZH_SMP_SMALL_MAX + SMP_UNIT_SIZE - 1) >> SMP_UNIT_SHIFT))
+    (SMP_GROW_MAX *                                                                            \
+     ((SMP_PAGE_MIN_BLOCKS * ZH_SMP_SMALL_MAX + SMP_UNIT_SIZE - 1) >> SMP_UNIT_SHIFT))
 _Static_assert(SMP_SMALL_SPAN_MAX <= 1 << SMP_TAG_PLACE_BITS, "a unit's place fits its tag");
 _Static_assert(SMP_SMALL_SPAN_MAX <= 1 << ((1 << SMP_TAG_SPAN_BITS) - 1), "a span fits its tag");
 _Static_assert(ZH_SMP_CLASS_COUNT <= 1 << SMP_TAG_CLASS_BITS, "a class fits its tag");
@@ -883,8 +885,9 @@ static smp_page *tag_page(smp_segment *seg, const void *p, uintptr_t tag) {
 /* Gives the small page pg to h (NULL: no heap owns it now; also for a run that is
  * not small): its record and its units' tags. */
 static void page_set_owner(smp_page *pg, smp_heap *h) {
-    if (zh__config_safety && h != NULL && (pg->span > SMP_SMALL_SPAN_MAX || (pg->span & (pg->span - 1))))
-        zh__panic("zh_smp_allocator", "page of %u units", (unsigned)pg->span);
+    bool span_fits = pg->span <= SMP_SMALL_SPAN_MAX && zh__is_pow2(pg->span);
+    if (zh__config_safety && h != NULL && !span_fits)
+        zh__panic("zh_smp_allocator", "a small page of %u units", (unsigned)pg->span);
     zh__atomic_store_release(&pg->owner, h);
     smp_segment *seg = segment_of(pg);
     for (size_t k = 0; k < pg->span; k++)
@@ -1156,7 +1159,8 @@ static void init_process(void *unused) {
         class_start_test[c] = block_start_test(size);
         for (unsigned s = 0; s < 1u << SMP_TAG_SPAN_BITS; s++) {
             uint32_t page = (uint32_t)SMP_UNIT_SIZE << s;
-            shape_last_start[c | s << SMP_TAG_CLASS_BITS] = page < size ? 0 : (page / size - 1) * size;
+            uint32_t last = page < size ? 0 : (page / size - 1) * size;
+            shape_last_start[c | s << SMP_TAG_CLASS_BITS] = last;
         }
     }
     heap_key_ok = zh__tls_key_create(&heap_key, heap_thread_exit);
@@ -1556,8 +1560,8 @@ static void outbox_add(smp_heap *h, smp_heap *owner, smp_block *b, uint32_t size
     if (m->count == SMP_MSG_BLOCKS || m->bytes >= SMP_MSG_BYTES) outbox_send(h, slot);
 }
 
-/* A free into a page the calling thread's heap (me, if any) does not own. */
-/* b, of `size` bytes, in the small page pg that owner (NULL: no heap) holds. */
+/* A free by the calling thread (its heap me, if any) of b, of `size` bytes, in the
+ * small page pg that another heap, owner (NULL: none), holds. */
 static ZH_NOINLINE void small_free_remote(smp_heap *me, smp_page *pg, smp_block *b,
                                           smp_heap *owner, uint32_t size) {
     /* A thread that only frees (a consumer) gets a heap for its outbox. */
