@@ -2015,6 +2015,11 @@ size_t zh__smp_page_units(const void *p) {
     return w.page != NULL ? w.page->span : 0;
 }
 
+void *zh__smp_page_start(const void *p) {
+    smp_where w = where_is(p);
+    return w.page != NULL ? page_start(w.page) : NULL;
+}
+
 /* A dirty unit eligible for purging: any, or (aged_only) one freed long ago. */
 static bool unit_purgeable(const smp_segment *seg, size_t k, bool aged_only) {
     return bit_get(seg->dirty, k) &&

@@ -23,6 +23,10 @@ void zh__smp_free_or(void *p, void (*not_ours)(void *p));
  * live block p (a huge block: 0). */
 size_t zh__smp_page_units(const void *p);
 
+/* For tests: the start of the small page or large run holding the live block p (a
+ * huge block: NULL). */
+void *zh__smp_page_start(const void *p);
+
 /* For tests: the address range [range[0], range[1]) of the OS pages holding only the
  * unit records of the segment of p (a block of a unit segment; addresses only, nothing
  * is read), which a free segment's purge gives back. */
