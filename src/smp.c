@@ -242,7 +242,6 @@ typedef struct smp_page {
 _Static_assert(SMP_SMALL_SPAN_MAX <= 1 << SMP_TAG_PLACE_BITS, "a unit's place fits its tag");
 _Static_assert(SMP_SMALL_SPAN_MAX <= 1 << ((1 << SMP_TAG_SPAN_BITS) - 1), "a span fits its tag");
 _Static_assert(ZH_SMP_CLASS_COUNT <= 1 << SMP_TAG_CLASS_BITS, "a class fits its tag");
-_Static_assert(SMP_TAG_SHAPE_BITS <= SMP_UNIT_SHIFT, "a place shifts left into a page offset");
 
 typedef struct smp_segment {
     uint8_t kind; /* SEGMENT_UNITS; first, like smp_huge's; read by every free */
@@ -865,12 +864,8 @@ static unsigned tag_class(uintptr_t tag) {
     return (unsigned)(tag & ((1u << SMP_TAG_CLASS_BITS) - 1));
 }
 static unsigned tag_shape(uintptr_t tag) { return (unsigned)(tag & (SMP_TAG_SHAPES - 1)); }
+/* The unit's place in its page, in units. */
 static size_t tag_place(uintptr_t tag) { return (tag & SMP_TAG_LOW) >> SMP_TAG_SHAPE_BITS; }
-/* The offset of p's unit from its page's start: its place in units. */
-static size_t tag_place_offset(uintptr_t tag) {
-    return (tag & SMP_TAG_LOW & ~(uintptr_t)(SMP_TAG_SHAPES - 1))
-           << (SMP_UNIT_SHIFT - SMP_TAG_SHAPE_BITS);
-}
 
 /* The tag of p's unit, p in the unit segment seg. */
 static uintptr_t unit_tag(const smp_segment *seg, const void *p) {
@@ -1406,10 +1401,6 @@ static inline void page_put(smp_heap *h, smp_page *pg, unsigned c, smp_block *b)
     if (ZH__UNLIKELY(--pg->used == 0)) page_free_slow(h, pg);
 }
 
-static inline void small_free_local(smp_heap *h, smp_page *pg, smp_block *b) {
-    page_put(h, pg, pg->class_index, b);
-}
-
 /* A free into a page without an owner, under the global lock (adoption takes it
  * too, so the page cannot change hands meanwhile). */
 static void small_free_abandoned(smp_page *pg, smp_block *b) {
@@ -1575,8 +1566,9 @@ static ZH_NOINLINE void small_free_remote(smp_heap *me, smp_page *pg, smp_block 
  * names (a later owner, if it changed hands meanwhile, gets it from there). */
 static inline void small_free_tagged(smp_segment *seg, void *p, uintptr_t tag) {
     smp_heap *me = tl_heap, *owner = tag_owner(tag);
-    if (ZH__LIKELY(owner == me)) page_put(me, tag_page(seg, p, tag), tag_class(tag), p);
-    else small_free_remote(me, tag_page(seg, p, tag), p, owner, class_block_size[tag_class(tag)]);
+    smp_page *pg = tag_page(seg, p, tag);
+    if (ZH__LIKELY(owner == me)) page_put(me, pg, tag_class(tag), p);
+    else small_free_remote(me, pg, p, owner, class_block_size[tag_class(tag)]);
 }
 
 /* Frees p, of the small page pg, by its record (a page no heap owns, or one that
@@ -1584,7 +1576,7 @@ static inline void small_free_tagged(smp_segment *seg, void *p, uintptr_t tag) {
 static void small_free(smp_page *pg, void *p) {
     smp_heap *owner = zh__atomic_load_acquire(&pg->owner);
     smp_heap *me = tl_heap;
-    if (owner == me && me != NULL) small_free_local(me, pg, p);
+    if (owner == me && me != NULL) page_put(me, pg, pg->class_index, p);
     else small_free_remote(me, pg, p, owner, pg->block_size);
 }
 
@@ -1970,7 +1962,7 @@ void *zh__smp_malloc_or(size_t len, void *(*failed)(size_t len)) {
 /* Whether p starts a block of the small page whose unit of p has the tag `tag`
  * (owned_block's test without the page record; units are aligned to their size). */
 static bool tag_block_start(const void *p, uintptr_t tag) {
-    size_t offset = ((uintptr_t)p & (SMP_UNIT_SIZE - 1)) | tag_place_offset(tag);
+    size_t offset = ((uintptr_t)p & (SMP_UNIT_SIZE - 1)) | tag_place(tag) << SMP_UNIT_SHIFT;
     return offset <= shape_last_start[tag_shape(tag)] &&
            is_multiple((uint32_t)offset, class_start_test[tag_class(tag)]);
 }

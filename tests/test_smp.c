@@ -269,9 +269,6 @@ static void test_smp_pages_grow_with_a_class(void **state) {
     zh_smp_trim();
 }
 
-/* zh_smp_free_owned frees block starts of every kind (small, large, huge, over-
- * aligned) and leaves everything else alone: pointers inside a block, NULL, memory
- * of other allocators, addresses never mapped, a huge block already unmapped. */
 /* Frees p if it starts a block of the SMP allocator and says so: zh_smp_free_owned
  * (the page record's test), or zh__smp_free_or (the preload library's free, which
  * tests a tagged page's blocks from the unit's tag). */
@@ -288,8 +285,9 @@ static bool free_by_tag(void *p) {
     return !free_or_refused;
 }
 
-/* Only block starts are freed: never an address inside a block, in a page's slack,
- * in a segment's header or outside the allocator. */
+/* Block starts of every kind (small, large, huge, over-aligned) are freed, and
+ * nothing else: pointers inside a block, a page's slack, a segment's header, NULL,
+ * memory of other allocators, addresses never mapped, a huge block already unmapped. */
 static void check_frees_only_block_starts(free_if_block_fn free_if_block) {
     static const size_t lens[] = {1, 16, 48, 100, 1000, 4096, 7000, 16384, 32768, 40000,
                                   (size_t)1 << 20, (size_t)8 << 20};
