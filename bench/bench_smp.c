@@ -21,6 +21,14 @@
  * extra, untimed run each, minus the calls of an empty workload - the mmap and
  * munmap system calls (with the SMP allocator's own seam counters beside them).
  *
+ * Single-threaded workloads (churn, small-all, realloc, large) run pinned to one
+ * CPU, the same for every allocator of a repetition and the next allowed CPU in the
+ * next repetition: on a shared VM the CPUs need not be equally fast (on the 2-CPU
+ * development machine one ran churn 10-15 % slower than the other for minutes at a
+ * time), and a child the scheduler placed on the slower one landed in a different
+ * mode of a bimodal distribution than its neighbours (docs/benchmarks.md, "What
+ * changed in the method"). Multi-threaded workloads run unpinned.
+ *
  * Peers are found at run time in the usual library directories (or the ones in
  * ZHEAP_BENCH_PEER_DIRS, colon-separated); a missing one is skipped with a message.
  * Debian: libjemalloc2, libmimalloc2.0, libtcmalloc-minimal4 (.ci/install-deps.sh).
@@ -30,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -334,22 +343,23 @@ typedef struct workload {
     double ops; /* operations at scale 1, for ns/op in the CSV */
     void *table; /* the workload's own static bookkeeping, touched before RSS is read */
     size_t table_size;
+    bool one_thread; /* runs pinned to the repetition's CPU */
 } workload;
 
 static const workload workloads[] = {
     {"churn", "1 thread, 10k live, random 8 B-8 KiB", wl_churn, 3e6, churn_slots,
-     sizeof churn_slots},
-    {"small-all", "1M x 16-128 B, then free all (x2)", wl_small_all, 4e6, NULL, 0},
+     sizeof churn_slots, true},
+    {"small-all", "1M x 16-128 B, then free all (x2)", wl_small_all, 4e6, NULL, 0, true},
     {"prodcons", "producer allocs, consumer frees", wl_prodcons, 2e6, &pc_the_ring,
-     sizeof pc_the_ring},
+     sizeof pc_the_ring, false},
     {"larson", "4 server threads, 10 rounds of thread handover", wl_larson, 8e6, larson_slots,
-     sizeof larson_slots},
-    {"realloc", "grow 16 B -> 64 KiB / 1 MiB by 1.5x", wl_realloc, 3e4, NULL, 0},
-    {"large", "32 live, 64 KiB-4 MiB, replaced", wl_large, 6000, NULL, 0},
-    {"threads8", "8 threads churn + cross-thread hand-off", wl_threads, 3.2e6, NULL, 0},
+     sizeof larson_slots, false},
+    {"realloc", "grow 16 B -> 64 KiB / 1 MiB by 1.5x", wl_realloc, 3e4, NULL, 0, true},
+    {"large", "32 live, 64 KiB-4 MiB, replaced", wl_large, 6000, NULL, 0, true},
+    {"threads8", "8 threads churn + cross-thread hand-off", wl_threads, 3.2e6, NULL, 0, false},
 };
 #define WORKLOADS (sizeof workloads / sizeof workloads[0])
-static const workload idle_workload = {"idle", "nothing", wl_idle, 1, NULL, 0};
+static const workload idle_workload = {"idle", "nothing", wl_idle, 1, NULL, 0, false};
 
 static size_t rss_kib(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -492,8 +502,36 @@ typedef struct sample {
 
 static char self_path[1024];
 
-/* Runs one child; with `strace_out` under strace -f -c. False on failure. */
-static bool run_child(const workload *w, const peer *p, const char *strace_out, sample *out) {
+/* The CPUs this process may run on, in order (sched_getaffinity); empty when unknown. */
+static int allowed_cpus[CPU_SETSIZE];
+static int allowed_count;
+
+static void find_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set)) allowed_cpus[allowed_count++] = c;
+}
+
+/* The CPU the single-threaded children of repetition r run on, or -1: unpinned. */
+static int repetition_cpu(const workload *w, int r) {
+    if (!w->one_thread || allowed_count < 2) return -1;
+    return allowed_cpus[r % allowed_count];
+}
+
+/* In a child before exec: pinned to `cpu` (-1: left as it is). */
+static void pin_to(int cpu) {
+    if (cpu < 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) perror("zheap-bench-smp: sched_setaffinity");
+}
+
+/* Runs one child, on `cpu` (-1: any); with `strace_out` under strace -f -c. False
+ * on failure. */
+static bool run_child(const workload *w, const peer *p, const char *strace_out, int cpu,
+                      sample *out) {
     int fds[2];
     if (pipe(fds) != 0) return false;
     char scale_text[32], delay_text[32];
@@ -505,6 +543,7 @@ static bool run_child(const workload *w, const peer *p, const char *strace_out, 
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
+        pin_to(cpu);
         if (p->lib) setenv("LD_PRELOAD", p->path, 1);
         else unsetenv("LD_PRELOAD");
         if (strace_out) {
@@ -737,6 +776,7 @@ int main(int argc, char **argv) {
     if (len <= 0) die("cannot find /proc/self/exe");
     self_path[len] = '\0';
     find_peers();
+    find_cpus();
     if (instructions) return count_main(scale_given ? scale : 0.02, filter, csv_path, md_path);
     if (use_strace && !have_strace()) {
         fprintf(stderr, "zheap-bench-smp: strace not found: system calls not counted\n");
@@ -761,7 +801,8 @@ int main(int argc, char **argv) {
                 size_t p = (k + (size_t)r) % PEERS;
                 if (!res[w][p].ok) continue;
                 sample s;
-                if (!run_child(&workloads[w], &peers[p], NULL, &s)) {
+                if (!run_child(&workloads[w], &peers[p], NULL, repetition_cpu(&workloads[w], r),
+                               &s)) {
                     fprintf(stderr, "zheap-bench-smp: %s on %s failed\n", workloads[w].name,
                             peers[p].name);
                     res[w][p].ok = false;
@@ -782,7 +823,7 @@ int main(int argc, char **argv) {
     snprintf(trace_path, sizeof trace_path, "/tmp/zheap-bench-smp-%ld.strace", (long)getpid());
     for (size_t p = 0; use_strace && p < PEERS; p++) {
         sample s;
-        if (peers[p].present && run_child(&idle_workload, &peers[p], trace_path, &s))
+        if (peers[p].present && run_child(&idle_workload, &peers[p], trace_path, -1, &s))
             strace_counts(trace_path, &idle_mmaps[p], &idle_munmaps[p]);
     }
     for (size_t w = 0; w < WORKLOADS; w++) {
@@ -806,7 +847,7 @@ int main(int argc, char **argv) {
             x->mmaps = x->munmaps = -1;
             sample s;
             unsigned long long mm, mu;
-            if (use_strace && run_child(&workloads[w], &peers[p], trace_path, &s)) {
+            if (use_strace && run_child(&workloads[w], &peers[p], trace_path, -1, &s)) {
                 strace_counts(trace_path, &mm, &mu);
                 x->mmaps = (long long)mm - (long long)idle_mmaps[p];
                 x->munmaps = (long long)mu - (long long)idle_munmaps[p];
@@ -821,7 +862,9 @@ int main(int argc, char **argv) {
         FILE *f = outs[o];
         if (f == NULL) continue;
         fprintf(f, "%s### zheap-bench-smp\n\n", o ? "" : "\n");
-        fprintf(f, "Each cell is its own process; %d interleaved repetition%s, scale %g. "
+        fprintf(f, "Each cell is its own process; %d interleaved repetition%s, scale %g; "
+                   "single-threaded workloads pinned to one CPU per repetition (the same for "
+                   "every allocator, the allowed CPUs in turn). "
                    "time (wall) and CPU (all threads, user + system) are medians, peak RSS the maximum; x = ratio to glibc (lower is "
                    "better). after/before = RSS after the workload freed everything over "
                    "RSS before it, measured %ld ms after the last free and one more 100-byte alloc/free. mmap/munmap: strace -f -c of one extra run, minus an "
