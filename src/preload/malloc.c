@@ -22,10 +22,11 @@
  * the measured cost).
  *
  * Costs: in SMP mode malloc and free go straight to the SMP allocator (one load of
- * the published mode, then a tail call to zh__smp_malloc_or or zh__smp_free_or: no
- * vtable, no mode switch, no stack frame); a free adds the granule bitmap load and
- * the block-start check to the SMP allocator's own free. errno is ENOMEM on every
- * allocation failure. */
+ * the published mode, then zh__smp_malloc_or or zh__smp_free_or - inlined by the
+ * link-time optimisation of optimised builds, else a tail call: no vtable, no mode
+ * switch, no stack frame); a free adds the granule bitmap load and the block-start
+ * check to the SMP allocator's own free. errno is ENOMEM on every allocation
+ * failure. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
