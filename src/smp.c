@@ -975,11 +975,15 @@ static uint64_t block_start_test(uint32_t d) { return UINT64_MAX / d + 1; }
 
 static bool is_multiple(uint32_t n, uint64_t test) { return (uint64_t)n * test < test; }
 
-/* block_start_test of each class, and the offset of the last block in a page of each
- * shape (class and log2 of the span, the low byte of a tag); set before the first
- * heap exists. */
-static uint64_t class_start_test[SMP_CLASSES];
-static uint32_t shape_last_start[SMP_TAG_SHAPES];
+/* Per page shape (class and log2 of the span, the low byte of a tag): the class's
+ * block_start_test and the offset of the page's last block, side by side so that
+ * the preload free's check finds both with one index; set before the first heap
+ * exists. */
+typedef struct shape_check {
+    uint64_t start_test;
+    uint32_t last_start;
+} shape_check;
+static shape_check shape_checks[SMP_TAG_SHAPES];
 
 /* Whether p is the start of one of a small page's block slots (handed out or
  * not): the page's own fields only, no division. */
@@ -1151,11 +1155,10 @@ static void init_process(void *unused) {
     (void)unused;
     for (unsigned c = 0; c < SMP_CLASSES; c++) {
         uint32_t size = class_block_size[c];
-        class_start_test[c] = block_start_test(size);
         for (unsigned s = 0; s < 1u << SMP_TAG_SPAN_BITS; s++) {
             uint32_t page = (uint32_t)SMP_UNIT_SIZE << s;
             uint32_t last = page < size ? 0 : (page / size - 1) * size;
-            shape_last_start[c | s << SMP_TAG_CLASS_BITS] = last;
+            shape_checks[c | s << SMP_TAG_CLASS_BITS] = (shape_check){block_start_test(size), last};
         }
     }
     heap_key_ok = zh__tls_key_create(&heap_key, heap_thread_exit);
@@ -1961,10 +1964,12 @@ void *zh__smp_malloc_or(size_t len, void *(*failed)(size_t len)) {
 
 /* Whether p starts a block of the small page whose unit of p has the tag `tag`
  * (owned_block's test without the page record; units are aligned to their size). */
-static bool tag_block_start(const void *p, uintptr_t tag) {
-    size_t offset = ((uintptr_t)p & (SMP_UNIT_SIZE - 1)) | tag_place(tag) << SMP_UNIT_SHIFT;
-    return offset <= shape_last_start[tag_shape(tag)] &&
-           is_multiple((uint32_t)offset, class_start_test[tag_class(tag)]);
+static bool tag_block_start(smp_segment *seg, const void *p, uintptr_t tag) {
+    /* From the page's first unit, as tag_page finds its record. */
+    size_t first = unit_of(seg, p) - tag_place(tag);
+    size_t offset = (uintptr_t)p - (uintptr_t)unit_address(seg, first);
+    const shape_check *check = &shape_checks[tag_shape(tag)];
+    return offset <= check->last_start && is_multiple((uint32_t)offset, check->start_test);
 }
 
 /* zh__smp_free_or's general case: any block, or not one of ours. */
@@ -1983,7 +1988,7 @@ void zh__smp_free_or(void *p, void (*not_ours)(void *p)) {
     smp_segment *seg = segment_of(p);
     if (ZH__LIKELY(owned_granule(seg) && seg->kind == SEGMENT_UNITS)) {
         uintptr_t tag = unit_tag(seg, p);
-        if (ZH__LIKELY(tag != 0 && tag_block_start(p, tag))) {
+        if (ZH__LIKELY(tag != 0 && tag_block_start(seg, p, tag))) {
             track_giveback(p);
             small_free_tagged(seg, p, tag);
             return;

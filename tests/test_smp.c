@@ -342,6 +342,8 @@ static void check_frees_only_block_starts(free_if_block_fn free_if_block) {
     size_t span = zh__smp_page_units(b12k) * (size_t)16384, past = span / 12288 * 12288;
     assert_true(past >= 16384 && past + 12288 > span);
     assert_false(free_if_block((unsigned char *)zh__smp_page_start(b12k) + past));
+    /* The second unit's start: a unit boundary, inside the page's second block. */
+    assert_false(free_if_block((unsigned char *)zh__smp_page_start(b12k) + 16384));
     assert_false(free_if_block(b12k + 4096));
     assert_true(free_if_block(b12k));
     void *huge = zh_raw_alloc(SMP, (size_t)16 << 20, 4, 0);
