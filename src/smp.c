@@ -872,9 +872,14 @@ static uintptr_t unit_tag(const smp_segment *seg, const void *p) {
     return zh__atomic_load_relaxed(&seg->tags[unit_of(seg, p)]);
 }
 
-/* The record of the small page whose unit of p has the tag `tag`. */
+/* The first unit of the small page whose unit of p has the tag `tag`. */
+static size_t tag_first_unit(const smp_segment *seg, const void *p, uintptr_t tag) {
+    return unit_of(seg, p) - tag_place(tag);
+}
+
+/* The record of that page. */
 static smp_page *tag_page(smp_segment *seg, const void *p, uintptr_t tag) {
-    return &seg->pages[unit_of(seg, p) - tag_place(tag)];
+    return &seg->pages[tag_first_unit(seg, p, tag)];
 }
 
 /* Gives the small page pg to h (NULL: no heap owns it now; also for a run that is
@@ -1965,9 +1970,7 @@ void *zh__smp_malloc_or(size_t len, void *(*failed)(size_t len)) {
 /* Whether p starts a block of the small page whose unit of p has the tag `tag`
  * (owned_block's test without the page record; units are aligned to their size). */
 static bool tag_block_start(smp_segment *seg, const void *p, uintptr_t tag) {
-    /* From the page's first unit, as tag_page finds its record. */
-    size_t first = unit_of(seg, p) - tag_place(tag);
-    size_t offset = (uintptr_t)p - (uintptr_t)unit_address(seg, first);
+    size_t offset = (uintptr_t)p - (uintptr_t)unit_address(seg, tag_first_unit(seg, p, tag));
     const shape_check *check = &shape_checks[tag_shape(tag)];
     return offset <= check->last_start && is_multiple((uint32_t)offset, check->start_test);
 }

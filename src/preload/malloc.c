@@ -22,8 +22,8 @@
  * the measured cost).
  *
  * Costs: in SMP mode malloc and free go straight to the SMP allocator (one load of
- * the published mode, then zh__smp_malloc_or or zh__smp_free_or - inlined by the
- * link-time optimisation of optimised builds, else a tail call: no vtable, no mode
+ * the published mode, then zh__smp_malloc_or or zh__smp_free_or - inlined by gcc's
+ * link-time optimisation in optimised builds, else a tail call: no vtable, no mode
  * switch, no stack frame); a free adds the granule bitmap load and the block-start
  * check to the SMP allocator's own free. errno is ENOMEM on every allocation
  * failure. */
