@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench_paired.py - CPU-time ratios of two allocators, measured at the same time.
 
-    bench/bench_paired.py [--reps N] [--workload W]... BUILD_DIR A B
+    bench/bench_paired.py [--reps N] [--workload W]... [--sequential CPU] BUILD_DIR A B
 
 Sequential, interleaved runs on a shared machine (what zheap-bench-smp does) move
 10-40 % between runs twenty minutes apart, more than the differences between good
@@ -15,6 +15,13 @@ quiet period and up to 30 % wide in a busy one (docs/benchmarks.md): report them
 Only single-threaded workloads are paired (churn, small-all, realloc, large by
 default): a multi-threaded one would compete with its partner for the two cores.
 
+With --sequential CPU the two processes of a pair run one after the other instead,
+in a random order, on CPU (a number) or unpinned ('any', which also allows the
+multi-threaded workloads). When the two CPUs themselves differ - on the VM on
+2026-12-04 the same build ran churn on CPU 0 in 0.63-1.00x its time on CPU 1 at
+the same moment (12 simultaneous pairs) - a pair on one CPU is the steadier
+measure, and it still sees the same minute of the machine.
+
 A and B name an allocator: zheap-smp (zh_smp_allocator through zh_allocator),
 zheap-preload (malloc through libzheap-malloc.so), glibc, jemalloc, mimalloc,
 tcmalloc (found in ZHEAP_BENCH_PEER_DIRS or /usr/lib/x86_64-linux-gnu), or
@@ -25,6 +32,7 @@ needs Linux and taskset.
 """
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -64,9 +72,11 @@ def case(spec, build):
 
 
 def start(c, workload, cpu):
+    """Starts one child; cpu None: unpinned."""
     binary, extra, api = c
     env = dict(os.environ, **extra)
-    argv = ["taskset", "-c", str(cpu), binary, "--child", workload, api, "1", "0"]
+    pin = [] if cpu is None else ["taskset", "-c", str(cpu)]
+    argv = pin + [binary, "--child", workload, api, "1", "0"]
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
 
 
@@ -86,6 +96,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=16)
     ap.add_argument("--workload", action="append")
+    ap.add_argument("--sequential", metavar="CPU",
+                    help="run a pair one after the other on CPU (a number, or 'any')")
     ap.add_argument("build")
     ap.add_argument("a")
     ap.add_argument("b")
@@ -93,13 +105,25 @@ def main():
     if args.reps < 2 or os.cpu_count() < 2:
         sys.exit("bench_paired: needs --reps >= 2 and two CPUs")
     a, b = case(args.a, args.build), case(args.b, args.build)
+    seq_cpu = None
+    if args.sequential is not None and args.sequential != "any":
+        if not args.sequential.isdigit():
+            sys.exit("bench_paired: --sequential takes a CPU number or 'any'")
+        seq_cpu = int(args.sequential)
     print(f"| workload | {args.a} / {args.b}, median | q1 | q3 | {args.a} ms | {args.b} ms |")
     print("|---|---:|---:|---:|---:|---:|")
     for w in args.workload or DEFAULT_WORKLOADS:
         ratios, ta, tb = [], [], []
         for r in range(args.reps):
-            pa, pb = start(a, w, r % 2), start(b, w, 1 - r % 2)
-            x, y = cpu_ms(pa), cpu_ms(pb)
+            if args.sequential is None:
+                pa, pb = start(a, w, r % 2), start(b, w, 1 - r % 2)
+                x, y = cpu_ms(pa), cpu_ms(pb)
+            elif random.random() < 0.5:
+                x = cpu_ms(start(a, w, seq_cpu))
+                y = cpu_ms(start(b, w, seq_cpu))
+            else:
+                y = cpu_ms(start(b, w, seq_cpu))
+                x = cpu_ms(start(a, w, seq_cpu))
             ratios.append(x / y), ta.append(x), tb.append(y)
         q1, med, q3 = quartiles(ratios)
         print(f"| {w} | {med:.3f} | {q1:.3f} | {q3:.3f} | "
