@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench_paired.py - CPU-time ratios of two allocators, measured at the same time.
+"""bench_paired.py - CPU-time ratios of two allocators, measured side by side.
 
     bench/bench_paired.py [--reps N] [--workload W]... [--sequential CPU] BUILD_DIR A B
 
@@ -118,12 +118,11 @@ def main():
             if args.sequential is None:
                 pa, pb = start(a, w, r % 2), start(b, w, 1 - r % 2)
                 x, y = cpu_ms(pa), cpu_ms(pb)
-            elif random.random() < 0.5:
-                x = cpu_ms(start(a, w, seq_cpu))
-                y = cpu_ms(start(b, w, seq_cpu))
             else:
-                y = cpu_ms(start(b, w, seq_cpu))
-                x = cpu_ms(start(a, w, seq_cpu))
+                order = [(0, a), (1, b)]
+                random.shuffle(order)
+                ms = dict((k, cpu_ms(start(c, w, seq_cpu))) for k, c in order)
+                x, y = ms[0], ms[1]
             ratios.append(x / y), ta.append(x), tb.append(y)
         q1, med, q3 = quartiles(ratios)
         print(f"| {w} | {med:.3f} | {q1:.3f} | {q3:.3f} | "
