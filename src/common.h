@@ -34,6 +34,8 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
 #define ZH_CONFIG_PRINTF_ARCHETYPE printf
 #endif
 #define ZH_PRINTF(f, a) __attribute__((format(ZH_CONFIG_PRINTF_ARCHETYPE, f, a)))
+/* Asks for the line at p ahead of a write (a hint: no fault, even for NULL). */
+#define ZH__PREFETCH_WRITE(p) __builtin_prefetch((p), 1, 3)
 #if defined(ZH_CONFIG_NO_RETURN_ADDRESS) && ZH_CONFIG_NO_RETURN_ADDRESS
 #define ZH_RETURN_ADDRESS() ((uintptr_t)0)
 #else
@@ -44,11 +46,13 @@ static const bool zh__config_safety = ZH_CONFIG_SAFETY != 0;
 #define ZH_NORETURN __declspec(noreturn)
 #define ZH_NOINLINE __declspec(noinline)
 #define ZH_PRINTF(f, a)
+#define ZH__PREFETCH_WRITE(p) ((void)(p))
 #define ZH_RETURN_ADDRESS() ((uintptr_t)_ReturnAddress())
 #else
 #define ZH_NORETURN
 #define ZH_NOINLINE
 #define ZH_PRINTF(f, a)
+#define ZH__PREFETCH_WRITE(p) ((void)(p))
 #define ZH_RETURN_ADDRESS() ((uintptr_t)0)
 #endif
 
