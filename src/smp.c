@@ -11,7 +11,10 @@
  *   free of a block of an owned page reads besides the owner's half of the record.
  *   Units are handed out in runs under one global lock: a run is either a small
  *   page (one size class, owned by one thread heap: one unit up to 8 KiB blocks, two
- *   up to 16 KiB) or one large block. Small units keep what a thread holds
+ *   up to 16 KiB) or one large block. A heap takes its one-unit pages from a chunk
+ *   of 64 units of its own where that costs no memory (while no freed unit is
+ *   resident elsewhere), so that the tags of its units share cache lines with its
+ *   own pages rather than with other threads'. Small units keep what a thread holds
  *   per size class small (a class with few live blocks costs one 16 KiB page); a
  *   heap that holds 16 pages of a class takes new ones twice as long, at 32 four
  *   times (fewer page switches and records where a class has many blocks).
@@ -149,6 +152,9 @@ _Static_assert(SMP_MIN_ALIGN == 1 << SMP_MIN_ALIGN_LOG2, "the two forms agree");
  * switches and records are per page; a class with few blocks keeps small pages). */
 #define SMP_GROW_PAGES 16
 #define SMP_GROW_MAX 4
+/* A heap's chunk: the units of one word of a segment's `used` bits (1 MiB). */
+#define SMP_CHUNK_UNITS 64
+_Static_assert(SMP_CHUNK_UNITS == 64, "a chunk is one word of the used bits");
 /* Abandoned pages adopted at most per refill before a fresh page is taken. */
 #define SMP_ADOPT_MAX 8
 
@@ -308,6 +314,10 @@ struct smp_heap {
      * read by zh_smp_get_stats. */
     _Atomic(uint64_t) allocs[SMP_CLASSES];
     _Atomic(uint64_t) frees[SMP_CLASSES];
+    /* The chunk (SMP_CHUNK_UNITS: a word of the segment's `used` bits) its one-unit pages
+     * come from first (global lock; a hint, checked before use). */
+    smp_segment *chunk_seg;
+    uint32_t chunk_word;
     smp_heap *all_next;  /* every heap ever created (global lock) */
     smp_heap *pool_next; /* recycled heaps (global lock) */
     bool in_use;
@@ -1022,10 +1032,53 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
     page_set_owner(pg, h);
 }
 
+/* Locked. A unit of h's chunk for a one-unit page, or NULL (then run_take places it).
+ * A unit that is not resident is taken only while no freed unit is (claiming one
+ * would add to RSS what reusing the other would not); so is a new chunk, a word of
+ * units that are all free. */
+static smp_page *chunk_take(smp_heap *h) {
+    bool fresh_ok = g.dirty_unit_bytes == 0;
+    smp_segment *seg = h->chunk_seg;
+    /* The hint may name a segment unmapped since (its granule then is not ours) or
+     * one mapped at the same address later (a valid chunk all the same). */
+    if (seg != NULL && owned_granule(seg) && seg->kind == SEGMENT_UNITS) {
+        size_t w = h->chunk_word;
+        uint64_t usable = ~seg->used[w] & (fresh_ok ? ~(uint64_t)0 : seg->dirty[w]);
+        if (usable != 0)
+            return run_claim(seg, w * SMP_CHUNK_UNITS + (size_t)__builtin_ctzll(usable), 1);
+    }
+    if (!fresh_ok) return NULL;
+    for (seg = g.segments; seg != NULL; seg = seg->next) {
+        if (seg->free_units < SMP_CHUNK_UNITS) continue;
+        for (size_t w = 1; w < SMP_BITMAP_WORDS; w++) { /* word 0 holds the header */
+            if (seg->used[w] != 0) continue;
+            h->chunk_seg = seg;
+            h->chunk_word = (uint32_t)w;
+            return run_claim(seg, w * SMP_CHUNK_UNITS, 1);
+        }
+    }
+    return NULL;
+}
+
+/* Locked. A run of n units (aligned to step) for a page of h: a one-unit page from
+ * h's chunk if it can, else where run_take puts it, which becomes h's chunk. */
+static smp_page *page_run_take(smp_heap *h, size_t n, size_t step) {
+    if (n != 1 || step != 1) return run_take(n, step);
+    enforce_retain_budget(); /* as run_take does */
+    smp_page *run = chunk_take(h);
+    if (run != NULL) return run;
+    run = run_take(1, 1);
+    if (run != NULL) {
+        h->chunk_seg = segment_of(run);
+        h->chunk_word = run->index / SMP_CHUNK_UNITS;
+    }
+    return run;
+}
+
 /* An empty page of class c for h from the segments, or NULL when out of memory. */
 static smp_page *page_new(smp_heap *h, unsigned c) {
     global_lock();
-    smp_page *pg = run_take(heap_page_units(h, c), class_page_step(c));
+    smp_page *pg = page_run_take(h, heap_page_units(h, c), class_page_step(c));
     global_unlock();
     if (pg == NULL) return NULL;
     page_init(pg, h, c);
@@ -1136,6 +1189,7 @@ static void heap_release(smp_heap *h) {
     global_lock();
     while (h->spare_count > 0) run_release(h->spares[--h->spare_count]);
     h->spare_units = 0;
+    h->chunk_seg = NULL; /* the record's next thread starts a chunk of its own */
     global_unlock();
     atomic_store_explicit(&h->released, true, memory_order_seq_cst);
     heap_pass_on_remote(h); /* frees that raced with the abandoning */

@@ -2,7 +2,8 @@
  * preset runs it): a stress test in the spirit of mimalloc's test-stress, more live
  * threads than cores x 64, thread-exit reclamation, batched cross-thread frees
  * (also for an owner that exited), a producer/consumer pair whose memory must not
- * drift, and fork() from a multi-threaded parent. Bounded in work, never in time. */
+ * drift, heaps taking their pages from chunks of their own, and fork() from a
+ * multi-threaded parent. Bounded in work, never in time. */
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
 
@@ -470,6 +471,56 @@ static int child_allocates(void) {
     return s.mapped > 0 ? 0 : 2;
 }
 
+/* ---- placement -------------------------------------------------------------------------
+ * Two threads that take new pages in turn get them from 1 MiB chunks of their own, not
+ * from neighbouring units: with no freed unit resident (after zh_smp_trim), each heap
+ * claims a chunk whose units are all free. Blocks of 7000 bytes: two to a one-unit
+ * page, so every other allocation takes a page. */
+
+enum { TURN_BLOCKS = 24, TURN_LEN = 7000 };
+
+typedef struct turn_arg {
+    pthread_barrier_t *turn;
+    int id;
+    void *blocks[TURN_BLOCKS];
+} turn_arg;
+
+static void *turn_thread(void *arg) {
+    turn_arg *t = arg;
+    for (int r = 0; r < 2 * TURN_BLOCKS; r++) {
+        if (r % 2 == t->id) assert_non_null(t->blocks[r / 2] = zh_alloc(SMP, TURN_LEN));
+        pthread_barrier_wait(t->turn);
+    }
+    return NULL;
+}
+
+static uintptr_t chunk_of(const void *p) { return (uintptr_t)p >> 20; }
+
+static void test_smp_heaps_take_pages_from_chunks_of_their_own(void **state) {
+    (void)state;
+    zh_smp_trim();
+    pthread_barrier_t turn;
+    assert_int_equal(pthread_barrier_init(&turn, NULL, 2), 0);
+    turn_arg args[2] = {{&turn, 0, {0}}, {&turn, 1, {0}}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, turn_thread, &args[i]), 0);
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+    pthread_barrier_destroy(&turn);
+    /* Interleaved pages from the lowest free units would put every block of thread 1
+     * in a chunk of thread 0's; a first page adopted from an exited thread may. */
+    int shared = 0;
+    for (int i = 0; i < TURN_BLOCKS; i++) {
+        bool in_other = false;
+        for (int j = 0; j < TURN_BLOCKS; j++)
+            in_other |= chunk_of(args[1].blocks[i]) == chunk_of(args[0].blocks[j]);
+        shared += in_other;
+    }
+    assert_in_range(shared, 0, 2);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < TURN_BLOCKS; i++) zh_free(SMP, args[k].blocks[i], TURN_LEN);
+}
+
 static void test_smp_fork_from_threaded_parent(void **state) {
     (void)state;
     enum { BUSY = 3, FORKS = 4 };
@@ -500,6 +551,7 @@ int main(void) {
         cmocka_unit_test(test_smp_remote_frees_reach_the_owner_in_batches),
         cmocka_unit_test(test_smp_batches_for_an_exited_thread_are_freed),
         cmocka_unit_test(test_smp_producer_consumer_does_not_drift),
+        cmocka_unit_test(test_smp_heaps_take_pages_from_chunks_of_their_own),
         cmocka_unit_test(test_smp_fork_from_threaded_parent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
