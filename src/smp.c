@@ -1034,8 +1034,8 @@ static void page_init(smp_page *pg, smp_heap *h, unsigned c) {
 
 /* Locked. A unit of h's chunk for a one-unit page, or NULL (then run_take places it).
  * A unit that is not resident is taken only while no freed unit is (claiming one
- * would add to RSS what reusing the other would not); so is a new chunk, a word of
- * units that are all free. */
+ * would add to RSS what reusing the other would not); so is a unit of a new chunk,
+ * a word of units that are all free. */
 static smp_page *chunk_take(smp_heap *h) {
     bool fresh_ok = g.dirty_unit_bytes == 0;
     smp_segment *seg = h->chunk_seg;
@@ -1050,24 +1050,20 @@ static smp_page *chunk_take(smp_heap *h) {
     if (!fresh_ok) return NULL;
     for (seg = g.segments; seg != NULL; seg = seg->next) {
         if (seg->free_units < SMP_CHUNK_UNITS) continue;
-        for (size_t w = 1; w < SMP_BITMAP_WORDS; w++) { /* word 0 holds the header */
-            if (seg->used[w] != 0) continue;
-            h->chunk_seg = seg;
-            h->chunk_word = (uint32_t)w;
-            return run_claim(seg, w * SMP_CHUNK_UNITS, 1);
-        }
+        for (size_t w = 1; w < SMP_BITMAP_WORDS; w++) /* word 0 holds the header */
+            if (seg->used[w] == 0) return run_claim(seg, w * SMP_CHUNK_UNITS, 1);
     }
     return NULL;
 }
 
 /* Locked. A run of n units (aligned to step) for a page of h: a one-unit page from
- * h's chunk if it can, else where run_take puts it, which becomes h's chunk. */
+ * h's chunk if it can, else where run_take puts it; the chunk of the unit taken
+ * becomes h's. */
 static smp_page *page_run_take(smp_heap *h, size_t n, size_t step) {
     if (n != 1 || step != 1) return run_take(n, step);
     enforce_retain_budget(); /* as run_take does */
     smp_page *run = chunk_take(h);
-    if (run != NULL) return run;
-    run = run_take(1, 1);
+    if (run == NULL) run = run_take(1, 1);
     if (run != NULL) {
         h->chunk_seg = segment_of(run);
         h->chunk_word = run->index / SMP_CHUNK_UNITS;
